@@ -1,0 +1,41 @@
+"""pyinfra inventory of the running simulated boards.
+
+Start boards first:  python -m jetson_sim up --boards 3 --profile orin-nano-8gb-r36.2.0
+Then:                pyinfra inventories/sim.py deploys/full.py
+
+Reads the state `python -m jetson_sim` keeps ($JETSON_SIM_HOME, default /var/lib/jetson-sim, and
+$JETSON_SIM_FLEET, default "sim"). Groups: `jetsons` (every Jetson profile), `not_jetsons`, and one
+group per profile with dashes and dots as underscores (e.g. `orin_nano_8gb_r36_2_0`).
+"""
+
+import json
+import os
+from pathlib import Path
+
+_home = Path(os.environ.get("JETSON_SIM_HOME", "/var/lib/jetson-sim"))
+_fleet = os.environ.get("JETSON_SIM_FLEET", "sim")
+_state_file = _home / "fleets" / _fleet / "fleet.json"
+if not _state_file.exists():
+    raise SystemExit(f"no simulated fleet {_fleet!r} ({_state_file} missing): run `python -m jetson_sim up` first")
+_state = json.loads(_state_file.read_text())
+
+_ssh = {
+    "ssh_user": _state["ssh"]["user"],
+    "ssh_key": _state["ssh"]["key"],
+    "ssh_known_hosts_file": _state["ssh"]["known_hosts"],
+    "ssh_strict_host_key_checking": "yes",  # the simulator records every board's host key
+    "ssh_look_for_keys": False,
+    "ssh_allow_agent": False,
+}
+
+
+def _group_name(profile: str) -> str:
+    return profile.replace("-", "_").replace(".", "_")
+
+
+jetsons = []
+not_jetsons = []
+for _board in _state["boards"]:
+    _host = (_board["name"], {"ssh_hostname": _board["ip"], "sim_profile": _board["profile"], **_ssh})
+    (not_jetsons if _board["profile"] == "x86-server" else jetsons).append(_host)
+    globals().setdefault(_group_name(_board["profile"]), []).append(_board["name"])

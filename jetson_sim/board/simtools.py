@@ -1,0 +1,550 @@
+#!/usr/bin/python3
+"""SIMULATED stand-ins for NVIDIA Jetson hardware tools. They live only inside jetson-sim boards.
+
+Installed at /usr/lib/jetson-sim/simtools.py; each tool is a symlink to this file and the tool is
+chosen by the name it was called as (`simtools.py <tool> ...` also works). Stdlib only, Python 3.11.
+The board's profile is /etc/jetson-sim/profile.json (the YAML profile as JSON). Outputs copy the
+formats recorded in /work/shared/reference/jetson-ollama-facts.md (cited as "facts §N") and carry no
+"simulated" banner, because real parsers read them; only --help/--version text says so.
+
+Environment (simulator only, never on a real board):
+  JETSON_SIM_ROOT              prefix for every absolute path read or written (tests), default ""
+  JETSON_SIM_TEGRASTATS_COUNT  tegrastats stops after this many lines (tests)
+"""
+
+import fcntl
+import json
+import os
+import random
+import re
+import signal
+import sys
+import time
+import zlib
+
+ROOT = os.environ.get("JETSON_SIM_ROOT", "")
+PROFILE = "/etc/jetson-sim/profile.json"
+MEMINFO = "/var/lib/jetson-sim/meminfo"  # bind-mounted over the board's /proc/meminfo
+MEM_D = "/run/jetson-sim/mem.d"  # one file per simulated allocation, content = bytes
+GR3D = "/run/jetson-sim/gr3d"  # simulated GPU load in percent
+TEGRASTATS_PID = "/run/jetson-sim/tegrastats.pid"
+NVPMODEL_CONF = "/etc/nvpmodel.conf"
+NVPMODEL_STATUS = "/var/lib/nvpmodel/status"
+SERIAL = "/var/lib/jetson-sim/devicetree/base/serial-number"
+SIM_NOTE = "(jetson-sim: simulated stand-in, not NVIDIA's tool)"
+
+
+def p(path):
+    """Absolute board path -> host path (JETSON_SIM_ROOT prefix, for tests)."""
+    return ROOT + path
+
+
+def load_profile():
+    with open(p(PROFILE)) as f:
+        return json.load(f)
+
+
+def jetson(profile):
+    return profile.get("jetson") or {}
+
+
+def fail(tool, message, code=1):
+    print(f"{tool}: {message}", file=sys.stderr)
+    return code
+
+
+def read_text(path, default=""):
+    try:
+        with open(p(path)) as f:
+            return f.read()
+    except OSError:
+        return default
+
+
+# ---------------------------------------------------------------- nvidia-smi (facts §2)
+
+GPU_NAME = "Orin (nvgpu)"  # jetson-containers treats a name containing "nvgpu" as Tegra
+
+
+def gpu_uuid():
+    # a stable per-board UUID from the devicetree serial number (the real value's origin is unverified)
+    serial = read_text(SERIAL, "0").strip("\0\n")
+    h = f"{zlib.crc32(serial.encode()):08x}{zlib.crc32(serial[::-1].encode() + b'gpu'):08x}" * 2
+    return f"GPU-{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
+
+
+def nvidia_smi(args):
+    smi = jetson(load_profile()).get("nvidia_smi")
+    if not smi:  # JetPack 5 boards have no nvidia-smi at all; seed.py does not install the link
+        return fail("nvidia-smi", "command not found", 127)
+    if args in (["-h"], ["--help"]):
+        print(f"NVIDIA System Management Interface -- v{smi['version']} {SIM_NOTE}\n"
+              "usage: nvidia-smi [-L] [--query-gpu=FIELDS --format=csv[,noheader][,nounits]]")
+        return 0
+    if args and args[0] in ("-L", "--list-gpus"):
+        print(f"GPU 0: {GPU_NAME} (UUID: {gpu_uuid()})")
+        return 0
+    query = fmt = None
+    for i, arg in enumerate(args):
+        if arg.startswith("--query-gpu"):
+            query = arg.partition("=")[2] or (args[i + 1] if i + 1 < len(args) else "")
+        elif arg.startswith("--format"):
+            fmt = arg.partition("=")[2] or (args[i + 1] if i + 1 < len(args) else "")
+    if query is not None:
+        return smi_query(query, fmt)
+    if args:
+        print("Invalid combination of input arguments. Please run 'nvidia-smi -h' for help.")
+        return 2
+    print_smi_table(smi)
+    return 0
+
+
+# --query-gpu on a JetPack 6 board: only the name is known, the rest [N/A]. unverified: the facts
+# record [N/A]-style fields for the table, not the exact CSV answers.
+SMI_FIELDS = {
+    "name": ("name", lambda: GPU_NAME), "gpu_name": ("name", lambda: GPU_NAME),
+    "uuid": ("uuid", gpu_uuid), "gpu_uuid": ("uuid", gpu_uuid), "index": ("index", lambda: "0"),
+    "driver_version": ("driver_version", None), "memory.used": ("memory.used [MiB]", None),
+    "memory.total": ("memory.total [MiB]", None), "memory.free": ("memory.free [MiB]", None),
+    "utilization.gpu": ("utilization.gpu [%]", None), "temperature.gpu": ("temperature.gpu", None),
+    "power.draw": ("power.draw [W]", None),
+}
+
+
+def smi_query(query, fmt):
+    if not fmt or not fmt.split(",")[0] == "csv":
+        print('Missing or invalid --format option. Use --format=csv.')
+        return 2
+    fields = [f.strip() for f in query.split(",") if f.strip()]
+    for field in fields:
+        if field not in SMI_FIELDS:
+            print(f'Field "{field}" is not a valid field to query.\n')
+            return 2
+    opts = fmt.split(",")[1:]
+    if "noheader" not in opts:
+        heads = [SMI_FIELDS[f][0] for f in fields]
+        if "nounits" in opts:
+            heads = [re.sub(r" \[.*\]$", "", h) for h in heads]
+        print(", ".join(heads))
+    print(", ".join(SMI_FIELDS[f][1]() if SMI_FIELDS[f][1] else "[N/A]" for f in fields))
+    return 0
+
+
+def print_smi_table(smi):
+    # the JetPack 6 table: Driver Version N/A, Memory-Usage "Not Supported", the rest N/A (facts §2)
+    rule = "+" + "-" * 41 + "+" + "-" * 22 + "+" + "-" * 22 + "+"
+    wide = "+" + "-" * 87 + "+"
+    row = lambda a, b, c: f"|{a:<41}|{b:<22}|{c:<22}|"  # noqa: E731
+    print(time.strftime("%a %b %d %H:%M:%S %Y") + "       ")
+    print(wide)
+    print(f"| NVIDIA-SMI {smi['version']:<23}Driver Version: {'N/A':<13}CUDA Version: {smi['cuda']:<9}|")
+    print(rule.replace("+", "|", 1)[:-1] + "+")
+    print(row(" GPU  Name                 Persistence-M", " Bus-Id        Disp.A", " Volatile Uncorr. ECC"))
+    print(row(" Fan  Temp   Perf          Pwr:Usage/Cap", "         Memory-Usage", " GPU-Util  Compute M."))
+    print(row("", "", "               MIG M."))
+    print("|" + "=" * 41 + "+" + "=" * 22 + "+" + "=" * 22 + "|")
+    print(row(f"   0  {GPU_NAME:<31}N/A ", " N/A              N/A", "                  N/A"))
+    print(row(" N/A   N/A  N/A               N/A /  N/A", " Not Supported", "     N/A          N/A"))
+    print(row("", "", "                  N/A"))
+    print(rule)
+    print()
+    print(wide)
+    print(f"|{' Processes:':<87}|")
+    print(f"|{'  GPU   GI   CI        PID   Type   Process name                            GPU Memory':<87}|")
+    print(f"|{'        ID   ID                                                             Usage':<87}|")
+    print("|" + "=" * 87 + "|")
+    print(f"|{'  No running processes found':<87}|")
+    print(wide)
+
+
+# ---------------------------------------------------------------- /proc/meminfo and jetson-sim-meminfo
+
+def render_meminfo(profile, extra_used_bytes):
+    """A /proc/meminfo text for this profile with `extra_used_bytes` allocated on top of the idle
+    baseline. "Used" is MemTotal - MemAvailable, as tegrastats and free(1) count it. CPU and GPU share
+    this memory (facts §1), so a loaded model shows here and nowhere else."""
+    mem = profile["memory"]
+    mb = 1024  # kB per MB
+    total, swap_total = mem["mem_total_mb"] * mb, mem["swap_total_mb"] * mb
+    used = mem["baseline_used_mb"] * mb + max(0, int(extra_used_bytes)) // 1024
+    floor = 8 * mb  # a full board keeps a few MB available; the rest of the demand goes to swap
+    available = total - used
+    swap_used = 0
+    if available < floor:
+        swap_used = min(swap_total, floor - available)
+        available = floor
+    cached = min(available // 3, total // 8)
+    buffers = min(available // 50, 48 * mb)
+    sreclaimable = min(available // 40, 96 * mb)
+    free = max(floor // 2, available - cached - buffers - sreclaimable)
+    shmem = min(cached, (96 if mem["desktop"] else 12) * mb)
+    cpus = jetson(profile).get("cpus", 8)
+    sunreclaim, kstack, pagetables = used // 40, cpus * 2400, used // 90
+    anon = max(0, used - sunreclaim - kstack - pagetables)
+    active_file = cached // 2
+    aarch64 = profile["arch"] == "aarch64"
+    rows = [
+        ("MemTotal", total), ("MemFree", free), ("MemAvailable", available), ("Buffers", buffers),
+        ("Cached", cached), ("SwapCached", swap_used // 64),
+        ("Active", anon * 2 // 3 + active_file), ("Inactive", anon - anon * 2 // 3 + cached - active_file + buffers),
+        ("Active(anon)", anon * 2 // 3), ("Inactive(anon)", anon - anon * 2 // 3),
+        ("Active(file)", active_file), ("Inactive(file)", cached - active_file + buffers),
+        ("Unevictable", 0), ("Mlocked", 0), ("SwapTotal", swap_total), ("SwapFree", swap_total - swap_used),
+        ("Dirty", 124), ("Writeback", 0), ("AnonPages", anon), ("Mapped", cached // 3), ("Shmem", shmem),
+        ("KReclaimable", sreclaimable), ("Slab", sreclaimable + sunreclaim), ("SReclaimable", sreclaimable),
+        ("SUnreclaim", sunreclaim), ("KernelStack", kstack), ("PageTables", pagetables),
+        ("SecPageTables", 0), ("NFS_Unstable", 0), ("Bounce", 0), ("WritebackTmp", 0),
+        ("CommitLimit", total // 2 + swap_total), ("Committed_AS", used * 2),
+        ("VmallocTotal", 135288315904 if aarch64 else 34359738367), ("VmallocUsed", 38000 + cpus * 1500),
+        ("VmallocChunk", 0), ("Percpu", cpus * 1024), ("HardwareCorrupted", 0), ("AnonHugePages", 0),
+        ("ShmemHugePages", 0), ("ShmemPmdMapped", 0), ("FileHugePages", 0), ("FilePmdMapped", 0),
+        ("CmaTotal", 0), ("CmaFree", 0),
+    ]
+    lines = [f"{key + ':':<16}{value:>8} kB" for key, value in rows]
+    lines += [f"HugePages_{key + ':':<6}{0:>8}" for key in ("Total", "Free", "Rsvd", "Surp")]
+    lines += [f"{'Hugepagesize:':<16}{2048:>8} kB", f"{'Hugetlb:':<16}{0:>8} kB"]
+    if not aarch64:
+        lines += [f"{'DirectMap4k:':<16}{262144:>8} kB", f"{'DirectMap2M:':<16}{total - 262144:>8} kB"]
+    return "\n".join(lines) + "\n"
+
+
+def allocated_bytes():
+    total = 0
+    try:
+        names = sorted(os.listdir(p(MEM_D)))
+    except FileNotFoundError:
+        return 0
+    for name in names:
+        text = read_text(f"{MEM_D}/{name}").strip()
+        try:
+            total += int(text)
+        except ValueError:
+            print(f"jetson-sim-meminfo: ignoring {MEM_D}/{name}: not an integer", file=sys.stderr)
+    return total
+
+
+def refresh_meminfo(profile):
+    # IN PLACE, never by rename: the file is bind-mounted over /proc/meminfo, and a rename would
+    # leave the mount on the old inode. One pwrite at offset 0, then truncate, so a reader never
+    # sees an empty file; the lock serialises concurrent alloc/free.
+    fd = os.open(p(MEMINFO), os.O_WRONLY | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        data = render_meminfo(profile, allocated_bytes()).encode()
+        os.pwrite(fd, data, 0)
+        os.ftruncate(fd, len(data))
+    finally:
+        os.close(fd)
+
+
+def jetson_sim_meminfo(args):
+    usage = "usage: jetson-sim-meminfo [alloc NAME BYTES | free NAME]  " + SIM_NOTE
+    if args and args[0] in ("-h", "--help"):
+        print(usage)
+        return 0
+    if args and (args[0] not in ("alloc", "free") or len(args) != (3 if args[0] == "alloc" else 2)):
+        return fail("jetson-sim-meminfo", usage, 2)
+    if args:
+        name = args[1]
+        if not re.fullmatch(r"[A-Za-z0-9_.:@+-]+", name) or name.startswith("."):
+            return fail("jetson-sim-meminfo", f"bad allocation name {name!r}", 2)
+        path = p(f"{MEM_D}/{name}")
+        if args[0] == "alloc":
+            if not args[2].isdigit():
+                return fail("jetson-sim-meminfo", f"BYTES must be a non-negative integer, got {args[2]!r}", 2)
+            os.makedirs(p(MEM_D), exist_ok=True)
+            with open(path + ".tmp", "w") as f:
+                f.write(args[2] + "\n")
+            os.replace(path + ".tmp", path)  # mem.d files are not bind-mounted: rename is fine here
+        else:
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                pass
+    refresh_meminfo(load_profile())
+    return 0
+
+
+def read_meminfo():
+    values = {}
+    for line in read_text("/proc/meminfo").splitlines():
+        key, _, rest = line.partition(":")
+        if rest.split():
+            values[key] = int(rest.split()[0])
+    return values
+
+
+# ---------------------------------------------------------------- tegrastats (facts §2)
+
+# rail -> (idle mW, extra mW per GR3D percent). Idle values of VDD_IN/VDD_CPU_GPU_CV/VDD_SOC and
+# VDD_GPU_SOC are the recorded lines (facts §2); the others and every slope are unverified.
+RAILS = {
+    "VDD_IN": (5263, 55), "VDD_CPU_GPU_CV": (717, 42), "VDD_SOC": (1794, 9),
+    "VDD_GPU_SOC": (3193, 95), "VDD_CPU_CV": (810, 18), "VIN_SYS_5V0": (4420, 12), "VDDQ_VDD2_1V8AO": (655, 14),
+}
+
+
+def tegrastats_line(profile, averages, count):
+    """One line in the JetPack 6 format, e.g. `05-05-2025 06:05:39 RAM 2639/7620MB (lfb 9x4MB)
+    SWAP 0/3810MB (cached 0MB) CPU [1%@729,...] EMC_FREQ 0% GR3D_FREQ 0% cpu@44.156C ... VDD_IN
+    5263mW/5263mW ...` (facts §2; EMC_FREQ as the brief asks, the facts line elides it)."""
+    mem = read_meminfo()
+    total = mem.get("MemTotal", 0)
+    used = (total - mem.get("MemAvailable", total)) // 1024
+    swap_used = (mem.get("SwapTotal", 0) - mem.get("SwapFree", 0)) // 1024
+    lfb = max(1, mem.get("MemFree", 0) // 1024 // 512)  # largest free blocks: fragmentation, plausible only
+    try:
+        gr3d = max(0, min(99, int(read_text(GR3D, "0").strip() or 0)))
+    except ValueError:
+        gr3d = 0
+    info = jetson(profile)
+    cpus = ",".join(f"{random.randint(0, 4) + gr3d // 12}%@729" for _ in range(info.get("cpus", 6)))
+    base = 44.0 + gr3d * 0.16
+    temps = {
+        "cpu": base + random.uniform(-0.4, 0.4), "soc2": base - 1.4 + random.uniform(-0.3, 0.3),
+        "gpu": base + 1.8 + gr3d * 0.05 + random.uniform(-0.3, 0.3),
+    }
+    temps["tj"] = max(temps.values())
+    rails = []
+    for rail in info.get("tegrastats_rails", []):
+        idle, slope = RAILS.get(rail, (1000, 10))
+        now = int(idle + slope * gr3d + random.uniform(-0.02, 0.02) * idle)
+        averages[rail] = (averages.get(rail, 0) * count + now) // (count + 1)  # avg since start
+        rails.append(f"{rail} {now}mW/{averages[rail]}mW")
+    return " ".join([
+        time.strftime("%m-%d-%Y %H:%M:%S"),
+        f"RAM {used}/{total // 1024}MB (lfb {lfb}x4MB)",
+        f"SWAP {swap_used}/{mem.get('SwapTotal', 0) // 1024}MB (cached {mem.get('SwapCached', 0) // 1024}MB)",
+        f"CPU [{cpus}]", "EMC_FREQ 0%", f"GR3D_FREQ {gr3d}%",
+        *(f"{name}@{value:.3f}C" for name, value in temps.items()), *rails,
+    ])
+
+
+def tegrastats(args):
+    usage = "usage: tegrastats [--interval MS] [--logfile FILE] [--start] [--stop]  " + SIM_NOTE
+    interval, logfile, start = 1000, None, False
+    it = iter(args)
+    for arg in it:
+        name, eq, value = arg.partition("=")
+        if name in ("--interval", "--logfile"):
+            value = value if eq else next(it, None)
+            if value is None:
+                return fail("tegrastats", f"{name} needs a value\n{usage}", 2)
+            if name == "--logfile":
+                logfile = value
+            elif value.isdigit() and int(value) > 0:
+                interval = int(value)
+            else:
+                return fail("tegrastats", f"bad interval {value!r}", 2)
+        elif arg == "--stop":
+            return tegrastats_stop()
+        elif arg == "--start":
+            start = True
+        elif arg in ("--verbose", "--readall"):
+            pass
+        elif arg in ("-h", "--help"):
+            print(usage)
+            return 0
+        else:
+            return fail("tegrastats", f"unknown option {arg!r}\n{usage}", 2)
+    profile = load_profile()
+    if start and os.fork():  # --start runs in the background, like the real one
+        return 0
+    if start:
+        os.setsid()
+    # Ctrl-C / SIGTERM end the loop quietly; a closed pipe (`| head`) ends it like a C tool
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    signal.signal(signal.SIGINT, lambda *_: sys.exit(0))
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    limit = int(os.environ.get("JETSON_SIM_TEGRASTATS_COUNT", "0") or 0)
+    out = open(logfile, "a") if logfile else sys.stdout
+    if logfile or start:  # so `tegrastats --stop` can find this instance
+        os.makedirs(os.path.dirname(p(TEGRASTATS_PID)), exist_ok=True)
+        with open(p(TEGRASTATS_PID), "w") as f:
+            f.write(f"{os.getpid()}\n")
+    averages, count = {}, 0
+    try:
+        while True:
+            out.write(tegrastats_line(profile, averages, count) + "\n")
+            out.flush()
+            count += 1
+            if limit and count >= limit:
+                return 0
+            time.sleep(interval / 1000)
+    finally:
+        if read_text(TEGRASTATS_PID).strip() == str(os.getpid()):
+            os.unlink(p(TEGRASTATS_PID))
+
+
+def tegrastats_stop():
+    try:
+        pid = int(read_text(TEGRASTATS_PID).strip())
+        os.kill(pid, signal.SIGTERM)
+    except (ValueError, ProcessLookupError):
+        pass
+    try:
+        os.unlink(p(TEGRASTATS_PID))
+    except FileNotFoundError:
+        pass
+    return 0
+
+
+# ---------------------------------------------------------------- nvpmodel (facts §3)
+
+def power_models():
+    """(modes {id: name}, default id) from /etc/nvpmodel.conf; ids differ per board (facts §3)."""
+    text = read_text(NVPMODEL_CONF)
+    modes = {int(i): name for i, name in re.findall(r"<\s*POWER_MODEL\s+ID=(\d+)\s+NAME=(\S+?)\s*>", text)}
+    default = re.search(r"<\s*PM_CONFIG\s+DEFAULT=(\d+)\s*>", text)
+    return modes, int(default.group(1)) if default else min(modes, default=0)
+
+
+def nvpmodel(args):
+    usage = "usage: nvpmodel [-q [--verbose]] [-m ID] [-p --verbose]  " + SIM_NOTE
+    modes, default = power_models()
+    if not modes:
+        return fail("nvpmodel", f"NVPM ERROR: no power models in {NVPMODEL_CONF}")
+    verbose = "--verbose" in args
+    args = [a for a in args if a != "--verbose"]
+    if args[:1] == ["-m"] and len(args) == 2:
+        if not args[1].isdigit() or int(args[1]) not in modes:
+            return fail("nvpmodel", f"NVPM ERROR: Invalid power mode ID {args[1]!r}; "
+                                    f"valid: {', '.join(f'{i}={n}' for i, n in sorted(modes.items()))}")
+        os.makedirs(os.path.dirname(p(NVPMODEL_STATUS)), exist_ok=True)
+        with open(p(NVPMODEL_STATUS), "w") as f:
+            f.write(f"pmode:{int(args[1]):04d}\n")
+        return 0
+    if args == ["-q"]:
+        match = re.search(r"pmode:(\d+)", read_text(NVPMODEL_STATUS))
+        current = int(match.group(1)) if match else default
+        if verbose:
+            print(f"NVPM VERB: Config file: {NVPMODEL_CONF}")
+        print(f"NV Power Mode: {modes.get(current, 'UNKNOWN')}")
+        print(current)
+        return 0
+    if args == ["-p"]:
+        print(f"NVPM VERB: Config file: {NVPMODEL_CONF}")
+        for i, name in sorted(modes.items()):
+            print(f"NVPM VERB: POWER_MODEL: ID={i} NAME={name}")
+        print(f"NVPM VERB: DEFAULT: ID={default}")
+        return 0
+    if args in (["-h"], ["--help"]):
+        print(usage)
+        return 0
+    return fail("nvpmodel", usage, 2)
+
+
+# ---------------------------------------------------------------- nvcc (facts §1)
+
+def nvcc(args):
+    cuda = jetson(load_profile()).get("cuda")
+    if not cuda:
+        return fail("nvcc", "command not found", 127)
+    if args and args[0] in ("--version", "-V"):
+        year = cuda["built"].rsplit("_", 1)[-1]
+        print("nvcc: NVIDIA (R) Cuda compiler driver")
+        print(f"Copyright (c) 2005-{year} NVIDIA Corporation")
+        print(f"Built on {cuda['built']}")
+        print(f"Cuda compilation tools, release {cuda['release']}, V{cuda['version']}")
+        print(f"Build {cuda['build']}")
+        return 0
+    if args and args[0] in ("-h", "--help"):
+        print(f"usage: nvcc --version  {SIM_NOTE}: it cannot compile")
+        return 0
+    if not args:
+        return fail("nvcc fatal   ", "No input files specified; use option --help for more information")
+    return fail("nvcc fatal   ", "this simulated nvcc (jetson-sim) cannot compile")
+
+
+# ---------------------------------------------------------------- uname / arch (coreutils-like)
+
+UNAME_FIELDS = (  # (short flag, long flag), in coreutils' output order
+    ("s", "kernel-name"), ("n", "nodename"), ("r", "kernel-release"), ("v", "kernel-version"),
+    ("m", "machine"), ("p", "processor"), ("i", "hardware-platform"), ("o", "operating-system"),
+)
+
+
+def uname_values():
+    real = os.uname()
+    try:
+        profile = load_profile()
+        machine, release = profile["arch"], profile["kernel_release"]
+    except (OSError, ValueError, KeyError):  # never break the board's scripts over a missing profile
+        machine, release = real.machine, real.release
+    return dict(zip("snrvmpio", (real.sysname, real.nodename, release, real.version,
+                                 machine, machine, machine, "GNU/Linux")))
+
+
+def uname(args):
+    wanted = set()
+    for arg in args:
+        if arg == "--help":
+            print(f"Usage: uname [OPTION]...  {SIM_NOTE}\n  -a, --all  -s -n -r -v -m -p -i -o")
+            return 0
+        if arg == "--version":
+            print(f"uname (jetson-sim) {SIM_NOTE}")
+            return 0
+        if arg == "--all":
+            wanted.update("snrvmpio")
+        elif arg.startswith("--"):
+            flags = [s for s, long in UNAME_FIELDS if long == arg[2:]]
+            if not flags:
+                print(f"uname: unrecognized option '{arg}'\nTry 'uname --help' for more information.", file=sys.stderr)
+                return 1
+            wanted.update(flags)
+        elif arg.startswith("-") and len(arg) > 1:
+            for flag in arg[1:]:
+                if flag == "a":
+                    wanted.update("snrvmpio")
+                elif flag in "snrvmpio":
+                    wanted.add(flag)
+                else:
+                    print(f"uname: invalid option -- '{flag}'\nTry 'uname --help' for more information.",
+                          file=sys.stderr)
+                    return 1
+        else:
+            print(f"uname: extra operand '{arg}'\nTry 'uname --help' for more information.", file=sys.stderr)
+            return 1
+    values = uname_values()
+    print(" ".join(values[f] for f in "snrvmpio" if f in (wanted or {"s"})))
+    return 0
+
+
+def arch(args):
+    if args:
+        if args[0] in ("--help", "--version"):
+            print(f"Usage: arch  (prints uname -m)  {SIM_NOTE}")
+            return 0
+        return fail("arch", f"extra operand '{args[0]}'", 1)
+    return uname(["-m"])
+
+
+# ---------------------------------------------------------------- nvidia-container-runtime
+
+def nvidia_container_runtime(args):
+    # The real runtime injects the GPU device nodes and JetPack's CSV-listed libraries into the
+    # container before handing over to runc; the simulator extends this later. For now: plain runc.
+    for runc in ("/usr/bin/runc", "/usr/sbin/runc"):
+        if os.path.exists(runc):
+            os.execv(runc, ["runc", *args])
+    return fail("nvidia-container-runtime", "runc not found")
+
+
+TOOLS = {
+    "nvidia-smi": nvidia_smi, "tegrastats": tegrastats, "nvpmodel": nvpmodel, "nvcc": nvcc,
+    "uname": uname, "arch": arch, "jetson-sim-meminfo": jetson_sim_meminfo,
+    "nvidia-container-runtime": nvidia_container_runtime,
+}
+
+
+def main(argv):
+    tool, args = os.path.basename(argv[0]), argv[1:]
+    if tool not in TOOLS and args and args[0] in TOOLS:  # `simtools.py <tool> ...`
+        tool, args = args[0], args[1:]
+    if tool not in TOOLS:
+        return fail("simtools.py", f"call me as one of: {', '.join(TOOLS)}  {SIM_NOTE}", 2)
+    return TOOLS[tool](args)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
