@@ -12,6 +12,7 @@ name, so fleets of parallel runs never meet.
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import json
 import os
@@ -102,7 +103,7 @@ class Fleet:
         return f"{self.bridge}-{board.name}"
 
     def veth(self, board: Board) -> str:
-        return f"{self.bridge}v{board.idx}"  # IFNAMSIZ is 15: bridge names stay <= 8 chars
+        return f"{self.bridge}v{board.idx}"
 
     # ---- state ---------------------------------------------------------------------------------
     @classmethod
@@ -140,7 +141,8 @@ class Fleet:
 
     def net_up(self) -> None:
         if not self.bridge:
-            self.bridge = "js" + self.name[:6]
+            # IFNAMSIZ is 15 and veths add "v<idx>": a short name that is unique per fleet name
+            self.bridge = "js" + hashlib.sha1(self.name.encode()).hexdigest()[:6]
         if not self.subnet:
             self.subnet = self._pick_subnet()
         if run("ip", "link", "show", self.bridge, check=False).returncode != 0:
@@ -151,6 +153,7 @@ class Fleet:
         # if the bridge is ever gone, the fleet's packets die here instead of leaving the machine
         run("ip", "route", "replace", "unreachable", self.subnet, "metric", "4000")
         self.cgroup.mkdir(parents=True, exist_ok=True)
+        _raise_inotify_limit()
         self.key.parent.mkdir(parents=True, exist_ok=True)
         if not self.key.exists():
             run("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"jetson-sim-{self.name}", "-f", str(self.key))
@@ -255,6 +258,10 @@ class Fleet:
         pid = self._launcher_pid(board)
         if pid:
             os.kill(pid, signal.SIGKILL)  # first, so it cannot boot the board again
+            try:
+                os.waitpid(pid, 0)  # our own child when this process powered the board on
+            except ChildProcessError:
+                pass
         cg = self.cgroup / board.name
         deadline = time.monotonic() + 15
         while cg.exists():
@@ -270,7 +277,8 @@ class Fleet:
                 raise SimError(f"{board.name}: processes still alive in {cg} after 15 s")
             time.sleep(0.05)
         (self.board_dir(board.name) / "launcher.pid").unlink(missing_ok=True)
-        run("ip", "netns", "del", self.netns(board), check=False)  # removes the veth with it
+        run("ip", "link", "del", self.veth(board), check=False)  # now: netns removal drops it only later
+        run("ip", "netns", "del", self.netns(board), check=False)
         run("ip", "neigh", "flush", "to", board.ip, "dev", self.bridge, check=False)
 
     def running(self, board: Board) -> bool:
@@ -351,10 +359,14 @@ class Fleet:
         """Fill the board's disk to the last byte (a real ENOSPC), or release it."""
         path = "/var/lib/jetson-sim/fill-disk"
         if release:
-            self.exec(board, "rm", "-f", path)
+            self.exec(board, "rm", "-f", path, path + ".tail")
         else:
-            avail = self.exec(board, "df", "--output=avail", "-B1", "/").stdout.split()[-1]
-            self.exec(board, "fallocate", "-l", avail, path)
+            # reserve all but 64 MiB at once (no data written), then write zeros until ENOSPC:
+            # the filesystem's own metadata needs make an exact single allocation fail
+            avail = int(self.exec(board, "df", "--output=avail", "-B1", "/").stdout.split()[-1])
+            if avail > 2**26:
+                self.exec(board, "fallocate", "-l", str(avail - 2**26), path)
+            self.exec(board, "sh", "-c", f"dd if=/dev/zero of={path}.tail bs=1M status=none; sync", check=False)
         return self.exec(board, "df", "-h", "/").stdout
 
     def down(self, names: list[str] | None = None) -> None:
@@ -394,6 +406,14 @@ class Fleet:
                          "state": "partitioned" if cut else ("running" if up else "off"),
                          "ssh": up and not cut and _ssh_banner(b.ip, timeout=0.5)})
         return rows
+
+
+def _raise_inotify_limit(per_board: int = 16, boards: int = 250) -> None:
+    """Every board's systemd, journald, logind and dbus share root's inotify instances on the host
+    (default 128: the 17th board's systemd could not start); raise the limit, never lower it."""
+    knob = Path("/proc/sys/fs/inotify/max_user_instances")
+    if int(knob.read_text()) < per_board * boards:
+        knob.write_text(str(per_board * boards))
 
 
 def _children(pid: int) -> list[int]:

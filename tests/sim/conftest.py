@@ -1,0 +1,88 @@
+"""Fixtures for tests on simulated boards: a private fleet per test run, torn down at the end.
+
+Fleets of a run are named after its PID (bridge, namespaces and cgroups carry that name), so two runs
+on one machine never meet, and the leftovers of a killed run are torn down before a new one starts.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import paramiko
+import pytest
+import testinfra
+
+REPO = Path(__file__).resolve().parents[2]
+SIM_HOME = Path(os.environ.get("JETSON_SIM_TEST_HOME", "/var/lib/jetson-sim-tests"))
+JETSON_PROFILES = ["orin-nano-8gb-r36.2.0", "orin-nano-super-r36.4.3", "orin-nx-16gb-r35.4.1",
+                   "agx-orin-64gb-r36.4.4"]
+ALL_PROFILES = [*JETSON_PROFILES, "x86-server"]
+
+
+def _needs_root():
+    if os.geteuid() != 0:
+        pytest.skip("simulated boards need root (namespaces, mounts, cgroups)")
+
+
+@pytest.fixture(scope="session")
+def sim_env():
+    """Environment under which the simulator, pyinfra and the inventory see this run's fleets."""
+    _needs_root()
+    os.environ["JETSON_SIM_HOME"] = str(SIM_HOME)
+    from jetson_sim.fleet import Fleet
+
+    for stale in sorted((SIM_HOME / "fleets").glob("*/fleet.json")):  # left by a killed earlier run
+        owner = stale.parent.name.lstrip("tz")
+        if not (owner.isdigit() and Path(f"/proc/{owner}").exists()):
+            Fleet.load(stale.parent.name).down()
+    return dict(os.environ, JETSON_SIM_HOME=str(SIM_HOME), PYTHONPATH=str(REPO))
+
+
+def fleet_name(tag: str) -> str:
+    return f"{tag}{os.getpid()}"
+
+
+@pytest.fixture(scope="session")
+def fleet(sim_env):
+    """One board of every profile, docker on where the profile ships it."""
+    from jetson_sim.fleet import Fleet
+
+    f = Fleet.load(fleet_name("t"))
+    f.up(len(ALL_PROFILES), ALL_PROFILES)
+    try:
+        yield f
+    finally:
+        f.down()
+
+
+def board_of(fleet, profile: str):
+    return next(b for b in fleet.boards.values() if b.profile == profile)
+
+
+def ssh_client(fleet, board, timeout: float = 5) -> paramiko.SSHClient:
+    """An SSH client that trusts exactly the host keys the simulator recorded (strict checking)."""
+    client = paramiko.SSHClient()
+    client.load_host_keys(str(fleet.known_hosts))
+    client.set_missing_host_key_policy(paramiko.RejectPolicy())
+    client.connect(board.ip, username="root", key_filename=str(fleet.key), timeout=timeout,
+                   banner_timeout=timeout, auth_timeout=timeout, look_for_keys=False, allow_agent=False)
+    return client
+
+
+def board_host(fleet, board) -> testinfra.host.Host:
+    """A testinfra host over SSH with strict host key checking."""
+    host = testinfra.get_host(f"paramiko://root@{board.ip}")
+    host.backend.__dict__["client"] = ssh_client(fleet, board)  # fills the backend's cached client
+    return host
+
+
+def sim(sim_env, fleet, *args, check=True, timeout=120):
+    """Run the simulator CLI as a user would."""
+    proc = subprocess.run([sys.executable, "-m", "jetson_sim", "--fleet", fleet.name, *args], env=sim_env,
+                          cwd=REPO, capture_output=True, text=True, timeout=timeout)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"jetson_sim {' '.join(args)} failed: {proc.stderr}")
+    return proc
