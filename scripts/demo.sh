@@ -1,0 +1,12 @@
+#!/bin/bash
+# The zero-hardware demo: simulated boards of three Jetson profiles, then the full deploy on them
+# (run as root). The boards stay up afterwards: `.venv/bin/python -m jetson_sim status`, `... down`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+export JETSON_SIM_FLEET=${JETSON_SIM_FLEET:-demo}
+if [ "$(.venv/bin/python -m jetson_sim status)" = "[]" ]; then
+  .venv/bin/python -m jetson_sim up --boards 3 \
+    --profile orin-nano-8gb-r36.2.0,orin-nano-super-r36.4.3,agx-orin-64gb-r36.4.4
+fi
+.venv/bin/pyinfra inventories/sim.py deploys/full.py -y

@@ -1,0 +1,15 @@
+#!/bin/bash
+# Installs what the demo and the tests need on a fresh Debian machine (run as root); idempotent.
+#   apt packages for the simulated boards, the project venv in .venv, the cached board base image.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+APT=(debootstrap iproute2 openssh-client e2fsprogs util-linux mount git ca-certificates curl python3 python3-venv)
+missing=()
+for pkg in "${APT[@]}"; do dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  apt-get update -q
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends -o DPkg::Lock::Timeout=300 "${missing[@]}"
+fi
+[ -x .venv/bin/python ] || python3 -m venv .venv
+.venv/bin/pip install -q --disable-pip-version-check -e '.[test]'
+.venv/bin/python -m jetson_sim base >/dev/null   # debootstrap once (~2 min), then cached
