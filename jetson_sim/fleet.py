@@ -26,6 +26,7 @@ from pathlib import Path
 
 from . import base, seed
 from .profiles import load_profile
+from .upstream.services import Upstream
 
 BOARD_DIR = Path(__file__).parent / "board"
 SUBNET_POOL = ipaddress.ip_network("10.231.0.0/16")  # private /24s are carved from here, never elsewhere
@@ -195,7 +196,9 @@ class Fleet:
         (upper / "etc/ssh/sshd_config.d").mkdir(parents=True, exist_ok=True)
         (upper / "root/.ssh").mkdir(parents=True, exist_ok=True, mode=0o700)
         (upper / "etc/hostname").write_text(board.name + "\n")
-        (upper / "etc/hosts").write_text(f"127.0.0.1 localhost\n127.0.1.1 {board.name}\n")
+        upstream = Upstream(self)
+        (upper / "etc/hosts").write_text(f"127.0.0.1 localhost\n127.0.1.1 {board.name}\n"
+                                         + upstream.board_files().pop("/etc/jetson-sim/hosts"))
         (upper / "etc/machine-id").write_text(os.urandom(16).hex() + "\n")
         hostkey = upper / "etc/ssh/ssh_host_ed25519_key"
         run("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", board.name, "-f", str(hostkey))
@@ -206,6 +209,15 @@ class Fleet:
             "UseDNS no\nMaxStartups 100:30:200\n"
         )
         seed.seed_board(profile, upper, lower)
+        for path, text in upstream.board_files().items():
+            if path != "/etc/jetson-sim/hosts":
+                (upper / path.lstrip("/")).parent.mkdir(parents=True, exist_ok=True)
+                (upper / path.lstrip("/")).write_text(text)
+        if profile["docker"]["installed"]:  # the site's Docker Hub mirror, as an admin would add it
+            daemon_json = upper / "etc/docker/daemon.json"
+            config = json.loads(daemon_json.read_text()) if daemon_json.exists() else {}
+            daemon_json.parent.mkdir(parents=True, exist_ok=True)
+            daemon_json.write_text(json.dumps({**config, **upstream.docker_daemon_keys()}, indent=4) + "\n")
         if not board.docker:  # a board of many without dockerd: keep the image's docker disabled
             for unit in ("multi-user.target.wants/docker.service", "sockets.target.wants/docker.socket"):
                 (upper / "etc/systemd/system" / unit).unlink(missing_ok=True)
@@ -319,6 +331,7 @@ class Fleet:
             load_profile(name)  # unknown profile: one clear line before anything is created
         base.ensure_base()
         self.net_up()
+        Upstream(self).start()
         used = {b.idx for b in self.boards.values()}
         net = ipaddress.ip_network(self.subnet)
         new = []
@@ -384,6 +397,7 @@ class Fleet:
             self.save()
             return
         if self.bridge:
+            Upstream(self).stop()
             run("ip", "route", "del", "unreachable", self.subnet, "metric", "4000", check=False)
             run("ip", "link", "del", self.bridge, check=False)
             _rmdir_tree(self.cgroup)

@@ -142,6 +142,17 @@ def seed_board(profile: dict, upper: Path, lower: Path) -> None:
     board.write("/var/lib/jetson-sim/meminfo", _simtools().render_meminfo(profile, 0))
     for tool in ("/usr/bin/uname", "/usr/bin/arch", "/usr/local/bin/jetson-sim-meminfo"):
         board.symlink(tool, SIMTOOLS)
+    # runtime state of the simulated hardware, made at every boot: allocations, GR3D load, and on a
+    # Jetson the GPU marker that the nvidia runtime hands to containers
+    gpu = "f /run/jetson-sim/gpu 0644 root root - simulated Orin GPU (nvgpu)\n" if profile.get("jetson") else ""
+    board.write("/etc/tmpfiles.d/jetson-sim.conf",
+                "d /run/jetson-sim 0755 root root -\nd /run/jetson-sim/mem.d 0755 root root -\n" + gpu)
+    board.write("/etc/systemd/system/jetson-sim-memd.service",
+                "[Unit]\nDescription=Simulated board memory bookkeeping (jetson_sim)\n\n"
+                "[Service]\nExecStart=/usr/local/bin/jetson-sim-meminfo watch 1\nRestart=always\n\n"
+                "[Install]\nWantedBy=multi-user.target\n")
+    board.symlink("/etc/systemd/system/multi-user.target.wants/jetson-sim-memd.service",
+                  "/etc/systemd/system/jetson-sim-memd.service")
     if profile.get("jetson"):
         _seed_jetson(board, profile, profile["jetson"])
     _seed_docker(board, profile["docker"])

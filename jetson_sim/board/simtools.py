@@ -208,6 +208,25 @@ def render_meminfo(profile, extra_used_bytes):
     return "\n".join(lines) + "\n"
 
 
+def lease_alive(path):
+    """A `.lease` allocation counts while its owner holds the lock on it (it dies with the owner)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+    return False
+
+
 def allocated_bytes():
     total = 0
     try:
@@ -215,6 +234,8 @@ def allocated_bytes():
     except FileNotFoundError:
         return 0
     for name in names:
+        if name.endswith(".lease") and not lease_alive(p(f"{MEM_D}/{name}")):
+            continue  # its process died: the kernel took the memory back
         text = read_text(f"{MEM_D}/{name}").strip()
         try:
             total += int(text)
@@ -238,10 +259,15 @@ def refresh_meminfo(profile):
 
 
 def jetson_sim_meminfo(args):
-    usage = "usage: jetson-sim-meminfo [alloc NAME BYTES | free NAME]  " + SIM_NOTE
+    usage = "usage: jetson-sim-meminfo [alloc NAME BYTES | free NAME | watch [SECONDS]]  " + SIM_NOTE
     if args and args[0] in ("-h", "--help"):
         print(usage)
         return 0
+    if args and args[0] == "watch":  # the board's memory bookkeeping: notices dead owners' leases
+        interval = float(args[1]) if len(args) > 1 else 1.0
+        while True:
+            refresh_meminfo(load_profile())
+            time.sleep(interval)
     if args and (args[0] not in ("alloc", "free") or len(args) != (3 if args[0] == "alloc" else 2)):
         return fail("jetson-sim-meminfo", usage, 2)
     if args:
@@ -521,9 +547,38 @@ def arch(args):
 
 # ---------------------------------------------------------------- nvidia-container-runtime
 
+# What the GPU is to a container on a simulated board: the board's memory accounting (a loaded
+# model takes the board's RAM), its profile (bandwidth) and the GPU marker. Like the real runtime,
+# which adds the GPU device nodes and JetPack libraries, it edits the OCI spec at `create`, so only
+# containers started with `--runtime nvidia` see them (facts section 5: JETSON_JETPACK + nvidia).
+GPU_MOUNTS = (
+    ("/run/jetson-sim", "/run/jetson-sim", "rw"),
+    ("/var/lib/jetson-sim", "/var/lib/jetson-sim", "rw"),
+    ("/var/lib/jetson-sim/meminfo", "/proc/meminfo", "ro"),
+    ("/etc/jetson-sim", "/etc/jetson-sim", "ro"),
+    ("/usr/lib/jetson-sim/simtools.py", "/usr/local/bin/jetson-sim-meminfo", "ro"),
+)
+
+
+def inject_gpu(bundle):
+    path = os.path.join(bundle, "config.json")
+    with open(path) as f:
+        spec = json.load(f)
+    have = {m.get("destination") for m in spec.get("mounts", [])}
+    for source, dest, mode in GPU_MOUNTS:
+        if dest not in have and os.path.exists(source):
+            spec.setdefault("mounts", []).append(
+                {"destination": dest, "type": "bind", "source": source, "options": ["rbind", mode]})
+    with open(path + ".tmp", "w") as f:
+        json.dump(spec, f)
+    os.replace(path + ".tmp", path)
+
+
 def nvidia_container_runtime(args):
-    # The real runtime injects the GPU device nodes and JetPack's CSV-listed libraries into the
-    # container before handing over to runc; the simulator extends this later. For now: plain runc.
+    if "create" in args:
+        bundle = args[args.index("--bundle") + 1] if "--bundle" in args else (
+            args[args.index("-b") + 1] if "-b" in args else ".")
+        inject_gpu(bundle)
     for runc in ("/usr/bin/runc", "/usr/sbin/runc"):
         if os.path.exists(runc):
             os.execv(runc, ["runc", *args])

@@ -225,6 +225,9 @@ def test_teardown_leaves_nothing_behind(sim_env):
     for board in boards[:: 5]:
         assert board_host(f, board).check_output("hostname") == board.name
     state_dir, bridge = f.dir, f.bridge
+    from jetson_sim.upstream.services import Upstream
+    services = [Upstream(f)._pid(name) for name in Upstream.SERVICES]
+    assert all(services)  # the fleet's simulated internet was up
     f.down()
 
     assert not any(ns.startswith(bridge) for ns in os.listdir("/run/netns"))
@@ -232,7 +235,7 @@ def test_teardown_leaves_nothing_behind(sim_env):
     assert str(state_dir) not in Path("/proc/self/mountinfo").read_text()
     assert not (cgroup_root() / "jetson-sim" / bridge).exists()
     assert not state_dir.exists()
-    for pid in launchers:  # gone, or a zombie waiting for the host's init to reap it
+    for pid in launchers + services:  # gone, or a zombie waiting for the host's init to reap it
         stat = Path(f"/proc/{pid}/stat")
         assert not stat.exists() or stat.read_text().split(") ")[1].startswith("Z")
     assert subprocess.run(["ip", "route", "show", f.subnet], capture_output=True, text=True).stdout == ""

@@ -1,0 +1,237 @@
+"""The simulated internet of one fleet, served on its bridge address and reachable only from its boards.
+
+- a CNCF distribution registry (Debian's docker-registry) that the boards' dockerd uses as its Docker Hub
+  mirror, preloaded with `dustynv/ollama:<tag>` for the prebuilt tags of facts section 4;
+- a git daemon with the simulated jetson-containers repository;
+- the simulated Ollama model registry (`registry.ollama.ai` on the boards);
+- an apt proxy (apt-cacher-ng) that the boards' apt uses, fetching from the host's own Debian mirror.
+
+Every process is started with its PID recorded under the fleet's directory and stopped by that PID.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from .. import base
+from . import images
+
+REGISTRY_PORT, GIT_PORT, OLLAMA_PORT, APT_PORT = 5000, 9418, 11500, 3142
+# names a board resolves to the bridge address (via /etc/hosts, which docker copies into
+# host-network containers); anything else has no route
+OLLAMA_REGISTRY_HOST = "registry.ollama.ai"
+UPSTREAM_DIR = Path(__file__).parent
+
+# Prebuilt dustynv/ollama tags (facts section 4) and the Ollama version each one reports.
+# The versions are unverified except the rule that r36.2.0-era images are too old for qwen3.
+PREBUILT_OLLAMA = {
+    "r35.4.1": "0.0.0",
+    "r36.2.0": "0.0.0",
+    "r36.3.0": "0.3.6",
+    "0.4.0-r36.4.0": "0.4.0",
+    "0.5.7-r36.4.0": "0.5.7",
+    "r36.4.0": "0.5.7",
+    "r36.4.3": "0.6.2",
+    "0.6.8-r36.4-cu126-22.04": "0.6.8",
+}
+BASE_TAGS = ("ubuntu:22.04", "ubuntu:20.04")  # what `jetson-containers build` starts FROM
+
+START_OLLAMA = b"""#!/usr/bin/env bash
+# as in the jetson-containers ollama image (facts section 4): backgrounds the server, logs to a file
+mkdir -p "$(dirname "$OLLAMA_LOGS")"
+ollama serve > "$OLLAMA_LOGS" 2>&1 &
+"""
+
+
+def ollama_layer_files() -> dict[str, tuple[bytes, int]]:
+    server = (UPSTREAM_DIR / "ollama_server.py").read_bytes()
+    return {"/usr/local/bin/ollama": (server, 0o755), "/start_ollama": (START_OLLAMA, 0o755)}
+
+
+def ollama_image_config(version: str) -> dict:
+    """The image config of facts section 4: the ENV that points models at /data, and a CMD that
+    needs a TTY to stay up."""
+    env = ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "OLLAMA_HOST=0.0.0.0",
+           "OLLAMA_MODELS=/data/models/ollama/models", "OLLAMA_LOGS=/data/logs/ollama.log",
+           f"OLLAMA_SIM_VERSION={version}"]
+    return {"config": {"Env": env, "Cmd": ["/bin/sh", "-c", "/start_ollama && /bin/bash"],
+                       "Labels": {"jetson-sim": "simulated ollama image"}}}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_port(host: str, port: int, proc: subprocess.Popen | None = None, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            socket.create_connection((host, port), timeout=0.5).close()
+            return
+        except OSError:
+            if proc is not None and proc.poll() is not None:
+                raise RuntimeError(f"{proc.args[0]} exited ({proc.returncode}) before listening on {host}:{port}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"nothing listens on {host}:{port} after {timeout:.0f} s")
+            time.sleep(0.05)
+
+
+def _registry_config(storage: Path, addr: str, path: Path) -> Path:
+    path.write_text(json.dumps({  # YAML is a superset of JSON
+        "version": 0.1, "log": {"level": "warn"},
+        "storage": {"filesystem": {"rootdirectory": str(storage)}, "delete": {"enabled": True}},
+        "http": {"addr": addr},
+    }))
+    return path
+
+
+def images_key() -> str:
+    recipe = json.dumps([PREBUILT_OLLAMA, BASE_TAGS, images.EXCLUDED, base.image_key(),
+                         hashlib.sha256(json.dumps({k: v[0].hex() for k, v in ollama_layer_files().items()})
+                                        .encode()).hexdigest()])
+    return hashlib.sha256(recipe.encode()).hexdigest()[:12]
+
+
+def ensure_mirror_storage(log=print) -> Path:
+    """Registry storage preloaded with the base and prebuilt ollama images; built once and cached."""
+    storage = base.cache_dir() / f"mirror-{images_key()}"
+    if (storage / "complete").exists():
+        return storage
+    storage.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    rootfs = base.ensure_base(log)
+    layers_dir = base.cache_dir() / "layers"
+    layers_dir.mkdir(exist_ok=True)
+    base_layer = images.rootfs_layer(rootfs, layers_dir / f"base-{base.image_key()}.tar.gz")
+    ollama_layer = images.files_layer(ollama_layer_files(), layers_dir / f"ollama-{images_key()}.tar.gz")
+    port = _free_port()
+    config = _registry_config(storage / "docker", f"127.0.0.1:{port}", storage / "preload.yml")
+    proc = subprocess.Popen(["docker-registry", "serve", str(config)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        _wait_port("127.0.0.1", port, proc)
+        registry = images.Registry(f"http://127.0.0.1:{port}")
+        for ref in BASE_TAGS:
+            repo, tag = ref.split(":")
+            registry.push(f"library/{repo}", tag, [base_layer], {"config": {"Cmd": ["/bin/bash"]}})
+        for tag, version in PREBUILT_OLLAMA.items():
+            registry.push("dustynv/ollama", tag, [base_layer, ollama_layer], ollama_image_config(version))
+    finally:
+        proc.kill()
+        proc.wait()
+    (storage / "complete").write_text(f"preloaded in {time.monotonic() - started:.0f}s\n")
+    log(f"registry mirror preloaded in {time.monotonic() - started:.0f}s")
+    return storage
+
+
+class Upstream:
+    """The upstream services of one fleet (`fleet.gateway` is their address)."""
+
+    SERVICES = ("registry", "git", "ollama", "apt")
+
+    def __init__(self, fleet):
+        self.fleet = fleet
+        self.dir = fleet.dir / "upstream"
+
+    @property
+    def address(self) -> str:
+        return self.fleet.gateway
+
+    # ---- what a board needs to use them ------------------------------------------------------
+    def board_files(self) -> dict[str, str]:
+        """Files in a board's root that point it at these services, as an admin of a real site
+        with a mirror and a proxy would configure them."""
+        gw = self.address
+        return {
+            "/etc/apt/apt.conf.d/01proxy": f'Acquire::http::Proxy "http://{gw}:{APT_PORT}";\n',
+            "/etc/jetson-sim/hosts": f"{gw} {OLLAMA_REGISTRY_HOST} github.com\n",
+        }
+
+    def docker_daemon_keys(self) -> dict:
+        gw = self.address
+        return {"registry-mirrors": [f"http://{gw}:{REGISTRY_PORT}"], "insecure-registries": [f"{gw}:{REGISTRY_PORT}"]}
+
+    @property
+    def git_url(self) -> str:
+        return f"git://{self.address}/jetson-containers.git"
+
+    @property
+    def ollama_registry_url(self) -> str:
+        return f"http://{self.address}:{OLLAMA_PORT}"
+
+    @property
+    def registry_url(self) -> str:
+        return f"http://{self.address}:{REGISTRY_PORT}"
+
+    # ---- processes ------------------------------------------------------------------------------
+    def _pid(self, name: str) -> int | None:
+        try:
+            pid = int((self.dir / f"{name}.pid").read_text())
+            os.kill(pid, 0)
+            return pid
+        except (FileNotFoundError, ValueError, ProcessLookupError):
+            return None
+
+    def _spawn(self, name: str, cmd: list[str], port: int, env: dict | None = None) -> None:
+        if self._pid(name):
+            return
+        with open(self.dir / f"{name}.log", "ab") as log:
+            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                                    start_new_session=True, env=env)
+        (self.dir / f"{name}.pid").write_text(f"{proc.pid}\n")
+        _wait_port(self.address, port, proc)
+        time.sleep(0.05)
+        if proc.poll() is not None:  # something else holds the port: see its log
+            raise RuntimeError(f"{name} exited ({proc.returncode}); see {self.dir / (name + '.log')}")
+
+    def start(self) -> None:
+        from .jetson_containers import make_repo
+
+        self.dir.mkdir(parents=True, exist_ok=True)
+        gw = self.address
+        storage = ensure_mirror_storage()
+        config = _registry_config(storage / "docker", f"{gw}:{REGISTRY_PORT}", self.dir / "registry.yml")
+        self._spawn("registry", ["docker-registry", "serve", str(config)], REGISTRY_PORT)
+
+        git_root = self.dir / "git"
+        self.commits = make_repo(git_root / "jetson-containers.git", ollama_server=UPSTREAM_DIR / "ollama_server.py")
+        self._spawn("git", ["git", "daemon", f"--listen={gw}", f"--port={GIT_PORT}", "--export-all",
+                            "--reuseaddr", f"--base-path={git_root}", str(git_root)], GIT_PORT)
+
+        self._spawn("ollama", [sys.executable, "-m", "jetson_sim.upstream.ollama_registry",
+                               "--listen", f"{gw}:{OLLAMA_PORT}", "--data", str(self.dir / "ollama")], OLLAMA_PORT,
+                    env=dict(os.environ, PYTHONPATH=str(UPSTREAM_DIR.parents[1])))
+
+        apt_dir = self.dir / "apt"
+        (apt_dir / "cache").mkdir(parents=True, exist_ok=True)
+        (apt_dir / "log").mkdir(exist_ok=True)
+        # our own config: Debian's remaps Debian URLs to its mirror list, which this machine cannot
+        # resolve; without them it fetches exactly what the board asks for, through the host
+        (apt_dir / "conf").mkdir(exist_ok=True)
+        (apt_dir / "conf/acng.conf").write_text("ReportPage: acng-report.html\nExThreshold: 4\n")
+        self._spawn("apt", ["apt-cacher-ng", "-c", str(apt_dir / "conf"), "ForeGround=1", f"Port={APT_PORT}",
+                            "SupportDir=/usr/lib/apt-cacher-ng",
+                            f"BindAddress={gw}", f"CacheDir={apt_dir / 'cache'}", f"LogDir={apt_dir / 'log'}",
+                            f"PidFile={apt_dir / 'acng.pid'}", f"SocketPath={apt_dir / 'acng.socket'}"], APT_PORT)
+        (self.dir / "state.json").write_text(json.dumps({"commits": self.commits}, indent=2))
+
+    def stop(self) -> None:
+        for name in self.SERVICES:
+            pid = self._pid(name)
+            if pid:
+                os.killpg(pid, signal.SIGKILL)  # its session's group: `git daemon` forks git-daemon
+                try:
+                    os.waitpid(pid, 0)
+                except ChildProcessError:
+                    pass
+            (self.dir / f"{name}.pid").unlink(missing_ok=True)
