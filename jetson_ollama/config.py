@@ -1,0 +1,208 @@
+"""Settings from pyinfra host data, checked against `defaults.DEFAULTS`, and what follows from them.
+
+`settings(host.data)` fills every unset key from DEFAULTS and raises ConfigError with one line,
+`"<key>: <problem> (got <value>)"`, on the first bad value. `defaults_table()` renders DEFAULTS and
+the comment above each key as the README's Markdown table (`python -m jetson_ollama.config`).
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import posixpath
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from . import defaults
+from .defaults import DEFAULTS
+from .images import STRATEGIES
+
+
+class ConfigError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every DEFAULTS key as a typed attribute (meanings: defaults.py)."""
+
+    jetson_containers_repo: str
+    jetson_containers_commit: str
+    jetson_containers_path: str
+    jetson_image_strategy: str
+    jetson_image: str | None
+    jetson_configure_docker_runtime: bool
+    jetson_build_min_free_gb: float
+    jetson_pull_min_free_gb: float
+    ollama_version: str | None
+    ollama_container_name: str
+    ollama_models_dir: str
+    ollama_container_models_dir: str
+    ollama_host: str
+    ollama_keep_alive: str | int
+    ollama_num_parallel: int
+    ollama_max_loaded_models: int
+    ollama_context_length: int
+    ollama_flash_attention: bool
+    ollama_api_timeout: float
+
+
+# ---------------------------------------------------------------- checks: a problem, or None when fine
+
+def _text(value: Any) -> str | None:
+    return None if isinstance(value, str) and value.strip() else "must be a non-empty string"
+
+
+def _optional(check: Callable[[Any], str | None]) -> Callable[[Any], str | None]:
+    return lambda value: None if value is None else check(value)
+
+
+def _pattern(regex: str, problem: str) -> Callable[[Any], str | None]:
+    return lambda value: None if isinstance(value, str) and re.fullmatch(regex, value) else problem
+
+
+def _boolean(value: Any) -> str | None:
+    return None if isinstance(value, bool) else "must be True or False"
+
+
+def _integer(minimum: int) -> Callable[[Any], str | None]:
+    def check(value: Any) -> str | None:
+        if isinstance(value, int) and not isinstance(value, bool) and value >= minimum:
+            return None
+        return f"must be an integer >= {minimum}"
+    return check
+
+
+def _number(minimum: float, *, exclusive: bool = False) -> Callable[[Any], str | None]:
+    def check(value: Any) -> str | None:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if value > minimum or (value == minimum and not exclusive):
+                return None
+        return f"must be a number {'>' if exclusive else '>='} {minimum}"
+    return check
+
+
+def _choice(choices: tuple[str, ...]) -> Callable[[Any], str | None]:
+    return lambda value: None if value in choices else f"must be one of {', '.join(choices)}"
+
+
+def _absolute_path(value: Any) -> str | None:
+    return None if isinstance(value, str) and value.startswith("/") else "must be an absolute path"
+
+
+def _container_models_dir(value: Any) -> str | None:
+    # jetson-containers mounts its data dir at /data: a second mount there fails (facts section 4)
+    if problem := _absolute_path(value):
+        return problem
+    inside = posixpath.normpath(value).lstrip("/")
+    if inside == "data" or inside.startswith("data/"):
+        return "must not be /data or under it (jetson-containers mounts /data)"
+    return None
+
+
+def _host_port(value: Any) -> str | None:
+    host, _, port = value.rpartition(":") if isinstance(value, str) else ("", "", "")
+    if host and not re.search(r"\s", host) and port.isdigit() and 1 <= int(port) <= 65535:
+        return None
+    return "must be host:port with a port 1-65535"
+
+
+def _keep_alive(value: Any) -> str | None:
+    # Ollama takes a Go duration ("5m", "1h30m", "-1") or a number of seconds
+    if isinstance(value, int) and not isinstance(value, bool):
+        return None
+    if isinstance(value, str) and re.fullmatch(r"-?\d+(\.\d+)?|-?(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+", value):
+        return None
+    return "must be a duration such as 5m, 1h30m, -1 or a number of seconds"
+
+
+_CHECKS: dict[str, Callable[[Any], str | None]] = {
+    "jetson_containers_repo": _text,
+    "jetson_containers_commit": _pattern(r"[0-9a-f]{40}", "must be a full 40-hex commit id"),
+    "jetson_containers_path": _absolute_path,
+    "jetson_image_strategy": _choice(STRATEGIES),
+    "jetson_image": _optional(_text),
+    "jetson_configure_docker_runtime": _boolean,
+    "jetson_build_min_free_gb": _number(0),
+    "jetson_pull_min_free_gb": _number(0),
+    "ollama_version": _optional(_pattern(r"\d+(\.\d+)*", "must be a version such as 0.6.8, or None")),
+    "ollama_container_name": _pattern(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*", "must be a docker container name"),
+    "ollama_models_dir": _absolute_path,
+    "ollama_container_models_dir": _container_models_dir,
+    "ollama_host": _host_port,
+    "ollama_keep_alive": _keep_alive,
+    "ollama_num_parallel": _integer(1),
+    "ollama_max_loaded_models": _integer(1),
+    "ollama_context_length": _integer(1),
+    "ollama_flash_attention": _boolean,
+    "ollama_api_timeout": _number(0, exclusive=True),
+}
+
+
+def settings(host_data: Any = None) -> Settings:
+    """The checked settings of a host: `host_data.get(key)` for every DEFAULTS key (pyinfra's
+    `host.data`, or any mapping), the default where that is None. Raises ConfigError (one line)."""
+    values = {}
+    for key, default in DEFAULTS.items():
+        value = None if host_data is None else host_data.get(key)
+        value = default if value is None else value
+        if problem := _CHECKS[key](value):
+            raise ConfigError(f"{key}: {problem} (got {value!r})")
+        values[key] = value
+    return Settings(**values)
+
+
+def ollama_environment(settings: Settings, jetpack_major: int | str) -> dict[str, str]:
+    """The Ollama container's environment (facts section 5), sorted by name, all strings.
+
+    JETSON_JETPACK tells Ollama in a container which CUDA bundle to use, or it may fall back to CPU
+    (ollama #9503); it is set for JetPack 5 and 6 only (JetPack 7 uses SBSA CUDA: unverified).
+    `jetpack_major` may be 6, "6" or a full JetPack version such as "6.2.1".
+    """
+    jetpack = str(jetpack_major).split(".")[0]
+    environment = {
+        "OLLAMA_HOST": settings.ollama_host,
+        "OLLAMA_MODELS": settings.ollama_container_models_dir,
+        "OLLAMA_KEEP_ALIVE": str(settings.ollama_keep_alive),
+        "OLLAMA_NUM_PARALLEL": str(settings.ollama_num_parallel),
+        "OLLAMA_MAX_LOADED_MODELS": str(settings.ollama_max_loaded_models),
+        "OLLAMA_CONTEXT_LENGTH": str(settings.ollama_context_length),
+        "OLLAMA_FLASH_ATTENTION": "1" if settings.ollama_flash_attention else "0",
+    }
+    if jetpack in ("5", "6"):
+        environment["JETSON_JETPACK"] = jetpack
+    return dict(sorted(environment.items()))
+
+
+def defaults_meanings() -> dict[str, str]:
+    """Each DEFAULTS key's meaning: the one-line comment above it in defaults.py."""
+    source = inspect.getsource(defaults)
+    lines = source.splitlines()
+    table = next(node.value for node in ast.parse(source).body
+                 if isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "DEFAULTS" for t in node.targets))
+    meanings = {}
+    for key in table.keys:
+        comment = lines[key.lineno - 2].strip()
+        if not comment.startswith("# "):
+            raise ValueError(f"defaults.py: {key.value} has no comment line above it")
+        meanings[key.value] = comment[2:]
+    return meanings
+
+
+def _literal(value: Any) -> str:
+    return f'"{value}"' if isinstance(value, str) else repr(value)
+
+
+def defaults_table() -> str:
+    """DEFAULTS as a Markdown table: key | default | meaning (ends with a newline)."""
+    rows = ["| key | default | meaning |", "|---|---|---|"]
+    for key, meaning in defaults_meanings().items():
+        cells = [f"`{key}`", f"`{_literal(DEFAULTS[key])}`", meaning]
+        rows.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
+    return "\n".join(rows) + "\n"
+
+
+if __name__ == "__main__":
+    print(defaults_table(), end="")

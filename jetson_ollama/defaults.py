@@ -1,0 +1,47 @@
+"""Every knob of the library and its default: the one place of truth the README table is made from.
+
+Set any of them as pyinfra host or group data (e.g. `group_data/all.py`: `ollama_keep_alive = "10m"`).
+Each key has a one-line comment above it; `config.defaults_table()` reads those comments, so keep
+each to one line. Facts sections refer to /work/shared/reference/jetson-ollama-facts.md.
+"""
+
+DEFAULTS = {
+    # git URL of jetson-containers (facts section 4)
+    "jetson_containers_repo": "https://github.com/dusty-nv/jetson-containers",
+    # pinned jetson-containers commit, a full 40-hex id (upstream moves fast; tag formats changed twice in 2025)
+    "jetson_containers_commit": "16f7cf4145d9f943230b4c92bc2183853a2aeb30",
+    # where jetson-containers is cloned on the board
+    "jetson_containers_path": "/opt/jetson-containers",
+    # how the board gets its Ollama image: prebuilt | build | reuse | auto (prebuilt when one fits, else build)
+    "jetson_image_strategy": "auto",
+    # reuse: the image to run (None: the newest compatible local ollama image)
+    "jetson_image": None,
+    # opt-in: write the nvidia runtime into /etc/docker/daemon.json and restart docker (facts section 3)
+    "jetson_configure_docker_runtime": False,
+    # free GB the docker data root needs before a build (the log's build made a 10.7 GB image)
+    "jetson_build_min_free_gb": 11,
+    # free GB the docker data root needs before pulling a prebuilt image
+    "jetson_pull_min_free_gb": 4,
+    # Ollama version to build (`ollama:<version>`) or to require of a prebuilt image; None: the package default
+    "ollama_version": None,
+    # name of the Ollama container on the board
+    "ollama_container_name": "ollama",
+    # model store on the board, mounted at ollama_container_models_dir
+    "ollama_models_dir": "/opt/ollama/models",
+    # model store inside the container (OLLAMA_MODELS); never /data, which jetson-containers mounts
+    "ollama_container_models_dir": "/ollama/models",
+    # OLLAMA_HOST, host:port the API listens on (host networking); 0.0.0.0 only when asked for
+    "ollama_host": "127.0.0.1:11434",
+    # OLLAMA_KEEP_ALIVE, how long an idle model stays loaded (a Go duration such as 5m, or seconds)
+    "ollama_keep_alive": "5m",
+    # OLLAMA_NUM_PARALLEL, requests served at once per model (the KV cache grows with it)
+    "ollama_num_parallel": 1,
+    # OLLAMA_MAX_LOADED_MODELS, models kept in the shared CPU/GPU memory at once
+    "ollama_max_loaded_models": 1,
+    # OLLAMA_CONTEXT_LENGTH in tokens, set explicitly because newer Ollama sizes it from all of RAM
+    "ollama_context_length": 4096,
+    # OLLAMA_FLASH_ATTENTION (q8_0 KV cache needs it)
+    "ollama_flash_attention": True,
+    # seconds to wait for /api/version after (re)starting the container
+    "ollama_api_timeout": 120,
+}

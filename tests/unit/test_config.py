@@ -1,0 +1,169 @@
+"""Settings from host data, the Ollama container environment, the README defaults table."""
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+from pyinfra.api import Config, Inventory, State
+
+from jetson_ollama.config import (
+    ConfigError, Settings, defaults_meanings, defaults_table, ollama_environment, settings,
+)
+from jetson_ollama.defaults import DEFAULTS
+
+README = Path(__file__).parents[2] / "README.md"
+BEGIN, END = "<!-- defaults:begin -->", "<!-- defaults:end -->"
+
+
+def test_settings_has_every_default_as_an_attribute():
+    assert [field.name for field in dataclasses.fields(Settings)] == list(DEFAULTS)
+    assert dataclasses.asdict(settings({})) == DEFAULTS
+    assert dataclasses.asdict(settings()) == DEFAULTS
+
+
+def test_every_key_has_a_prefix_and_a_one_line_meaning():
+    assert all(key.startswith(("jetson_", "ollama_")) for key in DEFAULTS)
+    meanings = defaults_meanings()
+    assert list(meanings) == list(DEFAULTS)
+    assert all(meaning and not meaning.startswith("#") for meaning in meanings.values())
+
+
+def test_none_falls_back_to_the_default_and_settings_are_frozen():
+    chosen = settings({"ollama_host": None, "ollama_keep_alive": "10m", "jetson_image": "ollama:r36.2.0"})
+    assert chosen.ollama_host == "127.0.0.1:11434"
+    assert (chosen.ollama_keep_alive, chosen.jetson_image) == ("10m", "ollama:r36.2.0")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        chosen.ollama_host = "0.0.0.0:11434"
+
+
+def test_reads_pyinfra_host_data():
+    # global data, a group's data and a host's own data; unset keys make host.data.get() return None
+    inventory = Inventory((["board1", ("board2", {"ollama_num_parallel": 2})], {"ollama_host": "0.0.0.0:11434"}),
+                          lab=(["board2"], {"ollama_keep_alive": "10m"}))
+    State(inventory, Config())
+    board1, board2 = inventory.get_host("board1"), inventory.get_host("board2")
+    assert settings(board1.data) == dataclasses.replace(settings({}), ollama_host="0.0.0.0:11434")
+    assert settings(board2.data) == dataclasses.replace(
+        settings({}), ollama_host="0.0.0.0:11434", ollama_keep_alive="10m", ollama_num_parallel=2)
+
+
+@pytest.mark.parametrize("key, value", [
+    ("jetson_containers_repo", ""),
+    ("jetson_containers_commit", "16f7cf4"),
+    ("jetson_containers_commit", "16F7CF4145D9F943230B4C92BC2183853A2AEB30"),
+    ("jetson_containers_path", "opt/jetson-containers"),
+    ("jetson_image_strategy", "latest"),
+    ("jetson_image", ""),
+    ("jetson_configure_docker_runtime", "yes"),
+    ("jetson_build_min_free_gb", -1),
+    ("jetson_build_min_free_gb", "11"),
+    ("jetson_pull_min_free_gb", True),
+    ("ollama_version", "v0.6.8"),
+    ("ollama_version", 0.6),
+    ("ollama_container_name", "my ollama"),
+    ("ollama_models_dir", "models"),
+    ("ollama_container_models_dir", "/data"),
+    ("ollama_container_models_dir", "/data/models/ollama/models"),
+    ("ollama_container_models_dir", "/data/"),
+    ("ollama_container_models_dir", "/ollama/../data/models"),
+    ("ollama_container_models_dir", "relative/models"),
+    ("ollama_host", "127.0.0.1"),
+    ("ollama_host", "127.0.0.1:0"),
+    ("ollama_host", "127.0.0.1:65536"),
+    ("ollama_host", ":11434"),
+    ("ollama_host", "127.0.0.1:http"),
+    ("ollama_host", 11434),
+    ("ollama_keep_alive", "5 minutes"),
+    ("ollama_keep_alive", 1.5),
+    ("ollama_num_parallel", 0),
+    ("ollama_num_parallel", 1.0),
+    ("ollama_max_loaded_models", True),
+    ("ollama_context_length", "4096"),
+    ("ollama_context_length", 0),
+    ("ollama_flash_attention", 1),
+    ("ollama_api_timeout", 0),
+])
+def test_a_bad_value_gives_one_line_naming_the_key(key, value):
+    with pytest.raises(ConfigError) as err:
+        settings({key: value})
+    message = str(err.value)
+    assert isinstance(err.value, ValueError)
+    assert message.startswith(f"{key}: ") and message.endswith(f" (got {value!r})")
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize("key, value, message", [
+    ("ollama_host", "0.0.0.0:99999", "ollama_host: must be host:port with a port 1-65535 (got '0.0.0.0:99999')"),
+    ("ollama_container_models_dir", "/data/models", "ollama_container_models_dir: must not be /data or under it "
+                                                    "(jetson-containers mounts /data) (got '/data/models')"),
+    ("jetson_image_strategy", "pull",
+     "jetson_image_strategy: must be one of prebuilt, build, reuse, auto (got 'pull')"),
+])
+def test_messages(key, value, message):
+    with pytest.raises(ConfigError) as err:
+        settings({key: value})
+    assert str(err.value) == message
+
+
+@pytest.mark.parametrize("key, value", [
+    ("ollama_host", "0.0.0.0:11434"),
+    ("ollama_host", "[::1]:11434"),
+    ("ollama_host", "jetson.local:1"),
+    ("ollama_container_models_dir", "/database/models"),  # only /data itself is taken
+    ("ollama_keep_alive", "-1"),
+    ("ollama_keep_alive", "1h30m"),
+    ("ollama_keep_alive", 300),
+    ("ollama_version", "0.6.8"),
+    ("jetson_build_min_free_gb", 10.5),
+    ("jetson_pull_min_free_gb", 0),
+    ("jetson_image_strategy", "reuse"),
+    ("jetson_containers_repo", "git://10.0.0.1/jetson-containers.git"),
+])
+def test_good_values(key, value):
+    assert getattr(settings({key: value}), key) == value
+
+
+def test_environment_for_jetpack_6():
+    assert ollama_environment(settings({}), 6) == {
+        "JETSON_JETPACK": "6",
+        "OLLAMA_CONTEXT_LENGTH": "4096",
+        "OLLAMA_FLASH_ATTENTION": "1",
+        "OLLAMA_HOST": "127.0.0.1:11434",
+        "OLLAMA_KEEP_ALIVE": "5m",
+        "OLLAMA_MAX_LOADED_MODELS": "1",
+        "OLLAMA_MODELS": "/ollama/models",
+        "OLLAMA_NUM_PARALLEL": "1",
+    }
+
+
+def test_environment_for_jetpack_5_with_settings():
+    chosen = settings({"ollama_flash_attention": False, "ollama_keep_alive": 300, "ollama_num_parallel": 2,
+                       "ollama_container_models_dir": "/models"})
+    environment = ollama_environment(chosen, "5.1.2")
+    assert list(environment) == sorted(environment)
+    assert all(isinstance(value, str) for value in environment.values())
+    assert environment["JETSON_JETPACK"] == "5"
+    assert (environment["OLLAMA_FLASH_ATTENTION"], environment["OLLAMA_KEEP_ALIVE"]) == ("0", "300")
+    assert (environment["OLLAMA_NUM_PARALLEL"], environment["OLLAMA_MODELS"]) == ("2", "/models")
+
+
+def test_environment_sets_no_jetpack_beyond_6():
+    assert "JETSON_JETPACK" not in ollama_environment(settings({}), "7.0")
+
+
+def test_defaults_table():
+    lines = defaults_table().splitlines()
+    assert lines[:2] == ["| key | default | meaning |", "|---|---|---|"]
+    assert len(lines) == 2 + len(DEFAULTS)
+    assert lines[5].startswith('| `jetson_image_strategy` | `"auto"` | how the board gets its Ollama image: '
+                               'prebuilt \\| build \\| reuse \\| auto ')
+    assert "| `jetson_image` | `None` |" in lines[6]
+    assert "| `ollama_flash_attention` | `True` |" in defaults_table()
+
+
+def test_readme_shows_the_defaults_table():
+    readme = README.read_text() if README.exists() else ""
+    if BEGIN not in readme:
+        pytest.skip("README.md has no defaults markers yet")
+    between = readme.split(BEGIN, 1)[1].split(END, 1)[0]
+    assert between.strip() == defaults_table().strip(), "paste the output of: python -m jetson_ollama.config"
