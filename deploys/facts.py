@@ -3,6 +3,8 @@
     pyinfra inventories/sim.py deploys/facts.py
 """
 
+import sys
+
 from pyinfra import host
 from pyinfra.facts.server import Arch
 
@@ -48,4 +50,4 @@ if arch == "aarch64" and tegra is not None:  # facts section 1: a Jetson is aarc
     ]
 else:
     parts = [f"{arch} not a Jetson", ram, docker]
-print(f"{host.name}: {' | '.join(parts)}")
+print(f"{host.name}: {' | '.join(parts)}", file=sys.stderr)

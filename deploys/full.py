@@ -1,11 +1,22 @@
-"""The whole deployment, stage by stage:
+"""The whole deployment, stage by stage, as the deployment log did it by hand:
 
-    pyinfra inventories/sim.py deploys/full.py
+    pyinfra inventories/lab.py deploys/full.py
 
-Stages are included below in the order they run; later stages will be added after the facts, in order.
+Each stage reads the board's facts and changes only what differs; a second run changes nothing.
+A board the preflight refuses (not a Jetson, unknown L4T, no docker or NVIDIA runtime, a full disk,
+port 11434 taken) stops there with one line; the other boards go on.
 """
 
 from pyinfra import local
 
+from jetson_ollama.stages.image import ollama_image
+from jetson_ollama.stages.jetson_containers import install_jetson_containers
+from jetson_ollama.stages.preflight import preflight
+from jetson_ollama.stages.service import ollama_service
+
 # pyinfra 3.10 resolves this against the directory pyinfra was started in: run from the repo root
 local.include("deploys/facts.py")
+preflight()
+install_jetson_containers()
+ollama_image()
+ollama_service()

@@ -19,6 +19,15 @@ if not _state_file.exists():
     raise SystemExit(f"no simulated fleet {_fleet!r} ({_state_file} missing): run `python -m jetson_sim up` first")
 _state = json.loads(_state_file.read_text())
 
+# the simulated upstream's jetson-containers: its HEAD, and the date that fixes its naming era
+_upstream_file = _state_file.parent / "upstream" / "state.json"
+_upstream = json.loads(_upstream_file.read_text()) if _upstream_file.exists() else None
+_jetson_containers = {
+    "jetson_containers_repo": _upstream["git_url"],
+    "jetson_containers_commit": _upstream["commits"]["head"],
+    "jetson_containers_commit_date": _upstream["dates"]["head"],
+} if _upstream else {}
+
 _ssh = {
     "ssh_user": _state["ssh"]["user"],
     "ssh_key": _state["ssh"]["key"],
@@ -36,6 +45,7 @@ def _group_name(profile: str) -> str:
 jetsons = []
 not_jetsons = []
 for _board in _state["boards"]:
-    _host = (_board["name"], {"ssh_hostname": _board["ip"], "sim_profile": _board["profile"], **_ssh})
+    _host = (_board["name"], {"ssh_hostname": _board["ip"], "sim_profile": _board["profile"], **_ssh,
+                              **_jetson_containers})
     (not_jetsons if _board["profile"] == "x86-server" else jetsons).append(_host)
     globals().setdefault(_group_name(_board["profile"]), []).append(_board["name"])

@@ -30,6 +30,7 @@ class Settings:
 
     jetson_containers_repo: str
     jetson_containers_commit: str
+    jetson_containers_commit_date: str | None
     jetson_containers_path: str
     jetson_image_strategy: str
     jetson_image: str | None
@@ -121,6 +122,7 @@ def _keep_alive(value: Any) -> str | None:
 _CHECKS: dict[str, Callable[[Any], str | None]] = {
     "jetson_containers_repo": _text,
     "jetson_containers_commit": _pattern(r"[0-9a-f]{40}", "must be a full 40-hex commit id"),
+    "jetson_containers_commit_date": _optional(_pattern(r"\d{4}-\d{2}-\d{2}", "must be a date YYYY-MM-DD")),
     "jetson_containers_path": _absolute_path,
     "jetson_image_strategy": _choice(STRATEGIES),
     "jetson_image": _optional(_text),

@@ -10,6 +10,8 @@ DEFAULTS = {
     "jetson_containers_repo": "https://github.com/dusty-nv/jetson-containers",
     # pinned jetson-containers commit, a full 40-hex id (upstream moves fast; tag formats changed twice in 2025)
     "jetson_containers_commit": "16f7cf4145d9f943230b4c92bc2183853a2aeb30",
+    # committer date (YYYY-MM-DD) of that commit, which fixes its image naming era for a first build; read from the checkout once it exists
+    "jetson_containers_commit_date": None,
     # where jetson-containers is cloned on the board
     "jetson_containers_path": "/opt/jetson-containers",
     # how the board gets its Ollama image: prebuilt | build | reuse | auto (prebuilt when one fits, else build)

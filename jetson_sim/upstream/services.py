@@ -223,7 +223,12 @@ class Upstream:
                             "SupportDir=/usr/lib/apt-cacher-ng",
                             f"BindAddress={gw}", f"CacheDir={apt_dir / 'cache'}", f"LogDir={apt_dir / 'log'}",
                             f"PidFile={apt_dir / 'acng.pid'}", f"SocketPath={apt_dir / 'acng.socket'}"], APT_PORT)
-        (self.dir / "state.json").write_text(json.dumps({"commits": self.commits}, indent=2))
+        repo = git_root / "jetson-containers.git"
+        dates = {ref: subprocess.run(["git", "-C", str(repo), "log", "-1", "--format=%cs", sha], check=True,
+                                     capture_output=True, text=True).stdout.strip()
+                 for ref, sha in self.commits.items()}
+        (self.dir / "state.json").write_text(json.dumps(
+            {"git_url": self.git_url, "commits": self.commits, "dates": dates}, indent=2))
 
     def stop(self) -> None:
         for name in self.SERVICES:

@@ -155,9 +155,10 @@ def test_defaults_table():
     lines = defaults_table().splitlines()
     assert lines[:2] == ["| key | default | meaning |", "|---|---|---|"]
     assert len(lines) == 2 + len(DEFAULTS)
-    assert lines[5].startswith('| `jetson_image_strategy` | `"auto"` | how the board gets its Ollama image: '
-                               'prebuilt \\| build \\| reuse \\| auto ')
-    assert "| `jetson_image` | `None` |" in lines[6]
+    row = {line.split("`")[1]: line for line in lines[2:]}
+    assert row["jetson_image_strategy"].startswith('| `jetson_image_strategy` | `"auto"` | how the board gets '
+                                                   'its Ollama image: prebuilt \\| build \\| reuse \\| auto ')
+    assert "| `jetson_image` | `None` |" in row["jetson_image"]
     assert "| `ollama_flash_attention` | `True` |" in defaults_table()
 
 

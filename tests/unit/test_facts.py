@@ -167,12 +167,19 @@ SUMMARIES = {
 def test_facts_deploy_prints_one_line_per_board(board, capsys):
     with ctx_host.use(FixtureBoard(board)):
         runpy.run_path(str(REPO / "deploys" / "facts.py"))
-    assert capsys.readouterr().out == f"{board}: {SUMMARIES[board]}\n"
+    assert capsys.readouterr().err == f"{board}: {SUMMARIES[board]}\n"  # stderr: stdout is for --json
 
 
-def test_full_deploy_runs_on_this_machine_without_any_operation():
-    result = subprocess.run([Path(sys.executable).parent / "pyinfra", "@local", "deploys/full.py", "-y"],
+def test_facts_deploy_runs_on_this_machine_without_any_operation():
+    result = subprocess.run([Path(sys.executable).parent / "pyinfra", "@local", "deploys/facts.py", "-y"],
                             cwd=REPO, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("@local: ") and result.stdout.count("\n") == 1
+    assert "@local: x86_64 not a Jetson" in result.stderr
     assert re.search(r"Grand total(\s+-){4}\s*$", result.stderr, re.M), result.stderr  # no operation ran
+
+
+def test_full_deploy_refuses_this_machine_with_one_line():
+    result = subprocess.run([Path(sys.executable).parent / "pyinfra", "@local", "deploys/full.py", "-y"],
+                            cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1
+    assert "jetson-ollama refused @local: not a Jetson (x86_64, no /etc/nv_tegra_release)" in result.stderr

@@ -1,0 +1,61 @@
+"""Operations on the board itself: refusing a board, and the opt-in NVIDIA runtime for docker."""
+
+from __future__ import annotations
+
+import json
+from io import StringIO
+
+from pyinfra import host
+from pyinfra.api import OperationError, QuoteString, StringCommand, operation
+from pyinfra.operations import files
+
+from ..facts.docker import DockerDaemonJson
+
+NVIDIA_RUNTIME = {"path": "nvidia-container-runtime", "runtimeArgs": []}  # facts section 3
+
+
+@operation(is_idempotent=False, idempotent_notice="Always fails: it stops a board that must not be changed")
+def refused(reason: str):
+    """
+    Stop this board here, before anything on it changes, with one line naming board and reason.
+
+    + reason: why the board is refused
+
+    **Example:**
+
+    .. code:: python
+
+        refused(name="Refuse the board", reason="not a Jetson (x86_64, no /etc/nv_tegra_release)")
+    """
+    if not reason:
+        raise OperationError("refused() needs a reason")
+    message = f"jetson-ollama refused {host.name}: {reason}"
+    yield StringCommand("echo", QuoteString(message), ">&2", "&&", "exit", "1")
+
+
+@operation()
+def nvidia_runtime(default: bool = False):
+    """
+    Ensure docker's daemon.json registers the NVIDIA runtime, keeping every other key (mirrors,
+    registries, data root) as it is.
+
+    + default: also make it the default runtime
+
+    **Example:**
+
+    .. code:: python
+
+        nvidia_runtime(name="Register the NVIDIA runtime with docker")
+    """
+    config = dict(host.get_fact(DockerDaemonJson))
+    if config.pop("_invalid", False):
+        raise OperationError("/etc/docker/daemon.json does not parse; fix it by hand first")
+    runtimes = dict(config.get("runtimes") or {})
+    wanted = dict(config, runtimes={**runtimes, "nvidia": runtimes.get("nvidia") or NVIDIA_RUNTIME})
+    if default:
+        wanted["default-runtime"] = "nvidia"
+    if wanted == config:
+        host.noop("docker already has the nvidia runtime")
+        return
+    yield from files.put._inner(src=StringIO(json.dumps(wanted, indent=4) + "\n"), dest="/etc/docker/daemon.json",
+                                mode="644")

@@ -1,0 +1,126 @@
+"""What a board needs, worked out once per board from its facts and its host data.
+
+Every stage reads the same `BoardPlan`, so a refusal found by the preflight stops that board before
+any stage changes anything, whichever entry file is run; other boards of the run go on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from pyinfra.facts.server import Arch
+
+from .config import ConfigError, Settings, ollama_environment, settings
+from .facts.containers import DockerImages, JetsonContainersCheckout, OllamaContainer
+from .facts.docker import DockerDaemonJson, DockerState
+from .facts.jetson import DiskFree, TegraRelease
+from .facts.ollama import PortListener
+from .images import ImagePlan, NoImage, compatible_with, containers_era, l4t_from_tag, resolve_image, reusable_image
+from .releases import ReleaseInfo, UnknownRelease, release_info
+
+DOCKER_ROOT = "/var/lib/docker"
+GB = 1000  # DiskFree answers in MB
+
+
+@dataclass
+class BoardPlan:
+    settings: Settings | None = None
+    refusal: str | None = None            # one line: why nothing will be done on this board
+    release: ReleaseInfo | None = None
+    image: ImagePlan | None = None
+    environment: dict[str, str] = field(default_factory=dict)
+    configure_runtime: bool = False       # the opt-in daemon.json change is needed
+    refused_once: bool = False            # the refusal operation was already added in this run
+
+
+_plans: dict[str, BoardPlan] = {}
+
+
+def plan_for(host) -> BoardPlan:
+    if host.name not in _plans:
+        _plans[host.name] = _make_plan(host)
+    return _plans[host.name]
+
+
+def _make_plan(host) -> BoardPlan:
+    try:
+        cfg = settings(host.data)
+    except ConfigError as exc:
+        return BoardPlan(refusal=str(exc))
+    plan = BoardPlan(settings=cfg)
+
+    tegra = host.get_fact(TegraRelease)
+    arch = host.get_fact(Arch)
+    if arch != "aarch64" or not tegra:
+        what = "no /etc/nv_tegra_release" if not tegra else "L4T present"
+        return _refuse(plan, f"not a Jetson ({arch or 'unknown architecture'}, {what})")
+    try:
+        plan.release = release_info(tegra["l4t"])
+    except UnknownRelease as exc:
+        return _refuse(plan, str(exc))
+
+    docker = host.get_fact(DockerState)
+    if not docker.get("installed"):
+        return _refuse(plan, "docker is not installed (JetPack installs docker.io with nvidia-container)")
+    if not docker.get("running"):
+        return _refuse(plan, "the docker daemon does not answer (systemctl status docker)")
+    if "nvidia" not in docker.get("runtimes", []):
+        if not cfg.jetson_configure_docker_runtime:
+            return _refuse(plan, "docker has no nvidia runtime in /etc/docker/daemon.json "
+                                 "(set jetson_configure_docker_runtime: true to add it)")
+        plan.configure_runtime = True
+        if host.get_fact(DockerDaemonJson).get("_invalid"):
+            return _refuse(plan, "/etc/docker/daemon.json does not parse; fix it by hand first")
+
+    container = host.get_fact(OllamaContainer, container=cfg.ollama_container_name)
+    port = int(cfg.ollama_host.rsplit(":", 1)[1])
+    listeners = host.get_fact(PortListener, port=port)
+    if listeners and not container.get("running"):
+        who = ", ".join(sorted({f"{lst.get('process') or 'a process'} on {lst.get('address')}" for lst in listeners}))
+        return _refuse(plan, f"port {port} is already taken by {who} (a native ollama.service?)")
+
+    checkout = host.get_fact(JetsonContainersCheckout, path=cfg.jetson_containers_path)
+    if checkout.get("commit") == cfg.jetson_containers_commit:
+        commit_date = checkout.get("date")
+    else:
+        commit_date = cfg.jetson_containers_commit_date
+    images = [img["ref"] for img in host.get_fact(DockerImages)]
+    try:
+        plan.image = _image_plan(cfg, plan.release, commit_date, images)
+    except NoImage as exc:
+        return _refuse(plan, str(exc))
+
+    if plan.image.ref not in images:
+        need = cfg.jetson_build_min_free_gb if plan.image.strategy == "build" else cfg.jetson_pull_min_free_gb
+        free_mb = host.get_fact(DiskFree, path=DOCKER_ROOT)
+        if free_mb < need * GB:
+            return _refuse(plan, f"{free_mb / GB:.1f} GB free on {DOCKER_ROOT}, "
+                                 f"the {plan.image.strategy} of {plan.image.ref} needs {need} GB")
+
+    plan.environment = ollama_environment(cfg, plan.release.jetpack)
+    return plan
+
+
+def _image_plan(cfg: Settings, release: ReleaseInfo, commit_date: str | None, images: list[str]) -> ImagePlan:
+    strategy = cfg.jetson_image_strategy
+    if strategy == "reuse":
+        ref = cfg.jetson_image or reusable_image(images, release.l4t)
+        if not ref:
+            raise NoImage(f"no local ollama image fits L4T {release.l4t} (jetson_image_strategy: reuse)")
+        if not compatible_with(l4t_from_tag(ref.split(":", 1)[-1]), release.l4t):
+            raise NoImage(f"image {ref} was not built for L4T {release.l4t} (JetPack {release.jetpack})")
+        return ImagePlan("reuse", ref, None, None)
+    era = containers_era(commit_date) if commit_date else None
+    plan = resolve_image(release, strategy, era or "2025-07", cfg.ollama_version)
+    if plan.strategy == "build" and era is None:
+        raise NoImage(f"building needs the naming era of jetson-containers {cfg.jetson_containers_commit[:12]}: "
+                      "set jetson_containers_commit_date (YYYY-MM-DD of that commit)")
+    return plan
+
+
+def _refuse(plan: BoardPlan, reason: str) -> BoardPlan:
+    plan.refusal = reason
+    return plan
+
+
+__all__ = ["BoardPlan", "plan_for", "UnknownRelease", "ConfigError"]

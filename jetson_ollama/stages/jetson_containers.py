@@ -1,0 +1,22 @@
+"""Stage 2: jetson-containers at the pinned commit, installed non-interactively."""
+
+from __future__ import annotations
+
+from pyinfra import host
+from pyinfra.api import deploy
+
+from ..operations import jetson_containers
+from ..plan import plan_for
+from .preflight import stop_if_refused
+
+
+@deploy("Install jetson-containers")
+def install_jetson_containers():
+    plan = plan_for(host)
+    if stop_if_refused(plan):
+        return
+    cfg = plan.settings
+    jetson_containers.installed(
+        name=f"jetson-containers at {cfg.jetson_containers_commit[:12]}",
+        repo=cfg.jetson_containers_repo, commit=cfg.jetson_containers_commit, path=cfg.jetson_containers_path,
+    )
