@@ -4,18 +4,15 @@
 
 Each stage reads the board's facts and changes only what differs; a second run changes nothing.
 A board the preflight refuses (not a Jetson, unknown L4T, no docker or NVIDIA runtime, a full disk,
-port 11434 taken) stops there with one line; the other boards go on.
+port 11434 taken) stops there with one line; the other boards go on. For a one-line summary of each
+board's facts without changing anything: `pyinfra INVENTORY deploys/facts.py`.
 """
-
-from pyinfra import local
 
 from jetson_ollama.stages.image import ollama_image
 from jetson_ollama.stages.jetson_containers import install_jetson_containers
 from jetson_ollama.stages.preflight import preflight
 from jetson_ollama.stages.service import ollama_service
 
-# pyinfra 3.10 resolves this against the directory pyinfra was started in: run from the repo root
-local.include("deploys/facts.py")
 preflight()
 install_jetson_containers()
 ollama_image()

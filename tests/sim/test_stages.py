@@ -222,3 +222,30 @@ def test_port_taken_by_a_native_ollama_is_refused(stage_fleet, sim_env):
         host.check_output("systemctl stop ollama && rm /etc/systemd/system/ollama.service && systemctl daemon-reload")
     assert reason.startswith("port 11434 is already taken by") and "127.0.0.1" in reason
     assert converge(stage_fleet, sim_env, limit=board.name)["failed_hosts"] == []
+
+
+def test_build_strategy_builds_the_predicted_tag_and_reuse_checks_it(stage_fleet, sim_env):
+    board = board_of(stage_fleet, NANO)
+    host = board_host(stage_fleet, board)
+    built = converge(stage_fleet, sim_env, "--data", "jetson_image_strategy=build", limit=board.name)
+    assert built["failed_hosts"] == [], built["stderr"][-2000:]
+    # facts section 4: jetson-containers of the 2025-07 era names the r36.2.0 build like this
+    assert host.check_output("docker inspect -f '{{.Config.Image}}' ollama") == "ollama:r36.2.0-cu122-22.04"
+    assert "jetson-containers build" not in host.check_output("ps -eo args")  # nothing left running
+    again = converge(stage_fleet, sim_env, "--data", "jetson_image_strategy=build", limit=board.name)
+    assert again["totals"]["success"] == 0, changed(again)
+
+    reuse = converge(stage_fleet, sim_env, "--data", "jetson_image_strategy=reuse", "--data",
+                     "jetson_image=ollama:r36.2.0-cu122-22.04", limit=board.name)
+    assert reuse["failed_hosts"] == [] and reuse["totals"]["success"] == 0, changed(reuse)
+    host.check_output("docker pull -q dustynv/ollama:r36.4.3 >/dev/null")
+    wrong = converge(stage_fleet, sim_env, "--data", "jetson_image_strategy=reuse", "--data",
+                     "jetson_image=dustynv/ollama:r36.4.3", limit=board.name)
+    assert "was not built for L4T 36.2.0" in refusal(wrong, board)
+    assert host.check_output("docker inspect -f '{{.Config.Image}}' ollama") == "ollama:r36.2.0-cu122-22.04"
+
+
+def test_bad_host_data_is_refused_before_anything_changes(stage_fleet, sim_env):
+    board = board_of(stage_fleet, SUPER)
+    run = converge(stage_fleet, sim_env, "--data", "ollama_container_models_dir=/data/models", limit=board.name)
+    assert refusal(run, board).startswith("ollama_container_models_dir: must not be /data")
