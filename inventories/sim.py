@@ -28,6 +28,13 @@ _jetson_containers = {
     "jetson_containers_commit_date": _upstream["dates"]["head"],
 } if _upstream else {}
 
+# the simulated boards resolve registry.ollama.ai to their bridge, where the simulated registry listens
+# on plain HTTP; the lock of this fleet's models lives with the fleet, not in the repository
+_models = {
+    "ollama_registry": "http://registry.ollama.ai:11500",
+    "ollama_lock_file": str(_state_file.parent / "models.lock"),
+}
+
 _ssh = {
     "ssh_user": _state["ssh"]["user"],
     "ssh_key": _state["ssh"]["key"],
@@ -46,6 +53,6 @@ jetsons = []
 not_jetsons = []
 for _board in _state["boards"]:
     _host = (_board["name"], {"ssh_hostname": _board["ip"], "sim_profile": _board["profile"], **_ssh,
-                              **_jetson_containers})
+                              **_jetson_containers, **_models})
     (not_jetsons if _board["profile"] == "x86-server" else jetsons).append(_host)
     globals().setdefault(_group_name(_board["profile"]), []).append(_board["name"])

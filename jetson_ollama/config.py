@@ -18,6 +18,7 @@ from typing import Any
 from . import defaults
 from .defaults import DEFAULTS
 from .images import STRATEGIES
+from .models import POLICIES, TAG_PATTERN, catalog
 
 
 class ConfigError(ValueError):
@@ -48,6 +49,15 @@ class Settings:
     ollama_context_length: int
     ollama_flash_attention: bool
     ollama_api_timeout: float
+    ollama_models: list[str] | str
+    ollama_models_auto: list[str]
+    ollama_memory_policy: str
+    ollama_allow_unknown_models: bool
+    ollama_prune_models: bool
+    ollama_registry: str
+    ollama_lock_file: str
+    ollama_update_lock: bool
+    ollama_desktop: bool | None
 
 
 # ---------------------------------------------------------------- checks: a problem, or None when fine
@@ -119,6 +129,38 @@ def _keep_alive(value: Any) -> str | None:
     return "must be a duration such as 5m, 1h30m, -1 or a number of seconds"
 
 
+def _tags(value: Any) -> str | None:
+    # name:tag only: a bare name means :latest, which moves (models.py)
+    if not isinstance(value, list) or not all(isinstance(tag, str) and re.fullmatch(TAG_PATTERN, tag)
+                                              for tag in value):
+        return "must be a list of name:tag strings such as qwen2.5:1.5b"
+    if len(set(value)) != len(value):
+        return "must not repeat a tag"
+    return None
+
+
+def _models(value: Any) -> str | None:
+    if value == "auto":
+        return None
+    return _tags(value) if isinstance(value, list) else 'must be "auto" or a list of name:tag strings'
+
+
+def _auto_models(value: Any) -> str | None:
+    # "auto" estimates each model's memory, which needs the catalog's sizes
+    if problem := _tags(value):
+        return problem
+    if not value:
+        return "must list at least one tag"
+    if unknown := [tag for tag in value if tag not in catalog()]:
+        return f"must list catalog tags (data/models.yaml); not there: {', '.join(unknown)}"
+    return None
+
+
+def _url(value: Any) -> str | None:
+    return None if isinstance(value, str) and re.fullmatch(r"https?://[^\s/]+(/\S*)?", value) else \
+        "must be an http:// or https:// URL"
+
+
 _CHECKS: dict[str, Callable[[Any], str | None]] = {
     "jetson_containers_repo": _text,
     "jetson_containers_commit": _pattern(r"[0-9a-f]{40}", "must be a full 40-hex commit id"),
@@ -140,6 +182,15 @@ _CHECKS: dict[str, Callable[[Any], str | None]] = {
     "ollama_context_length": _integer(1),
     "ollama_flash_attention": _boolean,
     "ollama_api_timeout": _number(0, exclusive=True),
+    "ollama_models": _models,
+    "ollama_models_auto": _auto_models,
+    "ollama_memory_policy": _choice(POLICIES),
+    "ollama_allow_unknown_models": _boolean,
+    "ollama_prune_models": _boolean,
+    "ollama_registry": _url,
+    "ollama_lock_file": _text,
+    "ollama_update_lock": _boolean,
+    "ollama_desktop": _optional(_boolean),
 }
 
 
@@ -152,7 +203,7 @@ def settings(host_data: Any = None) -> Settings:
         value = default if value is None else value
         if problem := _CHECKS[key](value):
             raise ConfigError(f"{key}: {problem} (got {value!r})")
-        values[key] = value
+        values[key] = list(value) if isinstance(value, list) else value  # never hand out DEFAULTS' lists
     return Settings(**values)
 
 
@@ -194,6 +245,8 @@ def defaults_meanings() -> dict[str, str]:
 
 
 def _literal(value: Any) -> str:
+    if isinstance(value, list):  # ["qwen3:8b", ...], quoted like the strings
+        return "[" + ", ".join(map(_literal, value)) + "]"
     return f'"{value}"' if isinstance(value, str) else repr(value)
 
 

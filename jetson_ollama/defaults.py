@@ -46,4 +46,23 @@ DEFAULTS = {
     "ollama_flash_attention": True,
     # seconds to wait for /api/version after (re)starting the container
     "ollama_api_timeout": 120,
+    # model tags for this board (name:tag), or "auto" (the first green model of ollama_models_auto)
+    "ollama_models": [],
+    # preference list for "auto", largest first: the board gets the largest that stays green (facts section 6)
+    "ollama_models_auto": ["qwen3:8b", "qwen2.5:7b", "qwen3:4b", "qwen2.5:3b", "qwen3:1.7b", "qwen2.5:1.5b",
+                           "qwen2.5:0.5b"],
+    # strict (refuse red and black) | warn | off: what to do with a model the memory estimate puts at >= 85 % of RAM
+    "ollama_memory_policy": "strict",
+    # allow tags not in the catalog (sizes read from the registry manifest)
+    "ollama_allow_unknown_models": False,
+    # opt-in: remove models not in the set
+    "ollama_prune_models": False,
+    # where the board's Ollama pulls from (used to read manifests before pulling)
+    "ollama_registry": "https://registry.ollama.ai",
+    # the lock of model manifests, relative to the directory pyinfra runs in; commit it
+    "ollama_lock_file": "models.lock",
+    # accept upstream retags and rewrite their lock entries
+    "ollama_update_lock": False,
+    # None: read from the board (graphical.target is the default target); True/False overrides
+    "ollama_desktop": None,
 }

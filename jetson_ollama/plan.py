@@ -13,9 +13,10 @@ from pyinfra.facts.server import Arch
 from .config import ConfigError, Settings, ollama_environment, settings
 from .facts.containers import DockerImages, JetsonContainersCheckout, OllamaContainer
 from .facts.docker import DockerDaemonJson, DockerState
-from .facts.jetson import DiskFree, TegraRelease
+from .facts.jetson import DefaultTarget, DiskFree, Memory, TegraRelease
 from .facts.ollama import PortListener
 from .images import ImagePlan, NoImage, compatible_with, containers_era, l4t_from_tag, resolve_image, reusable_image
+from .models import auto_models, model_info
 from .releases import ReleaseInfo, UnknownRelease, release_info
 
 DOCKER_ROOT = "/var/lib/docker"
@@ -29,6 +30,7 @@ class BoardPlan:
     release: ReleaseInfo | None = None
     image: ImagePlan | None = None
     environment: dict[str, str] = field(default_factory=dict)
+    models: list[str] = field(default_factory=list)   # the model set of this board (stage 5)
     configure_runtime: bool = False       # the opt-in daemon.json change is needed
     refused_once: bool = False            # the refusal operation was already added in this run
 
@@ -86,7 +88,13 @@ def _make_plan(host) -> BoardPlan:
         commit_date = cfg.jetson_containers_commit_date
     images = [img["ref"] for img in host.get_fact(DockerImages)]
     try:
-        plan.image = _image_plan(cfg, plan.release, commit_date, images)
+        plan.models = model_set(cfg, host.get_fact(Memory).get("mem_total_mb", 0), board_desktop(host, cfg))
+    except ValueError as exc:
+        return _refuse(plan, str(exc))
+    needs = [info.min_ollama for info in map(model_info, plan.models) if info]
+    min_ollama = max(needs, key=_version_key) if needs else None
+    try:
+        plan.image = _image_plan(cfg, plan.release, commit_date, images, min_ollama)
     except NoImage as exc:
         return _refuse(plan, str(exc))
 
@@ -101,7 +109,27 @@ def _make_plan(host) -> BoardPlan:
     return plan
 
 
-def _image_plan(cfg: Settings, release: ReleaseInfo, commit_date: str | None, images: list[str]) -> ImagePlan:
+def board_desktop(host, cfg: Settings) -> bool:
+    """The OS takes about 800 MB more with the desktop JetPack boots (facts section 3)."""
+    if cfg.ollama_desktop is not None:
+        return cfg.ollama_desktop
+    return host.get_fact(DefaultTarget) == "graphical.target"
+
+
+def model_set(cfg: Settings, mem_total_mb: int, desktop: bool) -> list[str]:
+    """The board's models: the list asked for, or for "auto" the largest green one of the preference list."""
+    if cfg.ollama_models == "auto":
+        return auto_models(cfg.ollama_models_auto, mem_total_mb, desktop, cfg.ollama_context_length,
+                           cfg.ollama_num_parallel)
+    return list(cfg.ollama_models)
+
+
+def _version_key(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split("-")[0].split(".") if part.isdigit())
+
+
+def _image_plan(cfg: Settings, release: ReleaseInfo, commit_date: str | None, images: list[str],
+                min_ollama: str | None = None) -> ImagePlan:
     strategy = cfg.jetson_image_strategy
     if strategy == "reuse":
         ref = cfg.jetson_image or reusable_image(images, release.l4t)
@@ -111,7 +139,8 @@ def _image_plan(cfg: Settings, release: ReleaseInfo, commit_date: str | None, im
             raise NoImage(f"image {ref} was not built for L4T {release.l4t} (JetPack {release.jetpack})")
         return ImagePlan("reuse", ref, None, None)
     era = containers_era(commit_date) if commit_date else None
-    plan = resolve_image(release, strategy, era or "2025-07", cfg.ollama_version)
+    # the models' minimum Ollama steers the choice: a newer prebuilt image, else (auto) a build
+    plan = resolve_image(release, strategy, era or "2025-07", cfg.ollama_version, min_ollama=min_ollama)
     if plan.strategy == "build" and era is None:
         raise NoImage(f"building needs the naming era of jetson-containers {cfg.jetson_containers_commit[:12]}: "
                       "set jetson_containers_commit_date (YYYY-MM-DD of that commit)")

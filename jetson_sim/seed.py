@@ -147,6 +147,9 @@ def seed_board(profile: dict, upper: Path, lower: Path) -> None:
     gpu = "f /run/jetson-sim/gpu 0644 root root - simulated Orin GPU (nvgpu)\n" if profile.get("jetson") else ""
     board.write("/etc/tmpfiles.d/jetson-sim.conf",
                 "d /run/jetson-sim 0755 root root -\nd /run/jetson-sim/mem.d 0755 root root -\n" + gpu)
+    # JetPack boots the desktop (graphical.target); a headless board boots multi-user.target (facts 3)
+    target = "graphical.target" if profile["memory"]["desktop"] else "multi-user.target"
+    board.symlink("/etc/systemd/system/default.target", f"/lib/systemd/system/{target}")
     board.write("/etc/systemd/system/jetson-sim-memd.service",
                 "[Unit]\nDescription=Simulated board memory bookkeeping (jetson_sim)\n\n"
                 "[Service]\nExecStart=/usr/local/bin/jetson-sim-meminfo watch 1\nRestart=always\n\n"

@@ -228,3 +228,23 @@ class DiskFree(FactBase[int]):
             if match := re.search(r"\s(\d+)\s+(\d+)\s+(\d+)\s+\d+%\s", line):
                 return int(match[3]) // 1024
         return 0
+
+
+class DefaultTarget(FactBase[str]):
+    """
+    Returns the systemd target the board boots (``systemctl get-default``): ``graphical.target``
+    with the desktop JetPack ships, ``multi-user.target`` headless (frees about 800 MB, facts
+    section 3); ``""`` without systemd.
+    """
+
+    @override
+    def default(self) -> str:
+        return ""
+
+    @override
+    def command(self) -> str:
+        return "systemctl get-default 2>/dev/null || true"
+
+    @override
+    def process(self, output: list[str]) -> str:
+        return output[0].strip() if output else ""

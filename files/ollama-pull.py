@@ -1,0 +1,219 @@
+#!/usr/bin/env python3
+"""Pull (or delete) one Ollama model through the REST API on the board, checking every line of the
+pull's NDJSON stream: Ollama reports errors inside an HTTP 200 stream (facts section 5).
+
+    ollama-pull.py --url http://127.0.0.1:11434 --model qwen2.5:7b \\
+        [--expect-blobs sha256:...,sha256:... --models-dir /opt/ollama/models]
+    ollama-pull.py --url http://127.0.0.1:11434 --delete qwen2.5:7b
+
+Installed by jetson_ollama.operations.models to /usr/local/lib/jetson-ollama/ollama-pull.py.
+Stdlib only (the board has python3 and nothing else). Exit codes:
+  0   pulled (and, with --expect-blobs, the store's manifest names exactly those blobs);
+      deleted, or already absent
+  1   the pull or delete failed: an error in the stream or in the answer, no connection, a stream
+      that ended before "success", or no data for 300 s; run again: Ollama keeps the partial blobs
+  2   pulled, but the store's manifest names other blobs than --expect-blobs (upstream retagged)
+  64  bad usage
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import socket
+import sys
+import time
+import urllib.parse
+
+CONNECT_TIMEOUT = 5  # seconds to connect; a pull itself may take an hour
+READ_TIMEOUT = 300  # seconds without a byte from Ollama before giving up
+PROGRESS_EVERY = 2.0  # seconds between progress lines for one blob
+DEFAULT_HOST = "registry.ollama.ai"
+
+
+class Failed(Exception):
+    def __init__(self, message: str, code: int = 1):
+        super().__init__(message)
+        self.code = code
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message):  # exit 2 means a retag here, so usage errors get 64 (EX_USAGE)
+        self.print_usage(sys.stderr)
+        self.exit(64, f"{self.prog}: error: {message}\n")
+
+
+def human(n: float, unit_of: float | None = None) -> str:
+    """4.7 GB; with ``unit_of``, ``n`` in the unit that suits ``unit_of`` without the unit (``2.1``)."""
+    reference = n if unit_of is None else unit_of
+    for unit, size in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("KB", 1e3)):
+        if reference >= size:
+            value = f"{n / size:.1f}"
+            break
+    else:
+        unit, value = "B", f"{int(n)}"
+    return value if unit_of is not None else f"{value} {unit}"
+
+
+def request(url: str, method: str, path: str, body: dict):
+    """Sends one request and returns the response; raises Failed when Ollama cannot be reached."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise Failed(f"--url must be an http(s) URL like http://127.0.0.1:11434, not {url!r}", 64)
+    connection_class = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+    connection = connection_class(parts.hostname, parts.port, timeout=CONNECT_TIMEOUT)
+    try:
+        connection.connect()
+        connection.sock.settimeout(READ_TIMEOUT)
+        data = json.dumps(body).encode()
+        connection.request(method, parts.path.rstrip("/") + path, body=data,
+                           headers={"Content-Type": "application/json", "Accept": "application/x-ndjson"})
+        return connection.getresponse()
+    except (OSError, http.client.HTTPException) as err:
+        connection.close()
+        raise Failed(f"cannot reach Ollama at {url}: {err or type(err).__name__}") from None
+
+
+def error_text(response) -> str:
+    """The ``error`` of a JSON answer, else its first line, else the HTTP status."""
+    try:
+        raw = response.read(4096).decode(errors="replace").strip()
+    except (OSError, http.client.HTTPException):
+        raw = ""
+    try:
+        message = json.loads(raw).get("error")
+    except (ValueError, AttributeError):
+        message = None
+    if message:
+        return str(message)
+    return raw.splitlines()[0] if raw else f"HTTP {response.status} {response.reason}"
+
+
+def pull(url: str, model: str) -> None:
+    started = time.monotonic()
+    # "name" too: Ollama before the rename to "model" reads only it
+    response = request(url, "POST", "/api/pull", {"model": model, "name": model, "stream": True})
+    if response.status != 200:
+        raise Failed(f"pull {model} failed: HTTP {response.status}: {error_text(response)}")
+    totals: dict[str, int] = {}
+    last_print = 0.0
+    try:
+        while True:
+            try:
+                line = response.readline()
+            except socket.timeout:
+                raise Failed(f"pull {model} failed: no data from Ollama for {READ_TIMEOUT} s;"
+                             " run again to resume (Ollama keeps the partial blobs)") from None
+            if not line:
+                break
+            if not line.strip():
+                continue
+            try:
+                event = json.loads(line)
+            except ValueError:
+                raise Failed(f"pull {model} failed: Ollama sent a line that is not JSON:"
+                             f" {line[:200].decode(errors='replace').strip()}") from None
+            if not isinstance(event, dict):
+                continue
+            if event.get("error"):  # inside the HTTP 200 stream (facts section 5)
+                raise Failed(f"pull {model} failed: {event['error']}")
+            if event.get("status") == "success":
+                blobs, size = len(totals), sum(totals.values())
+                print(f"{model} pulled: {human(size)} in {time.monotonic() - started:.1f} s ({blobs} blobs)",
+                      flush=True)
+                return
+            digest = event.get("digest")
+            if not isinstance(digest, str) or not isinstance(event.get("total"), int):
+                continue
+            total, completed = event["total"], event.get("completed") or 0  # Go omits a zero completed
+            new_blob = digest not in totals
+            totals[digest] = total
+            now = time.monotonic()
+            if new_blob or now - last_print >= PROGRESS_EVERY:
+                last_print = now
+                percent = min(100, 100 * completed // total) if total else 100
+                short = digest.partition(":")[2][:12] or digest[:12]
+                print(f"{model}  pulling {short}  {percent}%  {human(completed, total)}/{human(total)}", flush=True)
+    except (OSError, http.client.HTTPException) as err:  # a reset or a cut chunked stream
+        raise Failed(f"pull {model} failed: the connection broke ({err or type(err).__name__});"
+                     " run again to resume (Ollama keeps the partial blobs)") from None
+    finally:
+        response.close()
+    raise Failed(f"pull {model} failed: the stream ended before success;"
+                 " run again to resume (Ollama keeps the partial blobs)")
+
+
+def manifest_path(models_dir: str, model: str) -> str:
+    """Where Ollama's store keeps the manifest of ``model``: manifests/<host>/<namespace>/<model>/<tag>."""
+    rest, tag = model, "latest"
+    if model.rfind(":") > model.rfind("/"):
+        rest, _, tag = model.rpartition(":")
+    parts = rest.split("/")
+    parts = {1: [DEFAULT_HOST, "library", *parts], 2: [DEFAULT_HOST, *parts]}.get(len(parts), parts)
+    return os.path.join(models_dir, "manifests", *parts, tag)
+
+
+def check_blobs(models_dir: str, model: str, expected: list[str]) -> None:
+    path = manifest_path(models_dir, model)
+    try:
+        with open(path, "rb") as f:
+            manifest = json.loads(f.read().decode())
+        pulled = [manifest["config"]["digest"]] + [layer["digest"] for layer in manifest["layers"]]
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise Failed(f"pulled {model}, but cannot read its manifest {path} to compare with models.lock: {err}")
+    if set(pulled) != set(expected):
+        missing = sorted(set(expected) - set(pulled))
+        unexpected = sorted(set(pulled) - set(expected))
+        short = lambda digests: ", ".join(d[:19] for d in digests) or "none"  # noqa: E731
+        raise Failed(f"upstream retagged {model}: the pulled manifest differs from models.lock"
+                     f" (missing {short(missing)}; new {short(unexpected)})", 2)
+
+
+def delete(url: str, model: str) -> None:
+    response = request(url, "DELETE", "/api/delete", {"model": model, "name": model})
+    try:
+        if response.status == 404:
+            print(f"{model} already absent", flush=True)
+        elif response.status == 200:
+            print(f"{model} deleted", flush=True)
+        else:
+            raise Failed(f"delete {model} failed: HTTP {response.status}: {error_text(response)}")
+    finally:
+        response.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = Parser(description="Pull or delete an Ollama model through its REST API.")
+    parser.add_argument("--url", default="http://127.0.0.1:11434", help="base URL of the Ollama API")
+    action = parser.add_mutually_exclusive_group(required=True)
+    action.add_argument("--model", help="the model to pull, e.g. qwen2.5:7b")
+    action.add_argument("--delete", metavar="MODEL", help="the model to delete")
+    parser.add_argument("--expect-blobs", default="",
+                        help="comma-separated sha256:... digests the pulled manifest must name (config + layers)")
+    parser.add_argument("--models-dir", help="Ollama's store, to read the pulled manifest (needed with --expect-blobs)")
+    args = parser.parse_args(argv)
+    expected = [digest for digest in args.expect_blobs.split(",") if digest]
+    if expected and not args.model:
+        parser.error("--expect-blobs goes with --model")
+    if expected and not args.models_dir:
+        parser.error("--expect-blobs needs --models-dir")
+
+    try:
+        if args.delete:
+            delete(args.url, args.delete)
+            return 0
+        pull(args.url, args.model)
+        if expected:
+            check_blobs(args.models_dir, args.model, expected)
+    except Failed as err:
+        print(err, file=sys.stderr, flush=True)
+        return err.code
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
