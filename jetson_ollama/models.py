@@ -156,9 +156,11 @@ def fits(estimate: Estimate, policy: str) -> tuple[bool, str | None]:
     return policy == "warn", _needs(estimate)
 
 
-def refusal_message(board: str, tag: str, estimate: Estimate) -> str:
-    """One line saying why strict refuses `tag` on `board`, and how to allow it anyway."""
-    return f"{board}: {tag} {_needs(estimate)}; set ollama_memory_policy: warn to allow it"
+def refusal_message(board: str | None, tag: str, estimate: Estimate) -> str:
+    """One line saying why strict refuses `tag` on `board`, and how to allow it anyway (without the
+    board's name when the caller's line already carries it)."""
+    prefix = f"{board}: " if board else ""
+    return f"{prefix}{tag} {_needs(estimate)}; set ollama_memory_policy: warn to allow it"
 
 
 def auto_models(preference: Iterable[str], mem_total_mb: int, desktop: bool, context_length: int,

@@ -74,7 +74,7 @@ def ollama_models():
                                    cfg.ollama_num_parallel)
         ok, warning = models.fits(estimate, cfg.ollama_memory_policy)
         if not ok:
-            problems.append(models.refusal_message(host.name, tag, estimate))
+            problems.append(models.refusal_message(None, tag, estimate))  # the refusal names the board
             continue
         if warning:
             logger.warning(f"{host.name}: {tag} {warning} (ollama_memory_policy: warn)")
