@@ -9,7 +9,6 @@ import http.server
 import inspect
 import json
 import os
-import re
 import shlex
 import subprocess
 import threading
@@ -264,29 +263,6 @@ def test_ollama_models_from_a_stub_api(serve):
 
 
 # ---- operations: fixtures, docstrings, names
-
-
-def test_the_operations_are_the_expected_ones():
-    assert set(OPERATIONS) == {"models.present", "models.absent", "models.pruned"}
-
-
-@pytest.mark.parametrize("op_path", OPERATIONS)
-def test_every_operation_has_absent_converged_changed_and_bad_input_cases(op_path):
-    cases = _op_fixtures(op_path).values()
-    assert any(case["commands"] and "exception" not in case for case in cases), "no case that changes something"
-    assert any(not case["commands"] and case.get("noop_description") for case in cases), "no converged case"
-    assert any("exception" in case for case in cases), "no bad-input case"
-    assert all(case.get("note") for case in cases)
-
-
-@pytest.mark.parametrize("op_path", OPERATIONS)
-def test_docstrings_follow_pyinfra(op_path):
-    doc = inspect.getdoc(OPERATIONS[op_path])
-    first, _, rest = doc.partition("\n\n")
-    assert "\n" not in first and first.endswith(".")
-    parameters = [name for name in inspect.signature(OPERATIONS[op_path]._inner).parameters]
-    assert [line.split(":")[0][2:] for line in rest.splitlines() if line.startswith("+ ")] == parameters
-    assert "**Examples:**" in doc and re.search(rf"{op_path}\(\n\s+name=", doc)
 
 
 def test_the_script_is_uploaded_from_this_checkout():

@@ -6,7 +6,6 @@ import http.server
 import hashlib
 import inspect
 import json
-import re
 import shlex
 import socket
 import subprocess
@@ -41,30 +40,6 @@ for _op_path in OPERATIONS:
 
 def _fixtures(op_path):
     return {path.stem: json.loads(path.read_text()) for path in (FIXTURES / op_path).glob("*.json")}
-
-
-def test_the_operations_are_the_expected_ones():
-    assert set(OPERATIONS) == {"jetson_containers.installed", "ollama.image_pulled", "ollama.image_built",
-                               "ollama.container", "ollama.api_ready"}
-
-
-@pytest.mark.parametrize("op_path", OPERATIONS)
-def test_every_operation_has_absent_converged_changed_and_bad_input_cases(op_path):
-    cases = _fixtures(op_path).values()
-    assert any(case["commands"] and "exception" not in case for case in cases), "no case that changes something"
-    assert any(not case["commands"] and case.get("noop_description") for case in cases), "no converged case"
-    assert any("exception" in case for case in cases), "no bad-input case"
-    assert all(case.get("note") for case in cases)
-
-
-@pytest.mark.parametrize("op_path", OPERATIONS)
-def test_docstrings_follow_pyinfra(op_path):
-    doc = inspect.getdoc(OPERATIONS[op_path])
-    first, _, rest = doc.partition("\n\n")
-    assert "\n" not in first and first.endswith(".")
-    parameters = [name for name in inspect.signature(OPERATIONS[op_path]._inner).parameters]
-    assert [line.split(":")[0][2:] for line in rest.splitlines() if line.startswith("+ ")] == parameters
-    assert "**Examples:**" in doc and re.search(rf"{op_path}\(\n\s+name=", doc)
 
 
 # ---- container_spec: what the label hash covers

@@ -1,0 +1,48 @@
+"""Every operation of the library follows pyinfra's conventions and has the fixture cases a reader
+expects: something to change, a converged board (noop), and bad input."""
+
+from __future__ import annotations
+
+import inspect
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from jetson_ollama.operations import jetson_containers, models, ollama
+
+FIXTURES = Path(__file__).parent / "operations"
+# board.py's operations (refused, nvidia_runtime) are exercised on simulated boards (tests/sim/test_stages.py)
+MODULES = {"jetson_containers": jetson_containers, "ollama": ollama, "models": models}
+OPERATIONS = {
+    f"{module_name}.{name}": function
+    for module_name, module in MODULES.items()
+    for name, function in inspect.getmembers(module, inspect.isfunction)
+    if hasattr(function, "_inner") and function.__module__ == module.__name__
+}
+
+
+def test_the_operations_are_the_expected_ones():
+    assert set(OPERATIONS) == {"jetson_containers.installed", "ollama.image_pulled", "ollama.image_built",
+                               "ollama.container", "ollama.api_ready", "models.present", "models.absent",
+                               "models.pruned"}
+
+
+@pytest.mark.parametrize("op_path", OPERATIONS)
+def test_every_operation_has_absent_converged_changed_and_bad_input_cases(op_path):
+    cases = [json.loads(path.read_text()) for path in (FIXTURES / op_path).glob("*.json")]
+    assert any(case["commands"] and "exception" not in case for case in cases), "no case that changes something"
+    assert any(not case["commands"] and case.get("noop_description") for case in cases), "no converged case"
+    assert any("exception" in case for case in cases), "no bad-input case"
+    assert all(case.get("note") for case in cases)
+
+
+@pytest.mark.parametrize("op_path", OPERATIONS)
+def test_docstrings_follow_pyinfra(op_path):
+    doc = inspect.getdoc(OPERATIONS[op_path])
+    first, _, rest = doc.partition("\n\n")
+    assert "\n" not in first and first.endswith(".")
+    parameters = [name for name in inspect.signature(OPERATIONS[op_path]._inner).parameters]
+    assert [line.split(":")[0][2:] for line in rest.splitlines() if line.startswith("+ ")] == parameters
+    assert "**Examples:**" in doc and re.search(rf"{op_path}\(\n\s+name=", doc)
