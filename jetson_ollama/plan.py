@@ -6,6 +6,7 @@ any stage changes anything, whichever entry file is run; other boards of the run
 
 from __future__ import annotations
 
+import socket
 from dataclasses import dataclass, field
 
 from pyinfra.facts.server import Arch
@@ -40,8 +41,25 @@ _plans: dict[str, BoardPlan] = {}
 
 def plan_for(host) -> BoardPlan:
     if host.name not in _plans:
+        _detect_dead_links(host)
         _plans[host.name] = _make_plan(host)
     return _plans[host.name]
+
+
+def _detect_dead_links(host, seconds: int = 20) -> None:
+    """A board whose link dies under an open SSH session would stall its next command (and the
+    run's report) until TCP gives up, many minutes later: let the kernel probe the link and drop
+    it after `seconds` of silence, so only that board fails."""
+    client = getattr(getattr(host, "connector", None), "client", None)
+    transport = client.get_transport() if client is not None else None
+    sock = getattr(transport, "sock", None)
+    if not isinstance(sock, socket.socket):
+        return
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    for option, value in (("TCP_KEEPIDLE", 5), ("TCP_KEEPINTVL", 3), ("TCP_KEEPCNT", 3),
+                          ("TCP_USER_TIMEOUT", seconds * 1000)):
+        if hasattr(socket, option):
+            sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, option), value)
 
 
 def _make_plan(host) -> BoardPlan:

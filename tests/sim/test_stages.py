@@ -249,3 +249,35 @@ def test_bad_host_data_is_refused_before_anything_changes(stage_fleet, sim_env):
     board = board_of(stage_fleet, SUPER)
     run = converge(stage_fleet, sim_env, "--data", "ollama_container_models_dir=/data/models", limit=board.name)
     assert refusal(run, board).startswith("ollama_container_models_dir: must not be /data")
+
+
+def test_partition_mid_run_fails_that_board_alone(stage_fleet, sim_env):
+    """The link dies while pyinfra holds the board's SSH session: that board fails within the dead-link
+    timeout (not the minutes TCP takes), the others finish, and the next run finishes it."""
+    victim, other = board_of(stage_fleet, AGX), board_of(stage_fleet, SUPER)
+    cmd = [str(Path(sys.executable).with_name("pyinfra")), "inventories/sim.py", "deploys/full.py", "-y", "--json",
+           "--data", "ollama_keep_alive=9m", "--limit", victim.name, "--limit", other.name]
+    proc = subprocess.Popen(cmd, cwd=REPO, env=dict(sim_env, JETSON_SIM_FLEET=stage_fleet.name), text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    stderr = []
+    try:
+        for line in proc.stderr:  # cut the link once the operations have begun
+            stderr.append(line)
+            if "Starting operation: Ollama service" in line:
+                sim(sim_env, stage_fleet, "partition", victim.name, "on")
+                break
+        stderr += proc.stderr.readlines()
+        out = proc.stdout.read()
+        proc.wait(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        sim(sim_env, stage_fleet, "partition", victim.name, "off")
+    results = json.loads(out)["results"]
+    assert results["failed_hosts"] == [victim.name], "".join(stderr)[-2000:]
+    assert any(victim.name in line and "Error" in line for line in stderr)
+    assert "OLLAMA_KEEP_ALIVE=9m" in board_host(stage_fleet, other).check_output(
+        "docker inspect -f '{{json .Config.Env}}' ollama")
+    finished = converge(stage_fleet, sim_env, "--data", "ollama_keep_alive=9m", limit=f"{victim.name},{other.name}")
+    assert finished["failed_hosts"] == [] and all(hosts == [victim.name] for hosts in changed(finished).values())
+    assert converge(stage_fleet, sim_env, limit=f"{victim.name},{other.name}")["failed_hosts"] == []
