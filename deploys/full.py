@@ -11,6 +11,7 @@ board's facts without changing anything: `pyinfra INVENTORY deploys/facts.py`.
 from jetson_ollama.stages.image import ollama_image
 from jetson_ollama.stages.jetson_containers import install_jetson_containers
 from jetson_ollama.stages.models import ollama_models
+from jetson_ollama.stages.monitoring import monitoring_scripts
 from jetson_ollama.stages.preflight import preflight
 from jetson_ollama.stages.service import ollama_service
 
@@ -19,3 +20,4 @@ install_jetson_containers()
 ollama_image()
 ollama_service()
 ollama_models()
+monitoring_scripts()

@@ -38,6 +38,9 @@ class Settings:
     jetson_configure_docker_runtime: bool
     jetson_build_min_free_gb: float
     jetson_pull_min_free_gb: float
+    jetson_scripts_dir: str
+    jetson_bench_prompts: list[str]
+    jetson_bench_num_predict: int
     ollama_version: str | None
     ollama_container_name: str
     ollama_models_dir: str
@@ -156,6 +159,12 @@ def _auto_models(value: Any) -> str | None:
     return None
 
 
+def _prompts(value: Any) -> str | None:
+    if isinstance(value, list) and value and all(isinstance(prompt, str) and prompt.strip() for prompt in value):
+        return None
+    return "must be a list of at least one non-empty prompt"
+
+
 def _url(value: Any) -> str | None:
     return None if isinstance(value, str) and re.fullmatch(r"https?://[^\s/]+(/\S*)?", value) else \
         "must be an http:// or https:// URL"
@@ -171,6 +180,9 @@ _CHECKS: dict[str, Callable[[Any], str | None]] = {
     "jetson_configure_docker_runtime": _boolean,
     "jetson_build_min_free_gb": _number(0),
     "jetson_pull_min_free_gb": _number(0),
+    "jetson_scripts_dir": _absolute_path,
+    "jetson_bench_prompts": _prompts,
+    "jetson_bench_num_predict": _integer(1),
     "ollama_version": _optional(_pattern(r"\d+(\.\d+)*", "must be a version such as 0.6.8, or None")),
     "ollama_container_name": _pattern(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*", "must be a docker container name"),
     "ollama_models_dir": _absolute_path,

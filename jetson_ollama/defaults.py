@@ -24,6 +24,13 @@ DEFAULTS = {
     "jetson_build_min_free_gb": 11,
     # free GB the docker data root needs before pulling a prebuilt image
     "jetson_pull_min_free_gb": 4,
+    # where the board scripts go (start-ollama, quick-test, monitor, bench; links in /usr/local/bin)
+    "jetson_scripts_dir": "/opt/jetson-ollama/bin",
+    # the fixed prompts `bench` runs through each model, so figures compare across boards and runs
+    "jetson_bench_prompts": ["Explain in two sentences what a GPU does.", "Write a haiku about a small computer.",
+                             "List three uses of an edge AI device."],
+    # tokens `bench` asks of each prompt (num_predict): a fixed length makes tokens/s comparable
+    "jetson_bench_num_predict": 64,
     # Ollama version to build (`ollama:<version>`) or to require of a prebuilt image; None: the package default
     "ollama_version": None,
     # name of the Ollama container on the board

@@ -267,17 +267,22 @@ def container(
     yield StringCommand("mkdir -p", QuoteString(spec["mounts"][0]["source"]))
     if current:
         yield StringCommand("docker rm -f", QuoteString(container))
-    run: list[Any] = ["docker run -d --name", QuoteString(container)]
+    yield StringCommand(*(QuoteString(word) for word in docker_run_words(container, spec, spec_hash, spec_label)))
+
+
+def docker_run_words(container: str, spec: dict[str, Any], spec_hash: str,
+                     spec_label: str = "jetson-ollama.spec") -> list[str]:
+    """The ``docker run`` that makes the container of ``spec`` (from ``container_spec``), word by word:
+    what ``container`` runs, and what the board's start-ollama script prints."""
+    words = ["docker", "run", "-d", "--name", container]
     if spec["runtime"]:
-        run += ["--runtime", QuoteString(spec["runtime"])]
-    run += ["--restart", QuoteString(spec["restart"]), "--network host"]
+        words += ["--runtime", spec["runtime"]]
+    words += ["--restart", spec["restart"], "--network", "host"]
     for key, value in spec["env"].items():
-        run += ["-e", QuoteString(f"{key}={value}")]
+        words += ["-e", f"{key}={value}"]
     for mount in spec["mounts"]:
-        run += ["-v", QuoteString(f"{mount['source']}:{mount['destination']}")]
-    run += ["--label", QuoteString(f"{spec_label}={spec_hash}"), QuoteString(image)]
-    run += [QuoteString(word) for word in spec["command"]]
-    yield StringCommand(*run)
+        words += ["-v", f"{mount['source']}:{mount['destination']}"]
+    return [*words, "--label", f"{spec_label}={spec_hash}", spec["image"], *spec["command"]]
 
 
 @operation()

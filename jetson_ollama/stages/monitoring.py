@@ -1,0 +1,77 @@
+"""Stage 6: the board scripts of the deployment log, rendered with the board's own data.
+
+`start-ollama` (docker start/restart of the deploy's container, then the wait for its API),
+`quick-test` (the log's six checks, one OK/FAIL line each), `monitor` (RAM, swap, GPU load,
+temperature and power from one tegrastats line, the loaded models' CPU/GPU split, alerts) and `bench`
+(a fixed prompt set, tokens/s as JSON, kept in /var/lib/jetson-ollama/bench.json), in
+`jetson_scripts_dir` with links in /usr/local/bin. Templates: `templates/<script>.j2`.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import shlex
+from pathlib import Path
+
+from pyinfra import host
+from pyinfra.api import deploy
+from pyinfra.operations import files
+
+from ..operations.ollama import container_spec, docker_run_words
+from ..plan import BoardPlan, plan_for
+from .preflight import stop_if_refused
+from .service import api_url
+
+TEMPLATES = Path(__file__).parents[2] / "templates"
+SCRIPTS = ("start-ollama", "quick-test", "monitor", "bench")
+LINK_DIR = "/usr/local/bin"
+# the deployment log's alert levels: RAM used above 80 % warns, above 90 % is critical, and under
+# 200 MiB available is an emergency (the log's qwen3:8b run sat at 96 % with 158 MiB free, facts section 6)
+THRESHOLDS = {"ram_warn_pct": 80, "ram_critical_pct": 90, "available_emergency_mb": 200}
+
+
+def docker_run_line(plan: BoardPlan) -> str:
+    """The `docker run` the service stage's `ollama.container` runs for a missing container, as one line.
+
+    Its label carries the spec hash without the image id, which `ollama.container` accepts as current
+    while the container runs the image its tag names, so a container made by hand with it is kept.
+    """
+    cfg = plan.settings
+    spec, spec_hash = container_spec(plan.image.ref, plan.environment, cfg.ollama_models_dir,
+                                     cfg.ollama_container_models_dir)
+    words = docker_run_words(cfg.ollama_container_name, spec, spec_hash)
+    return " ".join(shlex.quote(word) for word in words)
+
+
+def script_context(board: str, plan: BoardPlan) -> dict:
+    """What the templates are rendered with (every key is used; pyinfra renders with StrictUndefined)."""
+    cfg = plan.settings
+    return {
+        "board": board,
+        "image": plan.image.ref,
+        "container": cfg.ollama_container_name,
+        "api": api_url(cfg.ollama_host),
+        "models": list(plan.models),
+        "test_model": plan.models[0] if plan.models else "",
+        "models_dir": cfg.ollama_models_dir,
+        "docker_run": docker_run_line(plan),
+        "bench_prompts": list(cfg.jetson_bench_prompts),
+        "bench_num_predict": cfg.jetson_bench_num_predict,
+        "thresholds": dict(THRESHOLDS),
+    }
+
+
+@deploy("Board scripts")
+def monitoring_scripts():
+    plan = plan_for(host)
+    if stop_if_refused(plan):
+        return
+    scripts_dir = plan.settings.jetson_scripts_dir
+    context = script_context(host.name, plan)
+    files.directory(name=f"Directory {scripts_dir}", path=scripts_dir, mode="755", present=True)
+    for script in SCRIPTS:
+        dest = posixpath.join(scripts_dir, script)
+        files.template(name=f"Script {script}", src=str(TEMPLATES / f"{script}.j2"), dest=dest, mode="755",
+                       **context)
+        files.link(name=f"Link {LINK_DIR}/{script}", path=posixpath.join(LINK_DIR, script), target=dest,
+                   present=True)
