@@ -3,7 +3,8 @@
 Start boards first:  python -m jetson_sim up --boards 3 --profile orin-nano-8gb-r36.2.0
 Then:                pyinfra inventories/sim.py deploys/full.py
 
-Reads the state `python -m jetson_sim` keeps ($JETSON_SIM_HOME, default /var/lib/jetson-sim, and
+Settings for every board can come from $JETSON_SIM_HOST_DATA, a JSON object (e.g.
+'{"ollama_models": ["qwen2.5:0.5b"]}'). Reads the state `python -m jetson_sim` keeps ($JETSON_SIM_HOME, default /var/lib/jetson-sim, and
 $JETSON_SIM_FLEET, default "sim"). Groups: `jetsons` (every Jetson profile), `not_jetsons`, and one
 group per profile with dashes and dots as underscores (e.g. `orin_nano_8gb_r36_2_0`).
 """
@@ -35,6 +36,9 @@ _models = {
     "ollama_lock_file": str(_state_file.parent / "models.lock"),
 }
 
+# settings for every board, as group_data/all.py would hold them for real boards (JSON, optional)
+_site = json.loads(os.environ.get("JETSON_SIM_HOST_DATA") or "{}")
+
 _ssh = {
     "ssh_user": _state["ssh"]["user"],
     "ssh_key": _state["ssh"]["key"],
@@ -53,6 +57,6 @@ jetsons = []
 not_jetsons = []
 for _board in _state["boards"]:
     _host = (_board["name"], {"ssh_hostname": _board["ip"], "sim_profile": _board["profile"], **_ssh,
-                              **_jetson_containers, **_models})
+                              **_jetson_containers, **_models, **_site})
     (not_jetsons if _board["profile"] == "x86-server" else jetsons).append(_host)
     globals().setdefault(_group_name(_board["profile"]), []).append(_board["name"])

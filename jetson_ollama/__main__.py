@@ -1,0 +1,28 @@
+"""Command line: `python -m jetson_ollama COMMAND ...`.
+
+Each command lives in its own module, which adds its parser with `add_command(subparsers)` and sets
+`run(args) -> exit status` as the parser's default; list the module in COMMANDS to add a command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from . import report
+
+COMMANDS = (report,)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m jetson_ollama",
+                                     description="Tools for Jetson boards deployed with jetson-ollama.")
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
+    for module in COMMANDS:
+        module.add_command(commands)
+    args = parser.parse_args(argv)
+    return args.run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

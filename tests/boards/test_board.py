@@ -1,0 +1,153 @@
+"""What a deployed board must look like (stages 3-6), one test per board per check.
+
+    pytest tests/boards --inventory inventories/lab.py -rs
+
+Every expectation is worked out with the library, from the board's facts and its inventory data, as the
+deploy works it out; the assertion messages say what is wrong and where to look.
+"""
+
+from __future__ import annotations
+
+import posixpath
+
+import pytest
+
+from jetson_ollama import lock as lockfile
+from jetson_ollama.facts.models import OllamaModels, OllamaManifests
+from jetson_ollama.facts.ollama import OllamaVersion
+from jetson_ollama.images import compatible_with, l4t_from_tag
+
+from jetson_ollama.stages.monitoring import LINK_DIR, SCRIPTS
+
+QUICK_TEST = f"{LINK_DIR}/quick-test"
+
+
+def _running_container(board) -> dict:
+    name = board.cfg.ollama_container_name
+    container = board.container
+    assert container, (f"{board.name}: there is no container {name!r} (docker container inspect {name} found none, "
+                       "or docker did not answer): deploys/service.py creates it")
+    assert container["running"], f"{board.name}: container {name} is {container['status']}, not running"
+    return container
+
+
+def test_container_runs_the_resolved_image(board):
+    container = _running_container(board)
+    cfg, release, image = board.cfg, board.release, board.container["image"]
+    where = f"{board.name} (L4T {release.l4t}, JetPack {release.jetpack})"
+    if cfg.jetson_image_strategy == "reuse":
+        if cfg.jetson_image:
+            assert image == cfg.jetson_image, (f"{where}: container {cfg.ollama_container_name} runs {image}, "
+                                               f"not the configured jetson_image {cfg.jetson_image}")
+        else:
+            assert compatible_with(l4t_from_tag(image), release.l4t), (
+                f"{where}: container {cfg.ollama_container_name} runs {image}, which was not built for this "
+                "L4T (jetson_image_strategy: reuse takes a local ollama image of the board's JetPack)")
+        return
+    plan = board.image_plan()
+    needs = f", which need Ollama >= {board.min_ollama}" if board.min_ollama not in (None, "0.0.0") else ""
+    assert image == plan.ref, (
+        f"{where}: container {cfg.ollama_container_name} runs {image}, but the library resolves {plan.ref} "
+        f"(jetson_image_strategy: {cfg.jetson_image_strategy} -> {plan.strategy}; jetson-containers era "
+        f"{board.era or 'unknown'}; models: {', '.join(board.models) or 'none'}{needs}): "
+        "run deploys/image.py and deploys/service.py")
+
+
+def test_container_spec(board):
+    container = _running_container(board)
+    name = board.cfg.ollama_container_name
+    problems = []
+    if container["restart_policy"] != "unless-stopped":
+        problems.append(f"restart policy is {container['restart_policy'] or 'none'!r}, not 'unless-stopped' "
+                        "(it would not come back after a reboot)")
+    if container["runtime"] != "nvidia":
+        problems.append(f"runtime is {container['runtime'] or 'runc'!r}, not 'nvidia' (Ollama would run on the CPU)")
+    for mount in container["mounts"]:
+        destination = posixpath.normpath(mount["destination"])
+        if destination == "/data" or destination.startswith("/data/"):
+            problems.append(f"{mount['source']} is mounted at {mount['destination']}, where jetson-containers "
+                            "mounts its data dir (Duplicate mount point: /data)")
+    assert not problems, f"{board.name}: container {name}: " + "; ".join(problems)
+
+
+def test_api_answers_on_loopback(board):
+    version = board.facts.get_fact(OllamaVersion, url=board.api)
+    assert version, (f"{board.name}: Ollama does not answer {board.api}/api/version on the board "
+                     f"(docker logs {board.cfg.ollama_container_name})")
+
+
+def test_models_present_and_locked(board):
+    models = board.models
+    if not models:
+        pytest.skip(f"{board.name} has no models in its set (ollama_models: {board.cfg.ollama_models!r})")
+    listed = board.facts.get_fact(OllamaModels, url=board.api)
+    missing = [tag for tag in models if tag not in listed]
+    assert not missing, (f"{board.name}: {', '.join(missing)} not listed by {board.api}/api/tags "
+                         f"(it lists {', '.join(sorted(listed)) or 'nothing'}): run deploys/models.py")
+    try:
+        lock = lockfile.load(board.lock_path)
+    except lockfile.LockError as exc:
+        pytest.fail(f"{board.name}: {exc}", pytrace=False)
+    on_disk = board.facts.get_fact(OllamaManifests, models_dir=board.cfg.ollama_models_dir)
+    problems = []
+    for tag in models:
+        if tag not in lock:
+            problems.append(f"{board.lock_path} has no entry for {tag} (the deploy writes it on the first pull)")
+        elif tag not in on_disk:
+            problems.append(f"no readable manifest of {tag} under {board.cfg.ollama_models_dir}/manifests")
+        elif problem := lockfile.check_blobs(lock, tag, on_disk[tag]["blobs"], lock_name=str(board.lock_path)):
+            problems.append(problem)
+    assert not problems, f"{board.name}: " + "; ".join(problems)
+
+
+def test_model_loads_fully_on_gpu(board):
+    if not board.models:
+        pytest.skip(f"{board.name} has no models in its set (ollama_models: {board.cfg.ollama_models!r})")
+    model = board.models[0]
+    board.api_call("/api/generate", {"model": model, "prompt": "", "keep_alive": "1m"}, max_time=600)
+    loaded = board.api_call("/api/ps").get("models") or []
+    entry = next((m for m in loaded if model in (m.get("name"), m.get("model"))), None)
+    assert entry, (f"{board.name}: {model} is not in /api/ps right after loading it "
+                   f"(loaded: {', '.join(m.get('name', '?') for m in loaded) or 'nothing'})")
+    size, vram = entry.get("size", 0), entry.get("size_vram", 0)
+    assert vram == size, (
+        f"{board.name}: {model} is not fully on the GPU: {vram / 2**20:.0f} of {size / 2**20:.0f} MiB in GPU memory "
+        "(Ollama fell back to the CPU; the container needs --runtime nvidia and JETSON_JETPACK, facts section 5)")
+
+
+def _scripts_installed(board):
+    if not board.host.file(QUICK_TEST).exists:
+        pytest.skip(f"{board.name}: {QUICK_TEST} does not exist yet (the board scripts stage is not deployed)")
+
+
+def test_board_scripts_are_links(board):
+    _scripts_installed(board)
+    problems = []
+    for script in SCRIPTS:
+        link = board.host.file(f"{LINK_DIR}/{script}")
+        if not link.is_symlink:
+            problems.append(f"{link.path} is {'not a link' if link.exists else 'missing'}")
+            continue
+        target = board.host.file(link.linked_to)
+        if not (target.is_file and target.mode & 0o111):
+            problems.append(f"{link.path} -> {link.linked_to}, which is not an executable file")
+    assert not problems, f"{board.name}: " + "; ".join(problems)
+
+
+def test_quick_test_passes(board):
+    _scripts_installed(board)
+    result = board.host.run(f"timeout 600 {QUICK_TEST}")
+    exit_status, output = result.rc, (result.stdout + result.stderr).strip()
+    assert exit_status == 0, f"{board.name}: quick-test exited {exit_status}:\n{output}"
+
+
+def test_api_not_listening_on_all_addresses(board):
+    port = int(board.cfg.ollama_host.rsplit(":", 1)[1])
+    if board.cfg.ollama_host.startswith("0.0.0.0"):
+        pytest.skip(f"{board.name}: ollama_host is {board.cfg.ollama_host}: the API is meant to be reachable "
+                    "from the network")
+    public = [spec for spec in board.host.socket.get_listening_sockets()
+              if spec in (f"tcp://0.0.0.0:{port}", f"tcp://:::{port}")]
+    assert not public, (
+        f"{board.name}: the Ollama API listens on {', '.join(public)}, reachable from the network, though "
+        f"ollama_host is {board.cfg.ollama_host} (set ollama_host: 0.0.0.0:{port} only if that is wanted)")
