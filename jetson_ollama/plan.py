@@ -169,5 +169,3 @@ def _refuse(plan: BoardPlan, reason: str) -> BoardPlan:
     plan.refusal = reason
     return plan
 
-
-__all__ = ["BoardPlan", "plan_for", "UnknownRelease", "ConfigError"]
