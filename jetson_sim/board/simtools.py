@@ -312,8 +312,8 @@ RAILS = {
 
 def tegrastats_line(profile, averages, count):
     """One line in the JetPack 6 format, e.g. `05-05-2025 06:05:39 RAM 2639/7620MB (lfb 9x4MB)
-    SWAP 0/3810MB (cached 0MB) CPU [1%@729,...] EMC_FREQ 0% GR3D_FREQ 0% cpu@44.156C ... VDD_IN
-    5263mW/5263mW ...` (facts §2; EMC_FREQ as the brief asks, the facts line elides it)."""
+    SWAP 0/3810MB (cached 0MB) CPU [1%@729,...] GR3D_FREQ 0% cpu@44.156C ... VDD_IN
+    5263mW/5263mW ...` (facts §2, field for field as recorded)."""
     mem = read_meminfo()
     total = mem.get("MemTotal", 0)
     used = (total - mem.get("MemAvailable", total)) // 1024
@@ -341,7 +341,7 @@ def tegrastats_line(profile, averages, count):
         time.strftime("%m-%d-%Y %H:%M:%S"),
         f"RAM {used}/{total // 1024}MB (lfb {lfb}x4MB)",
         f"SWAP {swap_used}/{mem.get('SwapTotal', 0) // 1024}MB (cached {mem.get('SwapCached', 0) // 1024}MB)",
-        f"CPU [{cpus}]", "EMC_FREQ 0%", f"GR3D_FREQ {gr3d}%",
+        f"CPU [{cpus}]", f"GR3D_FREQ {gr3d}%",
         *(f"{name}@{value:.3f}C" for name, value in temps.items()), *rails,
     ])
 

@@ -23,7 +23,7 @@ LOWER_STATUS = "Package: less\nStatus: install ok installed\nVersion: 590-2.1\n\
 # the line format of facts section 2
 TEGRASTATS = re.compile(
     r"^\d\d-\d\d-\d{4} \d\d:\d\d:\d\d RAM (\d+)/(\d+)MB \(lfb \d+x4MB\) SWAP (\d+)/(\d+)MB \(cached \d+MB\) "
-    r"CPU \[(\d+%@\d+,)*\d+%@\d+\] EMC_FREQ 0% GR3D_FREQ (\d+)% cpu@[\d.]+C soc2@[\d.]+C gpu@[\d.]+C tj@[\d.]+C"
+    r"CPU \[(\d+%@\d+,)*\d+%@\d+\] GR3D_FREQ (\d+)% cpu@[\d.]+C soc2@[\d.]+C gpu@[\d.]+C tj@[\d.]+C"
     r"( \w+ \d+mW/\d+mW)+$")
 
 

@@ -31,6 +31,8 @@ from jetson_ollama.operations import ollama
 from jetson_ollama.plan import BoardPlan
 from jetson_ollama.stages.monitoring import SCRIPTS, TEMPLATES, THRESHOLDS, docker_run_line, script_context
 
+from .stubs import JSONHandler
+
 BASH_SCRIPTS = ("start-ollama", "quick-test")
 PYTHON_SCRIPTS = ("monitor", "bench")
 IMAGE = "dustynv/ollama:r36.2.0"
@@ -39,7 +41,7 @@ MODEL_SIZE = 1_986_234_368  # bytes /api/ps reports for the loaded model
 TOKENS_PER_S = 9.6  # the stub's decode speed (the log's board: 9.1-9.7 tok/s for qwen2.5:7b, facts section 6)
 TOTAL_MB = 7620  # Orin Nano 8GB MemTotal (facts section 1)
 # facts section 2, Orin Nano JetPack 6, with one missing sensor (-256C) as tegrastats prints it
-NANO_TAIL = ("CPU [1%@729,2%@729,0%@729,0%@729,1%@729,0%@729] EMC_FREQ 0% GR3D_FREQ 37% cpu@44.156C "
+NANO_TAIL = ("CPU [1%@729,2%@729,0%@729,0%@729,1%@729,0%@729] GR3D_FREQ 37% cpu@44.156C "
              "soc2@43.5C gpu@45.968C cv0@-256C tj@46.5C VDD_IN 5263mW/5263mW VDD_CPU_GPU_CV 717mW/717mW "
              "VDD_SOC 1794mW/1794mW")
 # AGX Orin has no VDD_IN rail (facts section 2; the other rails' names are unverified)
@@ -49,19 +51,9 @@ AGX_TAIL = ("CPU [1%@1190,0%@1190] GR3D_FREQ 5% cpu@41.1C gpu@40.2C tj@42.0C VDD
 
 # ---------------------------------------------------------------- a stub of Ollama's API
 
-class _Ollama(http.server.BaseHTTPRequestHandler):
+class _Ollama(JSONHandler):
     state: dict = {}
 
-    def log_message(self, *args):
-        pass
-
-    def _answer(self, status, document):
-        raw = json.dumps(document).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(raw)))
-        self.end_headers()
-        self.wfile.write(raw)
 
     def do_GET(self):
         if self.path == "/api/version":
