@@ -896,14 +896,21 @@ class Api(BaseHTTPRequestHandler):
         found = self.store.read(name) if name else None
         return (name, *found) if found else None
 
-    def delete(self):
+    def _requested_local(self) -> tuple[Name, bytes, dict] | None:
+        """The stored model a request names; None once the error is answered (bad body, or 404)."""
         req = self._request()
         if req is None:
-            return
+            return None
         text = req.get("model") or req.get("name") or ""
         found = self._local(text)
         if not found:
-            return self._json(404, {"error": f"model '{text}' not found"})
+            self._json(404, {"error": f"model '{text}' not found"})
+        return found
+
+    def delete(self):
+        found = self._requested_local()
+        if not found:
+            return
         name, _, manifest = found
         with self.store.lock:
             self.store.manifest_path(name).unlink(missing_ok=True)
@@ -924,13 +931,9 @@ class Api(BaseHTTPRequestHandler):
         self._json(200, {})
 
     def show(self):
-        req = self._request()
-        if req is None:
-            return
-        text = req.get("model") or req.get("name") or ""
-        found = self._local(text)
+        found = self._requested_local()
         if not found:
-            return self._json(404, {"error": f"model '{text}' not found"})
+            return
         name, _, manifest = found
         texts = {}
         for layer in manifest["layers"]:
