@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from .stubs import JSONHandler
+
 SCRIPT = Path(__file__).parents[2] / "files" / "ollama-pull.py"
 
 BLOB_A = "sha256:1a6d87918cd7" + "0" * 52
@@ -60,7 +62,7 @@ STREAMS = {
 }
 
 
-class _Ollama(http.server.BaseHTTPRequestHandler):
+class _Ollama(JSONHandler):
     protocol_version = "HTTP/1.1"
     requests: list = []
 
@@ -69,14 +71,6 @@ class _Ollama(http.server.BaseHTTPRequestHandler):
         body = json.loads(raw or b"{}")
         self.requests.append((self.command, self.path, body))
         return body
-
-    def _answer(self, status, document):
-        raw = json.dumps(document).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(raw)))
-        self.end_headers()
-        self.wfile.write(raw)
 
     def _chunk(self, data: bytes):
         self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
@@ -116,8 +110,6 @@ class _Ollama(http.server.BaseHTTPRequestHandler):
         else:
             self._answer(404, {"error": f"model '{model}' not found"})
 
-    def log_message(self, *args):
-        pass
 
 
 @pytest.fixture
