@@ -19,11 +19,11 @@ from pyinfra_testing.operations import make_operation_tests
 from pyinfra_testing.util import FakeState, create_host
 
 from jetson_ollama.facts.containers import JetsonContainersCheckout
-from jetson_ollama.operations import jetson_containers, ollama
+from jetson_ollama.operations import jetson_containers, ollama, rollback
 from jetson_ollama.operations.ollama import container_spec
 
 FIXTURES = Path(__file__).parent / "operations"
-MODULES = {"jetson_containers": jetson_containers, "ollama": ollama}
+MODULES = {"jetson_containers": jetson_containers, "ollama": ollama, "rollback": rollback}
 OPERATIONS = {
     f"{module_name}.{name}": function
     for module_name, module in MODULES.items()
