@@ -1,0 +1,10 @@
+"""The rollout's health gate, after deploys/full.py on a wave of boards: API, version, locked models,
+one generation all on the GPU, RAM below red; a board that fails gets its previous Ollama container
+back and stops with one line, a board that passes drops it:
+
+    pyinfra inventories/lab.py deploys/gate.py
+"""
+
+from jetson_ollama.stages.gate import health_gate
+
+health_gate()
