@@ -6,7 +6,9 @@ Then:                pyinfra inventories/sim.py deploys/full.py
 Settings for every board can come from $JETSON_SIM_HOST_DATA, a JSON object (e.g.
 '{"ollama_models": ["qwen2.5:0.5b"]}'). Reads the state `python -m jetson_sim` keeps ($JETSON_SIM_HOME, default /var/lib/jetson-sim, and
 $JETSON_SIM_FLEET, default "sim"). Groups: `jetsons` (every Jetson profile), `not_jetsons`, and one
-group per profile with dashes and dots as underscores (e.g. `orin_nano_8gb_r36_2_0`).
+group per profile with dashes and dots as underscores (e.g. `orin_nano_8gb_r36_2_0`). A board whose
+name starts with "cache" (`python -m jetson_sim up --profile x86-server --prefix cache`) is the fleet's
+cache host (group `cache`, and `jetson_cache_host` of every host).
 """
 
 import json
@@ -53,10 +55,17 @@ def _group_name(profile: str) -> str:
     return profile.replace("-", "_").replace(".", "_")
 
 
+_caches = [board["name"] for board in _state["boards"] if board["name"].startswith("cache")]
+_cache = {"jetson_cache_host": _caches[0]} if _caches else {}
+
 jetsons = []
 not_jetsons = []
+cache = []
 for _board in _state["boards"]:
     _host = (_board["name"], {"ssh_hostname": _board["ip"], "sim_profile": _board["profile"], **_ssh,
-                              **_jetson_containers, **_models, **_site})
+                              **_jetson_containers, **_models, **_cache, **_site})
+    if _board["name"] in _caches:
+        cache.append(_host)
+        continue
     (not_jetsons if _board["profile"] == "x86-server" else jetsons).append(_host)
     globals().setdefault(_group_name(_board["profile"]), []).append(_board["name"])

@@ -41,6 +41,13 @@ class Settings:
     jetson_scripts_dir: str
     jetson_bench_prompts: list[str]
     jetson_bench_num_predict: int
+    jetson_cache_host: str | None
+    jetson_cache_address: str | None
+    jetson_cache_registry_port: int
+    jetson_cache_registry_dir: str
+    jetson_cache_models_port: int
+    jetson_cache_models_dir: str
+    jetson_rollout_keep_previous: bool
     ollama_version: str | None
     ollama_container_name: str
     ollama_models_dir: str
@@ -116,6 +123,12 @@ def _container_models_dir(value: Any) -> str | None:
     return None
 
 
+def _port(value: Any) -> str | None:
+    if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 65535:
+        return None
+    return "must be a port 1-65535"
+
+
 def _host_port(value: Any) -> str | None:
     host, _, port = value.rpartition(":") if isinstance(value, str) else ("", "", "")
     if host and not re.search(r"\s", host) and port.isdigit() and 1 <= int(port) <= 65535:
@@ -183,6 +196,13 @@ _CHECKS: dict[str, Callable[[Any], str | None]] = {
     "jetson_scripts_dir": _absolute_path,
     "jetson_bench_prompts": _prompts,
     "jetson_bench_num_predict": _integer(1),
+    "jetson_cache_host": _optional(_text),
+    "jetson_cache_address": _optional(_pattern(r"[A-Za-z0-9][A-Za-z0-9.:-]*", "must be a host name or IP address")),
+    "jetson_cache_registry_port": _port,
+    "jetson_cache_registry_dir": _absolute_path,
+    "jetson_cache_models_port": _port,
+    "jetson_cache_models_dir": _absolute_path,
+    "jetson_rollout_keep_previous": _boolean,
     "ollama_version": _optional(_pattern(r"\d+(\.\d+)*", "must be a version such as 0.6.8, or None")),
     "ollama_container_name": _pattern(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*", "must be a docker container name"),
     "ollama_models_dir": _absolute_path,

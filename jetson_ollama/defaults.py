@@ -31,6 +31,20 @@ DEFAULTS = {
                              "List three uses of an edge AI device."],
     # tokens `bench` asks of each prompt (num_predict): a fixed length makes tokens/s comparable
     "jetson_bench_num_predict": 64,
+    # inventory name of the fleet's cache host (LAN image registry + model store); None: every board downloads for itself
+    "jetson_cache_host": None,
+    # address boards reach the cache host at; None: its ssh_hostname, else its inventory name
+    "jetson_cache_address": None,
+    # port of the cache host's image registry (CNCF distribution, Debian's docker-registry), plain HTTP on the LAN
+    "jetson_cache_registry_port": 5000,
+    # where the registry keeps its images on the cache host (owned by the docker-registry user)
+    "jetson_cache_registry_dir": "/var/lib/docker-registry",
+    # port of the cache host's read-only HTTP server over its Ollama model store
+    "jetson_cache_models_port": 11480,
+    # the cache host's Ollama model store (manifests/ and blobs/ as under OLLAMA_MODELS)
+    "jetson_cache_models_dir": "/srv/jetson-ollama/models",
+    # keep the replaced container stopped as <name>-previous until the health gate passes (set by the rollout)
+    "jetson_rollout_keep_previous": False,
     # Ollama version to build (`ollama:<version>`) or to require of a prebuilt image; None: the package default
     "ollama_version": None,
     # name of the Ollama container on the board

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from pyinfra.facts.server import Arch
 
+from .cache import Cache, CacheUnavailable, cache_of, is_cache_host
 from .config import ConfigError, Settings, ollama_environment, settings
 from .facts.containers import DockerImages, JetsonContainersCheckout, OllamaContainer
 from .facts.docker import DockerDaemonJson, DockerState
@@ -34,9 +35,16 @@ class BoardPlan:
     models: list[str] = field(default_factory=list)   # the model set of this board (stage 5)
     configure_runtime: bool = False       # the opt-in daemon.json change is needed
     refused_once: bool = False            # the refusal operation was already added in this run
+    cache_role: bool = False              # this host is the fleet's cache host, not a board
+    cache: Cache | None = None            # the fleet's cache this board uses (jetson_cache_host)
 
 
 _plans: dict[str, BoardPlan] = {}
+
+
+def reset_plans() -> None:
+    """Forget every board's plan: the next run in this process reads the boards' facts afresh."""
+    _plans.clear()
 
 
 def plan_for(host) -> BoardPlan:
@@ -68,6 +76,13 @@ def _make_plan(host) -> BoardPlan:
     except ConfigError as exc:
         return BoardPlan(refusal=str(exc))
     plan = BoardPlan(settings=cfg)
+    if is_cache_host(host, cfg):
+        plan.cache_role = True
+        return plan
+    try:
+        plan.cache = cache_of(host, cfg)
+    except CacheUnavailable as exc:
+        return _refuse(plan, str(exc))
 
     tegra = host.get_fact(TegraRelease)
     arch = host.get_fact(Arch)

@@ -59,3 +59,27 @@ def nvidia_runtime(default: bool = False):
         return
     yield from files.put._inner(src=StringIO(json.dumps(wanted, indent=4) + "\n"), dest="/etc/docker/daemon.json",
                                 mode="644")
+
+
+@operation()
+def fleet_barrier(reason: str):
+    """
+    Mark a point that every host of the run passes together; it changes nothing.
+
+    + reason: what the hosts wait for, e.g. ``the fleet's cache holds the run's models``
+
+    pyinfra orders each host's operations and runs one operation on all its hosts before the next;
+    hosts whose sequences share no operation interleave freely. Called from the same line by every
+    host, this is one operation of every sequence: whatever any host does before it is done before
+    any host goes past it (a builder's push before the other boards' pulls).
+
+    **Example:**
+
+    .. code:: python
+
+        fleet_barrier(name="Images pushed", reason="each variant's builder has pushed its image")
+    """
+    if not reason:
+        raise OperationError("fleet_barrier() needs a reason")
+    host.noop(reason)
+    yield from ()

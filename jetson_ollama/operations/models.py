@@ -17,6 +17,8 @@ from jetson_ollama.facts.models import OllamaManifests, OllamaModels
 
 PULL_SCRIPT = Path(__file__).parents[2] / "files" / "ollama-pull.py"
 PULL_SCRIPT_DEST = "/usr/local/lib/jetson-ollama/ollama-pull.py"
+FETCH_SCRIPT = Path(__file__).parents[2] / "files" / "ollama-fetch.py"
+FETCH_SCRIPT_DEST = "/usr/local/lib/jetson-ollama/ollama-fetch.py"
 
 _HOST_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9.-]*(?::\d+)?")
 _PART_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
@@ -217,3 +219,67 @@ def pruned(keep: list[str], url: str = "http://127.0.0.1:11434"):
     for listed in extra:
         yield StringCommand("python3", QuoteString(PULL_SCRIPT_DEST), "--url", QuoteString(base), "--delete",
                             QuoteString(listed))
+
+
+@operation()
+def fetched(
+    model: str,
+    models_dir: str,
+    manifest: str,
+    *,
+    registry: str | None = None,
+    store: str | None = None,
+):
+    """
+    Ensure an Ollama store on disk holds a model exactly as a manifest digest pins it, copied blob by
+    blob from an Ollama registry or from another store served over HTTP (the fleet's cache).
+
+    + model: a library model, e.g. ``qwen2.5:7b``
+    + models_dir: the store, e.g. ``/opt/ollama/models`` (what the container mounts) or the cache
+      host's ``/srv/jetson-ollama/models``
+    + manifest: the manifest's digest, ``sha256:<64 hex>``, e.g. from models.lock
+    + registry: fetch from this Ollama registry, e.g. ``https://registry.ollama.ai`` (the download)
+    + store: or from this HTTP server over an Ollama store, e.g. ``http://10.0.0.5:11480`` (the copy)
+
+    Runs ``ollama-fetch.py`` (``files/``, put in ``/usr/local/lib/jetson-ollama``): every blob is
+    checked for sha256 and size before it takes its name, a blob already there is not fetched again,
+    and the manifest is written last, atomically; a manifest or blob that does not match fails the
+    operation with both digests and installs nothing (facts section 5: Ollama neither re-verifies
+    blobs nor tolerates a manifest before its blobs). A running Ollama lists the model at once.
+
+    **Examples:**
+
+    .. code:: python
+
+        from jetson_ollama.operations import models
+
+        models.fetched(
+            name="qwen2.5:7b from the fleet's cache",
+            model="qwen2.5:7b",
+            models_dir="/opt/ollama/models",
+            manifest="sha256:" + "0" * 64,
+            store="http://10.0.0.5:11480",
+            _sudo=True,
+        )
+    """
+    name = model_name(model)
+    if "/" in name:
+        raise OperationError(f"fetched copies library models only, not {name}")
+    if not isinstance(models_dir, str) or not posixpath.isabs(models_dir):
+        raise OperationError(f"models_dir must be an absolute path, not {models_dir!r}")
+    if not isinstance(manifest, str) or not _DIGEST_RE.fullmatch(manifest):
+        raise OperationError(f"manifest must be a sha256:<64 hex> digest, not {manifest!r}")
+    if (registry is None) == (store is None):
+        raise OperationError("fetched needs exactly one source: registry= or store=")
+    source = _check_url(registry if store is None else store)
+
+    stored = host.get_fact(OllamaManifests, models_dir=models_dir)
+    on_disk = stored[key] if (key := _listed(stored, name)) else None
+    if on_disk and "sha256:" + on_disk["manifest_sha256"] == manifest:
+        host.noop(f"model {name} already in {models_dir}")
+        return
+    yield from files.put._inner(src=str(FETCH_SCRIPT), dest=FETCH_SCRIPT_DEST)
+    yield StringCommand(
+        "python3", QuoteString(FETCH_SCRIPT_DEST), "--model", QuoteString(name), "--models-dir", QuoteString(models_dir),
+        "--registry" if store is None else "--store", QuoteString(source), "--expect-manifest", QuoteString(manifest),
+    )

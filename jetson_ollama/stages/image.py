@@ -1,11 +1,21 @@
-"""Stage 3: the Ollama image with the tag this board's L4T, CUDA and jetson-containers call for."""
+"""Stage 3: the Ollama image with the tag this board's L4T, CUDA and jetson-containers call for.
+
+With a fleet cache (`jetson_cache_host`), boards are grouped by that tag (the image variant): the
+first board of the run that needs a variant the LAN registry lacks builds or pulls it and pushes it
+there; the others pull it from the registry by digest. The pulls come after the push in the code, and
+pyinfra runs each operation on every host before the next, so they wait for it.
+"""
 
 from __future__ import annotations
 
 from pyinfra import host
 from pyinfra.api import deploy
 
+from ..cache import claim_builder
+from ..facts.cache import RegistryTag
+from ..operations import cache as cache_ops
 from ..operations import ollama
+from ..operations.board import fleet_barrier
 from ..plan import plan_for
 from .preflight import stop_if_refused
 
@@ -15,11 +25,22 @@ def ollama_image():
     plan = plan_for(host)
     if stop_if_refused(plan):
         return
-    image = plan.image
-    if image.strategy == "prebuilt":
-        ollama.image_pulled(name=f"Pull {image.ref}", ref=image.ref)
-    elif image.strategy == "build":  # never `autotag`: it prompts on stdin (facts section 4)
-        ollama.image_built(name=f"Build {image.ref}", package=image.build_package, expected_ref=image.ref,
-                           path=plan.settings.jetson_containers_path)
-    else:
-        pass  # reuse: the image is on the board already (checked by the plan)
+    image, cache = plan.image, plan.cache
+    lan_ref = cache.lan_ref(image.ref) if cache else None
+    in_registry = bool(lan_ref and host.get_fact(RegistryTag, lan_ref=lan_ref))
+    builds_here = not lan_ref or (not in_registry and claim_builder(host, image.ref))
+
+    if builds_here:
+        if image.strategy == "prebuilt":
+            ollama.image_pulled(name=f"Pull {image.ref}", ref=image.ref)
+        elif image.strategy == "build":  # never `autotag`: it prompts on stdin (facts section 4)
+            ollama.image_built(name=f"Build {image.ref}", package=image.build_package, expected_ref=image.ref,
+                               path=plan.settings.jetson_containers_path)
+        else:
+            pass  # reuse: the image is on the board already (checked by the plan)
+        if lan_ref:
+            cache_ops.image_pushed(name=f"Share {image.ref} with the fleet", ref=image.ref, lan_ref=lan_ref)
+    if lan_ref:  # the same line for every board: the pulls below wait for every builder's push
+        fleet_barrier(name="Images in the fleet's registry", reason="each variant's builder has pushed its image")
+    if lan_ref and not builds_here:
+        cache_ops.image_from_registry(name=f"{image.ref} from the fleet's registry", ref=image.ref, lan_ref=lan_ref)

@@ -4,6 +4,10 @@ Per model, before any download: the catalog's figures (or the registry manifest'
 fit against this board's RAM (facts section 6: the log hit 96 % with qwen3:8b on 8 GB), the Ollama
 version the model needs, and the lock. Models that pass are pulled first; a model refused by the
 memory policy then stops the board with one line naming board, model, estimate, RAM and tier.
+
+With a fleet cache (`jetson_cache_host`) the cache host reads the manifests from upstream and
+downloads each model once (stages/cache.py); the board copies it from the cache's store, blob by
+blob, checked against the locked digests.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from ..facts.models import OllamaManifests, OllamaModels, RegistryManifest
 from ..facts.ollama import OllamaVersion
 from ..operations import models as model_ops
 from ..operations.board import refused
+from ..cache import cache_host
 from ..plan import board_desktop, plan_for
 from .preflight import stop_if_refused
 from .service import api_url
@@ -57,11 +62,12 @@ def ollama_models():
     live = running.get("running") and running.get("image") == plan.image.ref
     version = plan.image.ollama_version or (host.get_fact(OllamaVersion, url=url) if live else None)
     locked = lock.load(cfg.ollama_lock_file)
+    reader = cache_host(host, plan.cache) if plan.cache else host  # who reads upstream manifests
 
     problems, pulls, lock_writes = [], [], []
     for tag in wanted:
         present = tag in on_board
-        manifest = {} if present else host.get_fact(RegistryManifest, model=tag, registry=cfg.ollama_registry)
+        manifest = {} if present else reader.get_fact(RegistryManifest, model=tag, registry=cfg.ollama_registry)
         info, unknown = _info(tag, manifest, cfg.ollama_allow_unknown_models)
         if unknown:
             problems.append(unknown)
@@ -96,15 +102,19 @@ def ollama_models():
             continue
         if mismatch or tag not in locked:
             lock_writes.append((tag, entry, bool(mismatch)))
-        pulls.append((tag, sorted(entry.blob_digests)))
+        pulls.append((tag, entry))
 
     if problems:  # before any download: nothing on the board changes
         refused(name="Check the model set", reason="; ".join(problems))
         return
     for tag, entry, retagged in lock_writes:  # first pull of a tag (or an accepted retag): pin it
         (lock.update if retagged else lock.record)(cfg.ollama_lock_file, tag, entry)
-    for tag, blobs in pulls:
-        model_ops.present(name=f"Model {tag}", model=tag, url=url, models_dir=cfg.ollama_models_dir,
-                          expect_blobs=blobs)
+    for tag, entry in pulls:
+        if plan.cache and entry:
+            model_ops.fetched(name=f"Model {tag} from the fleet's cache", model=tag, models_dir=cfg.ollama_models_dir,
+                              manifest=entry.manifest, store=plan.cache.models_url)
+        else:
+            model_ops.present(name=f"Model {tag}", model=tag, url=url, models_dir=cfg.ollama_models_dir,
+                              expect_blobs=sorted(entry.blob_digests) if entry else None)
     if cfg.ollama_prune_models:
         model_ops.pruned(name="Remove models outside the set", keep=wanted, url=url)

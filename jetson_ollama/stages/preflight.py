@@ -11,11 +11,12 @@ from ..plan import BoardPlan, plan_for
 
 
 def stop_if_refused(plan: BoardPlan) -> bool:
-    """Add the failing operation once per board; True when the board is refused."""
+    """Add the failing operation once per board; True when the board stages must not run: the board
+    is refused, or the host is the fleet's cache host (stages/cache.py is its stage)."""
     if plan.refusal and not plan.refused_once:
         plan.refused_once = True
         refused(name="Check the board", reason=plan.refusal)
-    return bool(plan.refusal)
+    return bool(plan.refusal) or plan.cache_role
 
 
 @deploy("Verify the board")

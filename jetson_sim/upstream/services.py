@@ -14,11 +14,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 from .. import base
@@ -134,6 +136,11 @@ def ensure_mirror_storage(log=print) -> Path:
     return storage
 
 
+# a blob GET in the registry's access log: `10.0.0.12 - - [date] "GET /v2/<repo>/blobs/sha256:... HTTP/1.1" 200 90921918 ...`
+_ACCESS_RE = re.compile(r'(?P<client>\S+) \S+ \S+ \[[^]]*\] "(?P<method>[A-Z]+) /v2/\S+/blobs/(?P<digest>sha256:[0-9a-f]{64})'
+                        r' [^"]*" (?P<status>\d{3}) (?P<size>\d+)')
+
+
 class Upstream:
     """The upstream services of one fleet (`fleet.gateway` is their address)."""
 
@@ -172,6 +179,29 @@ class Upstream:
     @property
     def registry_url(self) -> str:
         return f"http://{self.address}:{REGISTRY_PORT}"
+
+    # ---- what was downloaded ------------------------------------------------------------------------
+    def image_stats(self) -> dict:
+        """Image blobs the Docker Hub stand-in served, from its access log (combined format): bytes per
+        client address and per digest, and how often each digest was served."""
+        stats = {"bytes_total": 0, "bytes_by_client": {}, "bytes_by_digest": {}, "gets_by_digest": {}}
+        log = self.dir / "registry.log"
+        for line in log.read_text(errors="replace").splitlines() if log.exists() else []:
+            match = _ACCESS_RE.match(line)
+            if not match or match["status"] != "200" or match["method"] != "GET":
+                continue
+            size = int(match["size"])
+            stats["bytes_total"] += size
+            stats["bytes_by_client"][match["client"]] = stats["bytes_by_client"].get(match["client"], 0) + size
+            digest = match["digest"]
+            stats["bytes_by_digest"][digest] = stats["bytes_by_digest"].get(digest, 0) + size
+            stats["gets_by_digest"][digest] = stats["gets_by_digest"].get(digest, 0) + 1
+        return stats
+
+    def model_stats(self) -> dict:
+        """What the Ollama registry stand-in served (its /_sim/stats)."""
+        with urllib.request.urlopen(f"{self.ollama_registry_url}/_sim/stats", timeout=10) as answer:
+            return json.loads(answer.read())
 
     # ---- processes ------------------------------------------------------------------------------
     def _pid(self, name: str) -> int | None:
@@ -228,7 +258,7 @@ class Upstream:
                                      capture_output=True, text=True).stdout.strip()
                  for ref, sha in self.commits.items()}
         (self.dir / "state.json").write_text(json.dumps(
-            {"git_url": self.git_url, "commits": self.commits, "dates": dates}, indent=2))
+            {"git_url": self.git_url, "registry_url": self.registry_url, "commits": self.commits, "dates": dates}, indent=2))
 
     def stop(self) -> None:
         for name in self.SERVICES:
