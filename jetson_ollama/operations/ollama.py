@@ -198,6 +198,7 @@ def container(
     command: Sequence[str] = ("ollama", "serve"),
     runtime: str = "nvidia",
     restart: str = "unless-stopped",
+    keep_previous: bool = False,
 ):
     """
     Ensure the Ollama container runs with exactly this spec, recreating it when the spec changed.
@@ -214,6 +215,9 @@ def container(
       stays up with a TTY (facts section 4)
     + runtime: the docker runtime, ``""`` for docker's default
     + restart: the restart policy, so Ollama comes back after a reboot
+    + keep_previous: when recreating, keep the old container stopped as ``<container>-previous``
+      (replacing an older one) instead of removing it, so a failed health gate can restore it
+      (``rollback.previous_restored``); the old image stays too, as the stopped container uses it
 
     The spec (``container_spec``: image and, when ``DockerImages`` lists it, its id; env; the mount;
     runtime; restart; host network; command) is hashed into the ``spec_label`` label. A running
@@ -265,7 +269,13 @@ def container(
         return
 
     yield StringCommand("mkdir -p", QuoteString(spec["mounts"][0]["source"]))
-    if current:
+    if current and keep_previous:
+        previous = f"{container}-previous"
+        if host.get_fact(OllamaContainer, container=previous):
+            yield StringCommand("docker rm -f", QuoteString(previous))
+        yield StringCommand("docker stop", QuoteString(container))
+        yield StringCommand("docker rename", QuoteString(container), QuoteString(previous))
+    elif current:
         yield StringCommand("docker rm -f", QuoteString(container))
     yield StringCommand(*(QuoteString(word) for word in docker_run_words(container, spec, spec_hash, spec_label)))
 

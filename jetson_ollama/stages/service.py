@@ -24,6 +24,6 @@ def ollama_service():
     ollama.container(
         name=f"Ollama container from {plan.image.ref}", container=cfg.ollama_container_name,
         image=plan.image.ref, env=plan.environment, models_dir=cfg.ollama_models_dir,
-        container_models_dir=cfg.ollama_container_models_dir,
+        container_models_dir=cfg.ollama_container_models_dir, keep_previous=cfg.jetson_rollout_keep_previous,
     )
     ollama.api_ready(name="Ollama API answers", url=api_url(cfg.ollama_host), timeout=int(cfg.ollama_api_timeout))
