@@ -9,9 +9,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import report
+from . import report, rollout
 
-COMMANDS = (report,)
+COMMANDS = (report, rollout)
 
 
 def main(argv: list[str] | None = None) -> int:
