@@ -229,6 +229,17 @@ def test_gate_findings_fill_the_entry_and_explain_a_silent_failure(site):
     assert outcome.boards["b2"]["models"] == {"qwen2.5:0.5b": "a8b0c5157701"}
 
 
+def test_findings_of_an_earlier_gate_run_are_not_read_again(site):
+    class Forgetful(StandIn):  # its gate leaves no findings for b1
+        def run_deploy(self, inventory_path, deploy_paths, limit, data=None, host_data=None):
+            return {name: HostResult(ok=True, connected=True) for name in limit}
+
+    runner = Forgetful()
+    runner.results["b1"] = {"ok": True, "problems": [], "version": "0.1.0", "models": {}}  # an earlier run's
+    outcome, _ = go(runner, hosts=[host("b1"), CACHE])
+    assert outcome.boards["b1"]["result"] == "ok" and outcome.boards["b1"]["version"] is None
+
+
 # ---------------------------------------------------------------- state, resume, recheck
 
 def test_state_file_holds_each_board(site):
