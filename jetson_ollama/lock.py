@@ -10,6 +10,14 @@ The manifest digest is the sha256 of the manifest bytes, the `digest` `/api/tags
       manifest: sha256:<64 hex>
       blobs:
         - {digest: sha256:<64 hex>, size: 123, media_type: application/vnd.ollama.image.model}
+    pins:
+      ollama-native:
+        ollama-linux-arm64.tgz: sha256:<64 hex>
+
+The reserved key `pins` (no model tag lacks a colon) holds what else a site pins, by section: the
+native Ollama release archives' sha256 (`ollama-native`), the image digests (`images`), the
+jetson-containers commit (`jetson-containers`) and the Ollama version (`ollama`), each written on
+first use like a model's entry.
 
 Writes merge into the file under an exclusive lock and replace it atomically (temporary file in the
 same directory, then rename), because pyinfra prepares hosts concurrently: a reader sees the old file
@@ -107,15 +115,30 @@ def entry_from_parsed(sha256_hex: str, manifest: Any) -> LockEntry:
 
 # ---------------------------------------------------------------- reading and comparing
 
+PINS = "pins"
+_PIN_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/@+-]*")
+
+
 def _parse(text: str, where: str) -> dict[str, LockEntry]:
+    return _read(text, where)[0]
+
+
+def _read(text: str, where: str) -> tuple[dict[str, LockEntry], dict[str, dict[str, str]]]:
     try:
         data = yaml.load(text, Loader=_LOADER)  # noqa: S506 - a safe loader
     except yaml.YAMLError as error:
         raise LockError(f"{where}: not YAML: {' '.join(str(error).split())}") from None
     if data is None:
-        return {}
+        return {}, {}
     if not isinstance(data, dict):
         raise LockError(f"{where}: must map model tags to entries")
+    pins = data.pop(PINS, None) or {}
+    if not isinstance(pins, dict) or not all(
+            isinstance(section, str) and isinstance(values, dict) and all(
+                isinstance(key, str) and _PIN_RE.fullmatch(key) and isinstance(value, str) and _PIN_RE.fullmatch(value)
+                for key, value in values.items())
+            for section, values in pins.items()):
+        raise LockError(f"{where}: {PINS} must map sections to key: value strings")
     lock = {}
     for tag, fields in data.items():
         if not (isinstance(tag, str) and re.fullmatch(TAG_PATTERN, tag)):
@@ -126,7 +149,7 @@ def _parse(text: str, where: str) -> dict[str, LockEntry]:
         if not (isinstance(manifest, str) and _DIGEST_RE.fullmatch(manifest)):
             raise LockError(f"{where}: {tag} manifest must be sha256:<64 hex> (got {manifest!r})")
         lock[tag] = LockEntry(manifest, tuple(_blob(blob, f"{where}: {tag}") for blob in fields["blobs"]))
-    return lock
+    return lock, {section: dict(values) for section, values in pins.items()}
 
 
 def load(path: str | os.PathLike) -> dict[str, LockEntry]:
@@ -136,6 +159,15 @@ def load(path: str | os.PathLike) -> dict[str, LockEntry]:
     except FileNotFoundError:
         return {}
     return _parse(text, str(path))
+
+
+def load_pins(path: str | os.PathLike) -> dict[str, dict[str, str]]:
+    """The lock's pins by section ({} when the file or the section does not exist)."""
+    try:
+        text = Path(path).read_text()
+    except FileNotFoundError:
+        return {}
+    return _read(text, str(path))[1]
 
 
 def check(lock: dict[str, LockEntry], tag: str, entry: LockEntry, *, lock_name: str = "models.lock") -> str | None:
@@ -171,13 +203,18 @@ def _scalar(text: str) -> str:
     return text if plain else json.dumps(text)
 
 
-def _render(lock: dict[str, LockEntry], header: str) -> str:
+def _render(lock: dict[str, LockEntry], header: str, pins: dict[str, dict[str, str]] | None = None) -> str:
     lines = [header.rstrip("\n")]
     for tag in sorted(lock):
         entry = lock[tag]
         lines += [f"{_scalar(tag)}:", f"  manifest: {_scalar(entry.manifest)}", "  blobs:"]
         lines += [f"    - {{digest: {_scalar(blob.digest)}, size: {blob.size}, media_type: {_scalar(blob.media_type)}}}"
                   for blob in entry.blobs]
+    if pins:
+        lines.append(f"{PINS}:")
+        for section in sorted(pins):
+            lines.append(f"  {_scalar(section)}:")
+            lines += [f"    {_scalar(key)}: {_scalar(pins[section][key])}" for key in sorted(pins[section])]
     return "\n".join(lines) + "\n"
 
 
@@ -241,14 +278,14 @@ def _write(path: str | os.PathLike, tag: str, entry: LockEntry, *, overwrite: bo
             text = path.read_text()
         except FileNotFoundError:
             text = ""
-        lock = _parse(text, str(path))
+        lock, pins = _read(text, str(path))
         if tag in lock and lock[tag].manifest == entry.manifest:
             return False
         if tag in lock and not overwrite:
             raise LockMismatch(check(lock, tag, entry, lock_name=path.name))
         lock[tag] = entry
-        rendered = _render(lock, _header(text))
-        if _parse(rendered, str(path)) != lock:  # never write what would read back differently
+        rendered = _render(lock, _header(text), pins)
+        if _read(rendered, str(path)) != (lock, pins):  # never write what would read back differently
             raise LockError(f"{path}: rendering {tag} would not read back")
         _replace(path, rendered)
         return True
@@ -264,3 +301,30 @@ def update(path: str | os.PathLike, tag: str, entry: LockEntry) -> bool:
     """Sets `tag`'s lock entry to `entry`, replacing another manifest (ollama_update_lock: true).
     False when the lock has it already."""
     return _write(path, tag, entry, overwrite=True)
+
+
+def pin(path: str | os.PathLike, section: str, key: str, value: str, *, overwrite: bool = False) -> bool:
+    """Pins `key` of `section` (e.g. "ollama-native", "ollama-linux-arm64.tgz") to `value` (e.g. its
+    "sha256:..."), creating the file. False when it is pinned to `value` already; LockMismatch (one
+    line with both values) when it is pinned to another and not `overwrite`."""
+    for what, text in (("section", section), ("key", key), ("value", value)):
+        if not (isinstance(text, str) and _PIN_RE.fullmatch(text)):
+            raise LockError(f"pin {what} must be a plain word such as ollama-native or sha256:..., not {text!r}")
+    path = Path(path).absolute()
+    with _exclusive(path):
+        try:
+            text = path.read_text()
+        except FileNotFoundError:
+            text = ""
+        lock, pins = _read(text, str(path))
+        current = pins.get(section, {}).get(key)
+        if current == value:
+            return False
+        if current is not None and not overwrite:
+            raise LockMismatch(f"{path.name} pins {section} {key} to {current}, this run found {value}")
+        pins.setdefault(section, {})[key] = value
+        rendered = _render(lock, _header(text), pins)
+        if _read(rendered, str(path)) != (lock, pins):
+            raise LockError(f"{path}: pinning {section} {key} would not read back")
+        _replace(path, rendered)
+        return True

@@ -285,3 +285,35 @@ def test_lock_entries_are_frozen():
     with pytest.raises(AttributeError):
         entry.manifest = "sha256:" + "0" * 64
     assert isinstance(entry, LockEntry) and isinstance(entry.blobs, tuple)
+
+
+# ---- pins: what else a site pins beside the models (native archives, images, commit, version)
+
+def test_pins_live_beside_the_models_and_survive_model_writes(tmp_path):
+    path = tmp_path / "models.lock"
+    entry = lockfile.entry_from_manifest(json.dumps(
+        {"config": {"digest": "sha256:" + "1" * 64, "size": 2, "mediaType": "application/vnd.ollama.image.params"},
+         "layers": []}).encode())
+    assert lockfile.pin(path, "ollama-native", "ollama-linux-arm64.tgz", "sha256:" + "a" * 64)
+    assert lockfile.record(path, "qwen2.5:0.5b", entry)
+    assert not lockfile.pin(path, "ollama-native", "ollama-linux-arm64.tgz", "sha256:" + "a" * 64)  # already
+    assert lockfile.load_pins(path) == {"ollama-native": {"ollama-linux-arm64.tgz": "sha256:" + "a" * 64}}
+    assert lockfile.load(path) == {"qwen2.5:0.5b": entry}
+    with pytest.raises(lockfile.LockMismatch, match="pins ollama-native ollama-linux-arm64.tgz to sha256:a+, this run "
+                                                "found sha256:b+"):
+        lockfile.pin(path, "ollama-native", "ollama-linux-arm64.tgz", "sha256:" + "b" * 64)
+    assert lockfile.pin(path, "ollama-native", "ollama-linux-arm64.tgz", "sha256:" + "b" * 64, overwrite=True)
+    assert lockfile.load_pins(path)["ollama-native"]["ollama-linux-arm64.tgz"] == "sha256:" + "b" * 64
+
+
+@pytest.mark.parametrize("section,key,value", [("ollama native", "a", "b"), ("s", "", "b"), ("s", "k", "x\ny")])
+def test_a_pin_must_be_plain_words(tmp_path, section, key, value):
+    with pytest.raises(lockfile.LockError, match="must be a plain word"):
+        lockfile.pin(tmp_path / "models.lock", section, key, value)
+
+
+def test_malformed_pins_are_refused(tmp_path):
+    path = tmp_path / "models.lock"
+    path.write_text("pins:\n  images: [1, 2]\n")
+    with pytest.raises(lockfile.LockError, match="pins must map sections"):
+        lockfile.load_pins(path)
