@@ -27,19 +27,22 @@ def _check_registry(registry: str) -> None:
 
 def _check_lan_ref(lan_ref: str) -> None:
     _check_ref(lan_ref)
-    _check_registry(lan_ref.partition("/")[0])
+    registry, _, rest = lan_ref.partition("/")
+    _check_registry(registry)
+    if not rest.rpartition(":")[0]:  # `10.0.0.5:5000` alone is docker's image `10.0.0.5`, tag `5000`, on Docker Hub
+        raise OperationError(f"lan_ref must be registry:port/repository:tag, not {lan_ref!r}")
 
 
 @operation()
 def insecure_registry(registry: str):
     """
-    Ensure docker's daemon.json lists a plain-HTTP registry in ``insecure-registries``, keeping
-    every other key as it is.
+    Ensure docker's daemon.json lists a plain-HTTP registry in ``insecure-registries``.
 
     + registry: ``host:port`` of the registry, e.g. ``10.0.0.5:5000``
 
-    Docker reads ``insecure-registries`` again on ``SIGHUP``, so ``systemctl reload docker`` applies
-    it without restarting the running containers: call that with ``_if=`` this operation.
+    Every other key of daemon.json is kept as it is. Docker reads ``insecure-registries`` again on
+    ``SIGHUP``, so ``systemctl reload docker`` applies it without restarting the running containers:
+    call that with ``_if=`` this operation.
 
     **Examples:**
 
@@ -127,8 +130,9 @@ def image_from_registry(ref: str, lan_ref: str):
         host.noop(f"image {ref} already present")
         return
     repository = lan_ref.rpartition(":")[0]
+    # curl without -S: a missing tag or a silent registry fails with the one line below only
     yield StringCommand(
-        "d=$(curl -fsSI --max-time 10", *accept_headers(), QuoteString(manifest_url(lan_ref)),
+        "d=$(curl -fsI --max-time 10", *accept_headers(), QuoteString(manifest_url(lan_ref)),
         "| tr -d '\\r' | awk 'tolower($1) == \"docker-content-digest:\" {print $2}');",
         'case "$d" in sha256:*) ;; *) echo', QuoteString(f"the fleet's registry has no {lan_ref} (did its builder fail?)"),
         ">&2; exit 1;; esac;",

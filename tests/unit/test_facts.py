@@ -17,14 +17,17 @@ from pyinfra.context import ctx_host
 from pyinfra.facts.server import Arch
 from pyinfra_testing.facts import make_fact_tests
 
-from jetson_ollama.facts import docker, jetson, ollama
+from jetson_ollama.facts import cache, docker, jetson, ollama
+
+from .registry_stub import Registry
 
 FIXTURES = Path(__file__).parent / "facts"
-MODULES = {"jetson": jetson, "docker": docker, "ollama": ollama}
+MODULES = {"jetson": jetson, "docker": docker, "ollama": ollama, "cache": cache}
 BOARDS = ["orin-nano-8gb-r36.2.0", "orin-nano-super-r36.4.3", "orin-nx-16gb-r35.4.1",
           "agx-orin-64gb-r36.4.4", "x86-server"]
 # arguments for facts that take one; the others take none
-ARGS = {"DiskFree": {"path": "/var/lib/no/such/dir"}, "PortListener": {}, "OllamaVersion": {}}
+ARGS = {"DiskFree": {"path": "/var/lib/no/such/dir"}, "PortListener": {}, "OllamaVersion": {},
+        "RegistryTag": {"lan_ref": "127.0.0.1:9/jetson-ollama/ollama:r36.2.0"}}
 
 FACTS = {
     f"{module_name}.{name}": cls
@@ -71,6 +74,7 @@ def test_defaults_have_the_declared_types():
     }
     assert docker.DockerDaemonJson().default() == {}
     assert ollama.PortListener().default() == []
+    assert cache.RegistryTag().default() == ""
 
 
 @pytest.mark.parametrize("fact_path", [path for path in FACTS if path.split(".")[1] not in ARGS])
@@ -96,6 +100,30 @@ def test_ollama_version_quotes_the_url(tmp_path):
     assert url.rstrip("/") + "/api/version" in shlex.split(command)
     subprocess.run(["sh", "-c", command], check=True, capture_output=True)
     assert not (tmp_path / "pwned").exists()
+
+
+def test_registry_tag_quotes_the_reference(tmp_path):
+    lan_ref = "127.0.0.1:9/" + HOSTILE.format(marker=tmp_path / "pwned") + ":r36"
+    command = _raw(cache.RegistryTag().command(lan_ref=lan_ref))
+    assert cache.manifest_url(lan_ref) in shlex.split(command)
+    subprocess.run(["sh", "-c", command], check=True, capture_output=True)
+    assert not (tmp_path / "pwned").exists()
+
+
+def test_registry_tag_reads_the_digest_a_registry_serves_for_real():
+    digest = "sha256:" + "e3" * 32
+    with Registry({"jetson-ollama/ollama:r36.2.0-cu122-22.04": digest}) as registry:
+        def tag(lan_ref):
+            result = subprocess.run(["sh", "-c", _raw(cache.RegistryTag().command(lan_ref=lan_ref))],
+                                    capture_output=True, text=True, timeout=30)
+            assert result.returncode == 0, result.stderr
+            return cache.RegistryTag().process(result.stdout.splitlines())
+
+        # the schema 2 digest docker pushed, not the stand-in's answer to a client that does not ask for it
+        assert tag(f"{registry.address}/jetson-ollama/ollama:r36.2.0-cu122-22.04") == digest
+        assert tag(f"{registry.address}/jetson-ollama/ollama:r35.4.1-cu114-20.04") == ""
+    assert registry.requests == [("HEAD", "/v2/jetson-ollama/ollama/manifests/r36.2.0-cu122-22.04"),
+                                 ("HEAD", "/v2/jetson-ollama/ollama/manifests/r35.4.1-cu114-20.04")]
 
 
 def test_port_listener_takes_only_an_integer_port():

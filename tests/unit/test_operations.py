@@ -1,6 +1,7 @@
 """Operations: pyinfra-testing fixtures (tests/unit/operations/<module>.<operation>/<case>.json: args,
 kwargs, facts, commands, noop_description, exception), the pure `container_spec`, and the commands they
-yield run for real: git against a local repository, the API wait against a local HTTP server."""
+yield run for real: git against a local repository, the API wait against a local HTTP server, the pull
+from the fleet's registry against a stand-in registry and a fake docker."""
 
 import http.server
 import hashlib
@@ -19,11 +20,13 @@ from pyinfra_testing.operations import make_operation_tests
 from pyinfra_testing.util import FakeState, create_host
 
 from jetson_ollama.facts.containers import JetsonContainersCheckout
-from jetson_ollama.operations import jetson_containers, ollama, rollback
+from jetson_ollama.operations import cache, jetson_containers, ollama, rollback
 from jetson_ollama.operations.ollama import container_spec
 
+from .registry_stub import Registry
+
 FIXTURES = Path(__file__).parent / "operations"
-MODULES = {"jetson_containers": jetson_containers, "ollama": ollama, "rollback": rollback}
+MODULES = {"jetson_containers": jetson_containers, "ollama": ollama, "rollback": rollback, "cache": cache}
 OPERATIONS = {
     f"{module_name}.{name}": function
     for module_name, module in MODULES.items()
@@ -253,3 +256,54 @@ def test_api_ready_fails_with_one_line_when_nothing_answers():
     result = _sh(commands[0])
     assert result.returncode == 1
     assert result.stderr == f"Ollama API at {url} did not answer within 1 s\n"
+
+
+IMAGE = "ollama:r36.2.0-cu122-22.04"
+
+
+def _fake_docker(tmp_path):
+    """A `docker` first in PATH that records each call's arguments (one line, tab-separated) and succeeds."""
+    fakebin = tmp_path / "bin"
+    fakebin.mkdir()
+    calls = tmp_path / "docker-calls"
+    (fakebin / "docker").write_text(f"#!/bin/sh\nfor a in \"$@\"; do printf '%s\\t' \"$a\"; done >> '{calls}'\n"
+                                    f"echo >> '{calls}'\n")
+    (fakebin / "docker").chmod(0o755)
+    return {"PATH": f"{fakebin}:/usr/bin:/bin"}, calls
+
+
+def _docker_calls(calls):
+    return [line.rstrip("\t").split("\t") for line in calls.read_text().splitlines()] if calls.exists() else []
+
+
+def _bash(command, **kwargs):
+    return subprocess.run(["bash", "-c", command], capture_output=True, text=True, timeout=60, **kwargs)
+
+
+def test_image_from_registry_pulls_the_digest_the_registry_serves_then_tags_it(tmp_path):
+    env, calls = _fake_docker(tmp_path)
+    digest = "sha256:" + "e3" * 32
+    with Registry({"jetson-ollama/ollama:r36.2.0-cu122-22.04": digest}) as registry:
+        lan_ref = f"{registry.address}/jetson-ollama/ollama:r36.2.0-cu122-22.04"
+        commands, noop = _run_op(cache.image_from_registry, {"containers.DockerImages": []}, IMAGE, lan_ref)
+        assert noop is None and len(commands) == 1
+        result = _bash(commands[0], env=env)
+    assert result.returncode == 0, result.stderr
+    # the schema 2 digest (the stand-in answers a client that does not ask for it with another one)
+    pinned = f"{registry.address}/jetson-ollama/ollama@{digest}"
+    assert _docker_calls(calls) == [["pull", pinned], ["tag", pinned, IMAGE]]
+    assert registry.requests == [("HEAD", "/v2/jetson-ollama/ollama/manifests/r36.2.0-cu122-22.04")]
+
+
+@pytest.mark.parametrize("registry_up", [True, False], ids=["tag-missing", "registry-down"])
+def test_image_from_registry_fails_with_one_line_and_no_docker_call_without_the_tag(tmp_path, registry_up):
+    env, calls = _fake_docker(tmp_path)
+    with Registry({"jetson-ollama/ollama:r36.2.0-cu122-22.04-other": "sha256:" + "e3" * 32}) as registry:
+        address = registry.address if registry_up else f"127.0.0.1:{_free_port()}"
+        lan_ref = f"{address}/jetson-ollama/ollama:r36.2.0-cu122-22.04"
+        commands, _ = _run_op(cache.image_from_registry, {"containers.DockerImages": []}, IMAGE, lan_ref)
+        result = _bash(commands[0], env=env)
+    assert result.returncode == 1
+    assert result.stderr == f"the fleet's registry has no {lan_ref} (did its builder fail?)\n"
+    assert _docker_calls(calls) == [] and not calls.exists()
+    assert len(registry.requests) == (1 if registry_up else 0)
