@@ -231,8 +231,7 @@ def fetched(
     store: str | None = None,
 ):
     """
-    Ensure an Ollama store on disk holds a model exactly as a manifest digest pins it, copied blob by
-    blob from an Ollama registry or from another store served over HTTP (the fleet's cache).
+    Ensure an Ollama store on disk holds a model exactly as a manifest digest pins it.
 
     + model: a library model, e.g. ``qwen2.5:7b``
     + models_dir: the store, e.g. ``/opt/ollama/models`` (what the container mounts) or the cache
@@ -241,11 +240,12 @@ def fetched(
     + registry: fetch from this Ollama registry, e.g. ``https://registry.ollama.ai`` (the download)
     + store: or from this HTTP server over an Ollama store, e.g. ``http://10.0.0.5:11480`` (the copy)
 
-    Runs ``ollama-fetch.py`` (``files/``, put in ``/usr/local/lib/jetson-ollama``): every blob is
-    checked for sha256 and size before it takes its name, a blob already there is not fetched again,
-    and the manifest is written last, atomically; a manifest or blob that does not match fails the
-    operation with both digests and installs nothing (facts section 5: Ollama neither re-verifies
-    blobs nor tolerates a manifest before its blobs). A running Ollama lists the model at once.
+    The model is copied blob by blob from an Ollama registry or from another store served over HTTP
+    (the fleet's cache) by ``ollama-fetch.py`` (``files/``, put in ``/usr/local/lib/jetson-ollama``):
+    every blob is checked for sha256 and size before it takes its name, a blob already there is not
+    fetched again, and the manifest is written last, atomically; a manifest or blob that does not
+    match fails the operation with both digests and installs nothing (facts section 5: Ollama neither
+    re-verifies blobs nor tolerates a manifest before its blobs). A running Ollama lists the model at once.
 
     **Examples:**
 

@@ -10,11 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from jetson_ollama.operations import jetson_containers, models, ollama
+from jetson_ollama.operations import cache, jetson_containers, models, ollama, rollback
 
 FIXTURES = Path(__file__).parent / "operations"
 # board.py's operations (refused, nvidia_runtime) are exercised on simulated boards (tests/sim/test_stages.py)
-MODULES = {"jetson_containers": jetson_containers, "ollama": ollama, "models": models}
+MODULES = {"jetson_containers": jetson_containers, "ollama": ollama, "models": models, "rollback": rollback,
+           "cache": cache}
 OPERATIONS = {
     f"{module_name}.{name}": function
     for module_name, module in MODULES.items()
@@ -26,7 +27,9 @@ OPERATIONS = {
 def test_the_operations_are_the_expected_ones():
     assert set(OPERATIONS) == {"jetson_containers.installed", "ollama.image_pulled", "ollama.image_built",
                                "ollama.container", "ollama.api_ready", "models.present", "models.absent",
-                               "models.pruned"}
+                               "models.pruned", "models.fetched", "rollback.previous_restored",
+                               "rollback.previous_removed", "cache.insecure_registry", "cache.image_pushed",
+                               "cache.image_from_registry"}
 
 
 @pytest.mark.parametrize("op_path", OPERATIONS)
