@@ -77,15 +77,9 @@ def boards_of_run(state, cache: Cache) -> list:
 
 # ---------------------------------------------------------------- one builder per image variant and run
 
-_builders: dict[int, tuple[object, dict[str, str]]] = {}
-
-
 def claim_builder(host, ref: str) -> bool:
     """True for the first host of this run that claims `ref`: it builds or pulls the image and pushes
     it to the LAN registry; later hosts pull it from there. Hosts are prepared one after the other in
-    inventory order, so the claim is deterministic."""
-    state = host.state
-    kept = _builders.get(id(state))
-    if kept is None or kept[0] is not state:
-        kept = _builders[id(state)] = (state, {})
-    return kept[1].setdefault(ref, host.name) == host.name
+    inventory order, so the claim is deterministic. The claims live on the run's state."""
+    claims = vars(host.state).setdefault("jetson_ollama_builders", {})
+    return claims.setdefault(ref, host.name) == host.name

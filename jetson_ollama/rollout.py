@@ -37,6 +37,8 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, Protocol
 
+from .hostdata import check_inventory, summary
+
 KEEP_PREVIOUS = {"jetson_rollout_keep_previous": True}  # host data of the deploy runs
 STATE_DIR = ".jetson-ollama"
 DEFAULT_GATE = "deploys/gate.py"
@@ -198,7 +200,10 @@ def load_state(path: Path) -> dict[str, Any]:
 
 def plan_rollout(hosts: Sequence[InventoryHost], options: Options) -> Plan:
     """Check the options against the inventory and read the state: everything that can be wrong
-    before anything connects. Raises ValueError (one line)."""
+    before anything connects. Raises ValueError (one line; for bad host data, a line and one line per
+    problem, from hostdata.check_inventory)."""
+    if problems := check_inventory((host.name, host.data) for host in hosts):
+        raise ValueError("\n".join([summary(problems, len(hosts)), *problems]))
     if not options.deploys:
         raise ValueError("name at least one deploy file")
     for path in [*options.deploys, options.gate]:
@@ -332,7 +337,8 @@ def run_rollout(runner: Runner, plan: Plan, *, findings: Callable[[], Mapping[st
             for name in connected:
                 if isinstance(stale, dict):
                     stale.pop(name, None)  # findings of an earlier gate run in this process
-            gated = runner.run_deploy(options.inventory, [options.gate], connected)
+            # with the cache hosts: a board's plan needs its cache host in the run (the gate skips them)
+            gated = runner.run_deploy(options.inventory, [options.gate], connected + plan.cache_hosts)
             found = findings()
         for name in todo:
             boards[name] = _judge(wave, plan.releases[name], deployed.get(name), gated.get(name), found.get(name))

@@ -18,7 +18,7 @@ from pyinfra.operations.util import any_changed
 
 from .. import lock
 from ..cache import boards_of_run, cache_of
-from ..facts.models import RegistryManifest
+from ..facts.models import OllamaManifests, RegistryManifest
 from ..operations import cache as cache_ops
 from ..operations import models as model_ops
 from ..operations.board import fleet_barrier
@@ -93,21 +93,33 @@ def _cache_host(cfg) -> None:
         if not board_plan.refusal and not board_plan.cache_role:
             wanted += [tag for tag in board_plan.models if tag not in wanted]
     locked = lock.load(cfg.ollama_lock_file)
+    stored = host.get_fact(OllamaManifests, models_dir=models_dir)
     for tag in wanted:
-        manifest = host.get_fact(RegistryManifest, model=tag, registry=cfg.ollama_registry)
-        if manifest.get("error") or not manifest.get("manifest"):
-            if tag not in locked:
-                logger.warning(f"{host.name}: cannot read the manifest of {tag} from {cfg.ollama_registry}: "
-                               f"{manifest.get('error')}")
-                continue
-            digest = locked[tag].manifest  # offline: the locked copy, if the cache has it already
-        else:
-            entry = lock.entry_from_parsed(manifest["sha256"], manifest["manifest"])
-            if lock.check(locked, tag, entry) and not cfg.ollama_update_lock:
-                continue  # retagged upstream: each board stops with the lock's message
-            digest = entry.manifest
-        model_ops.fetched(name=f"Cache {tag}", model=tag, models_dir=models_dir, manifest=digest,
-                          registry=cfg.ollama_registry)
+        digest = _manifest_to_cache(cfg, tag, locked, stored.get(tag, {}).get("manifest_sha256"))
+        if digest:
+            model_ops.fetched(name=f"Cache {tag}", model=tag, models_dir=models_dir, manifest=digest,
+                              registry=cfg.ollama_registry)
+
+
+def _manifest_to_cache(cfg, tag: str, locked: dict, cached: str | None) -> str | None:
+    """The manifest digest the cache must hold for `tag`; None to leave it out (each board then stops
+    with the reason). Upstream is asked only when the lock does not pin what the cache holds."""
+    if tag in locked and locked[tag].manifest == f"sha256:{cached}" and not cfg.ollama_update_lock:
+        return locked[tag].manifest
+    manifest = host.get_fact(RegistryManifest, model=tag, registry=cfg.ollama_registry)
+    if manifest.get("error") or not manifest.get("manifest"):
+        if tag not in locked:
+            logger.warning(f"{host.name}: cannot read the manifest of {tag} from {cfg.ollama_registry}: "
+                           f"{manifest.get('error')}")
+            return None
+        return locked[tag].manifest  # offline: the locked copy, if the cache has it already
+    entry = lock.entry_from_parsed(manifest["sha256"], manifest["manifest"])
+    retagged = lock.check(locked, tag, entry)
+    if retagged and not cfg.ollama_update_lock:
+        return None
+    if retagged or tag not in locked:  # the fleet's first download pins it
+        (lock.update if retagged else lock.record)(cfg.ollama_lock_file, tag, entry)
+    return entry.manifest
 
 
 def _unit_service(name: str, unit_text: str, inputs: list) -> None:

@@ -154,9 +154,9 @@ def test_waves_run_in_order_each_deploy_then_soak_then_gate(site):
     assert outcome.code == 0
     assert outcome.waves == [["b1"], ["b2", "b3"], ["b4", "b5", "b6"]]
     assert runner.events == [
-        ("deploy", ["b1", "cache"]), ("sleep", 60), ("gate", ["b1"]),
-        ("deploy", ["b2", "b3", "cache"]), ("sleep", 60), ("gate", ["b2", "b3"]),
-        ("deploy", ["b4", "b5", "b6", "cache"]), ("sleep", 60), ("gate", ["b4", "b5", "b6"]),
+        ("deploy", ["b1", "cache"]), ("sleep", 60), ("gate", ["b1", "cache"]),
+        ("deploy", ["b2", "b3", "cache"]), ("sleep", 60), ("gate", ["b2", "b3", "cache"]),
+        ("deploy", ["b4", "b5", "b6", "cache"]), ("sleep", 60), ("gate", ["b4", "b5", "b6", "cache"]),
     ]
     assert all(data == {"jetson_rollout_keep_previous": True} for kind, _, data in runner.calls if kind == "deploy")
     assert outcome.summary == "6/6 boards ok in 3 waves"
@@ -178,11 +178,12 @@ def test_canary_group_is_wave_one_whatever_the_first_count(site):
     assert outcome.waves == [["b3", "b5"], ["b1"], ["b2", "b4", "b6"]]
 
 
-def test_cache_hosts_are_in_every_deploy_and_never_gated_or_listed(site):
+def test_cache_hosts_are_in_every_run_and_never_listed_as_boards(site):
+    # a board's plan needs its cache host in the run; the gate itself skips the cache host
     runner = StandIn()
     outcome, _ = go(runner, waves="2,4,100%")
     assert all(limit[-1] == "cache" for limit in runner.limits("deploy"))
-    assert all("cache" not in limit for limit in runner.limits("gate"))
+    assert all(limit[-1] == "cache" for limit in runner.limits("gate"))
     assert "cache" not in outcome.boards and "cache" not in saved()["boards"]
     assert saved()["cache_hosts"]["cache"]["result"] == "ok"
 
@@ -203,13 +204,13 @@ def test_failures_within_the_limit_go_on_and_exit_1(site):
     outcome, _ = go(runner, waves="1,3,100%", max_fail="1")
     assert outcome.code == 1 and outcome.stopped_at is None
     assert outcome.summary == "5/6 boards ok in 3 waves; 1 failed within --max-fail 1"
-    assert runner.limits("gate")[-1] == ["b4", "b5", "b6"]  # a failed deploy is still gated: restored
+    assert runner.limits("gate")[-1] == ["b4", "b5", "b6", "cache"]  # a failed deploy is still gated: restored
 
 
 def test_unreachable_boards_fail_and_are_not_gated(site):
     runner = StandIn(unreachable={"b5"})
     outcome, _ = go(runner, waves="100%", max_fail="50%")
-    assert runner.limits("gate") == [["b1", "b2", "b3", "b4", "b6"]]
+    assert runner.limits("gate") == [["b1", "b2", "b3", "b4", "b6", "cache"]]
     assert outcome.boards["b5"]["result"] == "failed"
     assert outcome.boards["b5"]["reason"] == "unreachable: Could not connect (timed out)"
 
@@ -281,7 +282,7 @@ def test_resume_reruns_only_failed_and_pending_boards_then_continues(site):
     again = StandIn()
     outcome, _ = go(again, waves="1,3,100%")
     assert again.limits("deploy") == [["b2", "cache"], ["b4", "b5", "b6", "cache"]]
-    assert again.limits("gate") == [["b2"], ["b4", "b5", "b6"]]
+    assert again.limits("gate") == [["b2", "cache"], ["b4", "b5", "b6", "cache"]]
     assert outcome.code == 0 and outcome.summary == "6/6 boards ok in 3 waves"
     assert [saved()["boards"][f"b{number}"]["wave"] for number in range(1, 7)] == [1, 2, 2, 3, 3, 3]
 
@@ -310,7 +311,7 @@ def test_a_finished_rollout_reruns_nothing_unless_rechecked(site):
     assert idle.calls == [] and outcome.code == 0
     recheck = StandIn()
     go(recheck, waves="1,100%", recheck=True)
-    assert recheck.limits("gate") == [["b1"], ["b2", "b3", "b4", "b5", "b6"]]
+    assert recheck.limits("gate") == [["b1", "cache"], ["b2", "b3", "b4", "b5", "b6", "cache"]]
 
 
 def test_a_state_file_that_does_not_parse_is_refused(site):
