@@ -48,6 +48,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("name")
     p.add_argument("state", choices=["on", "off"])
 
+    p = sub.add_parser("internet", help="cut a board from the fleet's upstream services (off) or give them back "
+                                        "(on); SSH from the controller keeps working")
+    p.add_argument("name")
+    p.add_argument("state", choices=["on", "off"])
+
     p = sub.add_parser("exec", help="run a command inside a board, without SSH")
     p.add_argument("name")
     p.add_argument("command", nargs=argparse.REMAINDER)
@@ -77,11 +82,14 @@ def main(argv: list[str] | None = None) -> int:
             if not sys.stdout.isatty():
                 print(json.dumps(rows))
             for r in rows if sys.stdout.isatty() else []:
-                print(f"{r['name']:<10} {r['ip']:<15} {r['state']:<12} ssh={'yes' if r['ssh'] else 'no':<4} {r['profile']}")
+                print(f"{r['name']:<10} {r['ip']:<15} {r['state']:<12} ssh={'yes' if r['ssh'] else 'no':<4} "
+                      f"internet={'on' if r['internet'] else 'off':<4} {r['profile']}")
         elif args.cmd == "reboot":
             fleet.reboot(fleet.board(args.name))
         elif args.cmd == "partition":
             fleet.partition(fleet.board(args.name), args.state == "on")
+        elif args.cmd == "internet":
+            fleet.internet(fleet.board(args.name), args.state == "on")
         elif args.cmd == "exec":
             cmd = args.command[1:] if args.command[:1] == ["--"] else args.command
             proc = fleet.exec(fleet.board(args.name), *(cmd or ["/bin/bash", "-l"]), check=False, capture=False)

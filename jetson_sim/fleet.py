@@ -368,6 +368,62 @@ class Fleet:
         flags = out.split("<", 1)[1].split(">", 1)[0].split(",") if "<" in out else []
         return bool(out) and "UP" not in flags
 
+    # ---- the board's internet: every upstream service of the fleet listens on the bridge address ----
+    @property
+    def internet_chain(self) -> str:
+        """The fleet's iptables chain (host side, jumped to from INPUT for the bridge): a board's root
+        has no hand on the host's tables, so it cannot undo a cut from inside."""
+        return f"JSIM-{self.bridge}"
+
+    def internet_rules(self, board: Board) -> list[list[str]]:
+        """The chain's rules that cut BOARD off: what it sends the host (so every upstream service) is
+        refused at once, but the replies of the SSH sessions the controller opens to it. IPv4 only, as
+        the services listen on the bridge's IPv4 address. Matched by the board's address and by its MAC,
+        so changing one of them from inside the board does not get it out."""
+        rules = []
+        for who in (["-s", board.ip], ["-m", "mac", "--mac-source", board.mac]):
+            tag = ["-m", "comment", "--comment", f"jetson-sim {board.name} internet off"]
+            rules += [
+                [*who, "-p", "tcp", "--sport", "22", "-m", "conntrack", "--ctstate", "ESTABLISHED", *tag, "-j", "RETURN"],
+                [*who, "-p", "tcp", *tag, "-j", "REJECT", "--reject-with", "tcp-reset"],
+                [*who, *tag, "-j", "REJECT", "--reject-with", "icmp-port-unreachable"],
+            ]
+        return rules
+
+    def internet(self, board: Board, on: bool) -> None:
+        """Cut BOARD from the fleet's upstream services (Docker Hub stand-in, git, Ollama registry, apt
+        proxy) or give them back; SSH from the controller keeps working either way. Idempotent."""
+        _iptables_present()
+        chain = self.internet_chain
+        for rule in self.internet_rules(board):  # start from none of this board's rules, in either case
+            while run("iptables", "-w", "-D", chain, *rule, check=False).returncode == 0:
+                pass
+        if on:
+            return
+        if run("iptables", "-w", "-L", chain, "-n", check=False).returncode != 0:
+            run("iptables", "-w", "-N", chain)
+        jump = ["INPUT", "-i", self.bridge, "-j", chain]
+        if run("iptables", "-w", "-C", *jump, check=False).returncode != 0:
+            run("iptables", "-w", "-I", *jump)  # first: before any accept rule of the host's own
+        for rule in self.internet_rules(board):
+            run("iptables", "-w", "-A", chain, *rule)
+
+    def internet_cut(self, board: Board) -> bool:
+        if shutil.which("iptables") is None:
+            return False
+        rule = self.internet_rules(board)[1]
+        return run("iptables", "-w", "-C", self.internet_chain, *rule, check=False).returncode == 0
+
+    def _internet_down(self) -> None:
+        """Remove the fleet's chain and its jump (the fleet's bridge is going away)."""
+        if shutil.which("iptables") is None or not self.bridge:
+            return
+        while run("iptables", "-w", "-D", "INPUT", "-i", self.bridge, "-j", self.internet_chain,
+                  check=False).returncode == 0:
+            pass
+        run("iptables", "-w", "-F", self.internet_chain, check=False)
+        run("iptables", "-w", "-X", self.internet_chain, check=False)
+
     def fill_disk(self, board: Board, release: bool = False) -> str:
         """Fill the board's disk to the last byte (a real ENOSPC), or release it."""
         path = "/var/lib/jetson-sim/fill-disk"
@@ -385,6 +441,8 @@ class Fleet:
     def down(self, names: list[str] | None = None) -> None:
         targets = [self.board(n) for n in names] if names else list(self.boards.values())
         for board in targets:
+            if self.internet_cut(board):  # a later board with its address must not start cut off
+                self.internet(board, True)
             self.power_off(board)
             disk = self.board_dir(board.name) / "disk"
             if run("mountpoint", "-q", str(disk), check=False).returncode == 0:
@@ -398,6 +456,7 @@ class Fleet:
             return
         if self.bridge:
             Upstream(self).stop()
+            self._internet_down()
             run("ip", "route", "del", "unreachable", self.subnet, "metric", "4000", check=False)
             run("ip", "link", "del", self.bridge, check=False)
             _rmdir_tree(self.cgroup)
@@ -418,7 +477,8 @@ class Fleet:
             cut = self.partitioned(b) if up else False
             rows.append({"name": b.name, "profile": b.profile, "ip": b.ip,
                          "state": "partitioned" if cut else ("running" if up else "off"),
-                         "ssh": up and not cut and _ssh_banner(b.ip, timeout=0.5)})
+                         "ssh": up and not cut and _ssh_banner(b.ip, timeout=0.5),
+                         "internet": not self.internet_cut(b)})
         return rows
 
 
@@ -428,6 +488,11 @@ def _raise_inotify_limit(per_board: int = 16, boards: int = 250) -> None:
     knob = Path("/proc/sys/fs/inotify/max_user_instances")
     if int(knob.read_text()) < per_board * boards:
         knob.write_text(str(per_board * boards))
+
+
+def _iptables_present() -> None:
+    if shutil.which("iptables") is None:
+        raise SimError("iptables is not installed (scripts/setup.sh installs it): it cuts a board's internet")
 
 
 def _children(pid: int) -> list[int]:
