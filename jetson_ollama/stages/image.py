@@ -11,7 +11,9 @@ from __future__ import annotations
 from pyinfra import host
 from pyinfra.api import deploy
 
+from .. import pins
 from ..cache import claim_builder
+from ..facts.containers import DockerImages
 from ..facts.cache import RegistryTag
 from ..operations import cache as cache_ops
 from ..operations import ollama
@@ -29,6 +31,9 @@ def ollama_image():
     lan_ref = cache.lan_ref(image.ref) if cache else None
     in_registry = bool(lan_ref and host.get_fact(RegistryTag, lan_ref=lan_ref))
     builds_here = not lan_ref or (not in_registry and claim_builder(host, image.ref))
+    local = next((found for found in host.get_fact(DockerImages) if found["ref"] == image.ref), None)
+    pins.record(plan.settings, "images", image.ref, (local or {}).get("digest") or
+                (host.get_fact(RegistryTag, lan_ref=lan_ref) if in_registry else None))
 
     if builds_here:
         if image.strategy == "prebuilt":

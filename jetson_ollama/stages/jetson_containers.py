@@ -5,6 +5,7 @@ from __future__ import annotations
 from pyinfra import host
 from pyinfra.api import deploy
 
+from .. import pins
 from ..operations import jetson_containers
 from ..plan import plan_for
 from .preflight import stop_if_refused
@@ -16,6 +17,7 @@ def install_jetson_containers():
     if stop_if_refused(plan):
         return
     cfg = plan.settings
+    pins.record(cfg, "jetson-containers", cfg.jetson_containers_repo, cfg.jetson_containers_commit, overwrite=True)
     jetson_containers.installed(
         name=f"jetson-containers at {cfg.jetson_containers_commit[:12]}",
         repo=cfg.jetson_containers_repo, commit=cfg.jetson_containers_commit, path=cfg.jetson_containers_path,

@@ -15,7 +15,7 @@ from __future__ import annotations
 from pyinfra import host, logger
 from pyinfra.api import deploy
 
-from .. import lock, models
+from .. import lock, models, pins
 from ..facts.jetson import Memory
 from ..facts.containers import OllamaContainer
 from ..facts.models import OllamaManifests, OllamaModels, RegistryManifest
@@ -61,6 +61,7 @@ def ollama_models():
     running = host.get_fact(OllamaContainer, container=cfg.ollama_container_name)
     live = running.get("running") and running.get("image") == plan.image.ref
     version = plan.image.ollama_version or (host.get_fact(OllamaVersion, url=url) if live else None)
+    pins.record(cfg, "ollama", plan.image.ref, version)
     locked = lock.load(cfg.ollama_lock_file)
     reader = cache_host(host, plan.cache) if plan.cache else host  # who reads upstream manifests
 
