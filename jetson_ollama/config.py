@@ -1,17 +1,22 @@
 """Settings from pyinfra host data, checked against `defaults.DEFAULTS`, and what follows from them.
 
 `settings(host.data)` fills every unset key from DEFAULTS and raises ConfigError with one line,
-`"<key>: <problem> (got <value>)"`, on the first bad value. `defaults_table()` renders DEFAULTS and
+`"<key>: <problem> (got <value>)"`, on the first bad value; `problems(host.data)` answers every such
+line of a host, unknown `jetson_*`/`ollama_*` keys included (hostdata.py checks a whole inventory
+with it before anything connects). A new key needs its check in `_CHECKS`; `_absolute_path`, `_size`
+and `_cidrs` are there for paths, sizes and networks. `defaults_table()` renders DEFAULTS and
 the comment above each key as the README's Markdown table (`python -m jetson_ollama.config`).
 """
 
 from __future__ import annotations
 
 import ast
+import difflib
 import inspect
+import ipaddress
 import posixpath
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -110,7 +115,38 @@ def _choice(choices: tuple[str, ...]) -> Callable[[Any], str | None]:
 
 
 def _absolute_path(value: Any) -> str | None:
-    return None if isinstance(value, str) and value.startswith("/") else "must be an absolute path"
+    # these paths go into shell commands, docker -v src:dst and systemd unit lines (ExecStart=...), where
+    # spaces, quotes, $, %, :, \ or a newline would split, expand or end them: a plain, normalized path only
+    if not isinstance(value, str) or not value.startswith("/"):
+        return "must be an absolute path"
+    if unsafe := re.search(r"[^A-Za-z0-9._+@/-]", value):
+        return f"must be an absolute path of letters, digits and . _ - + @ / only (has {unsafe.group()!r})"
+    if posixpath.normpath(value) != value or value.startswith("//"):
+        return "must be a normalized absolute path (no .., ., // or trailing /)"
+    return None
+
+
+def _size(value: Any) -> str | None:
+    # as fallocate, zram and docker read sizes: a whole number and a binary unit letter
+    if isinstance(value, str) and re.fullmatch(r"[1-9][0-9]*[KMGT]", value):
+        return None
+    return "must be a size such as 512M or 8G (a whole number and K, M, G or T)"
+
+
+def _cidrs(value: Any) -> str | None:
+    # a list, never a bare string: "10.0.0.0/8" would be read one character at a time
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        return 'must be a list of networks such as ["192.168.55.0/24", "fd00::/64"]'
+    for item in value:
+        try:
+            ipaddress.ip_network(item)
+        except ValueError:
+            try:
+                network = ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                return f"must list IPv4 or IPv6 networks such as 192.168.55.0/24; not one: {item!r}"
+            return f"must list networks without host bits: {item} is inside {network}"
+    return None
 
 
 def _container_models_dir(value: Any) -> str | None:
@@ -226,17 +262,68 @@ _CHECKS: dict[str, Callable[[Any], str | None]] = {
 }
 
 
+def _checked(host_data: Any) -> Iterator[tuple[str, Any, str | None]]:
+    """(key, value, problem or None) for every DEFAULTS key, the default where the data has None."""
+    for key, default in DEFAULTS.items():
+        value = None if host_data is None else host_data.get(key)
+        value = default if value is None else value
+        check = _CHECKS[key]
+        try:
+            problem = check(value)
+        except Exception:  # noqa: BLE001 - a value its check cannot even read is a wrong value
+            problem = "is not a kind of value this key takes"
+        yield key, value, problem
+
+
 def settings(host_data: Any = None) -> Settings:
     """The checked settings of a host: `host_data.get(key)` for every DEFAULTS key (pyinfra's
     `host.data`, or any mapping), the default where that is None. Raises ConfigError (one line)."""
     values = {}
-    for key, default in DEFAULTS.items():
-        value = None if host_data is None else host_data.get(key)
-        value = default if value is None else value
-        if problem := _CHECKS[key](value):
+    for key, value, problem in _checked(host_data):
+        if problem:
             raise ConfigError(f"{key}: {problem} (got {value!r})")
         values[key] = list(value) if isinstance(value, list) else value  # never hand out DEFAULTS' lists
     return Settings(**values)
+
+
+def _data_keys(host_data: Any) -> dict[str, Any]:
+    if host_data is None:
+        return {}
+    # pyinfra's HostData merges its layers in dict(); a mapping is its own
+    data = host_data.dict() if callable(getattr(host_data, "dict", None)) else host_data
+    return {key: data[key] for key in data if isinstance(key, str)}
+
+
+def problems(host_data: Any = None) -> list[str]:
+    """Every problem of a host's data, one line each, worded as settings() words its first:
+    `"<key>: <problem> (got <value!r>)"`. In DEFAULTS order: each key's own check; once every key is
+    good on its own, the problem settings() finds between keys; a model of `ollama_models` outside the
+    catalog without `ollama_allow_unknown_models` (the models stage would refuse it on the board); then
+    every `jetson_*`/`ollama_*` key that is not a setting (a typo)."""
+    found, good = [], {}
+    for key, value, problem in _checked(host_data):
+        if problem:
+            found.append(f"{key}: {problem} (got {value!r})")
+        else:
+            good[key] = value
+    if not found:
+        try:
+            settings(host_data)
+        except ConfigError as exc:
+            found.append(str(exc))
+    models = good.get("ollama_models")
+    if good.get("ollama_allow_unknown_models") is False and isinstance(models, list):
+        if unknown := [tag for tag in models if tag not in catalog()]:
+            found.append(f"ollama_models: not in the catalog (data/models.yaml): {', '.join(unknown)}; set "
+                         f"ollama_allow_unknown_models: true to size them from the registry (got {models!r})")
+    for key, value in _data_keys(host_data).items():
+        if key.startswith(("jetson_", "ollama_")) and key not in DEFAULTS:
+            # compared without the prefix, which every key shares, and across both (ollama_cache_host)
+            by_name = {setting.split("_", 1)[1]: setting for setting in DEFAULTS}
+            near = difflib.get_close_matches(key.split("_", 1)[1], by_name, n=1)
+            hint = f"did you mean {by_name[near[0]]}?" if near else "not a setting (jetson_ollama/defaults.py)"
+            found.append(f"{key}: unknown key; {hint} (got {value!r})")
+    return found
 
 
 def ollama_environment(settings: Settings, jetpack_major: int | str) -> dict[str, str]:
