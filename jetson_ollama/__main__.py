@@ -9,9 +9,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import report, rollout
+from . import hostdata, report, rollout
 
-COMMANDS = (report, rollout)
+COMMANDS = (hostdata, report, rollout)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,252 @@
+"""Host data checked before anything connects: config.problems, hostdata.check_inventory, and the three
+ways users run us (the pyinfra command from the repository root, `python -m jetson_ollama rollout` and
+`python -m jetson_ollama check`), each against boards that count every TCP connection they get."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from jetson_ollama import config
+from jetson_ollama.__main__ import main
+from jetson_ollama.config import ConfigError, problems, settings
+from jetson_ollama.hostdata import check_inventory
+
+REPO = Path(__file__).parents[2]
+PYINFRA = Path(sys.executable).with_name("pyinfra")
+
+
+class Listener:
+    """A TCP port on 127.0.0.1 that counts the connections it accepts (and closes them at once)."""
+
+    def __init__(self) -> None:
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.accepted = 0
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.accepted += 1
+            conn.close()
+
+
+@pytest.fixture(scope="module")
+def boards():
+    listener = Listener()
+    yield listener
+    listener.sock.close()
+
+
+def write_inventory(path: Path, port: int, hosts: dict[str, dict]) -> Path:
+    """A pyinfra inventory file: every host is ssh to 127.0.0.1:port (the listener) plus its data."""
+    ssh = {"ssh_hostname": "127.0.0.1", "ssh_port": port, "ssh_connect_retries": 0}
+    items = ",\n    ".join(f"({name!r}, {{**_ssh, **{data!r}}})" for name, data in hosts.items())
+    path.write_text(f"_ssh = {ssh!r}\n\nboards = [\n    {items},\n]\n")
+    return path
+
+
+def run_pyinfra(inventory: Path) -> subprocess.CompletedProcess:
+    """`pyinfra INVENTORY deploys/full.py -y` as a user runs it: from the repository root."""
+    return subprocess.run([str(PYINFRA), str(inventory), "deploys/full.py", "-y"], cwd=REPO, capture_output=True,
+                          text=True, timeout=120)
+
+
+BAD = {
+    "nano-01": {"ollama_keep_alive": "5 minutes", "ollama_num_parallel": 0},
+    "nano-02": {"ollama_modles": ["qwen3:4b"], "jetson_cache_host": "cache-1"},
+    "nano-03": {"ollama_models": ["qwen3:4b", "qwen9:99b"]},
+}
+BAD_LINES = [
+    "jetson-ollama: host nano-01: ollama_keep_alive: must be a duration such as 5m, 1h30m, -1 or a number of "
+    "seconds (got '5 minutes')",
+    "jetson-ollama: host nano-01: ollama_num_parallel: must be an integer >= 1 (got 0)",
+    "jetson-ollama: host nano-02: ollama_modles: unknown key; did you mean ollama_models? (got ['qwen3:4b'])",
+    "jetson-ollama: host nano-02: jetson_cache_host: not a host of the inventory (got 'cache-1')",
+    "jetson-ollama: host nano-03: ollama_models: not in the catalog (data/models.yaml): qwen9:99b; set "
+    "ollama_allow_unknown_models: true to size them from the registry (got ['qwen3:4b', 'qwen9:99b'])",
+]
+
+
+# ---------------------------------------------------------------- config.problems and its helpers
+
+def test_problems_lists_every_bad_key_where_settings_raises_on_the_first():
+    data = {"ollama_num_parallel": 0, "jetson_scripts_dir": "bin", "ollama_host": "127.0.0.1"}
+    assert problems(data) == [
+        "jetson_scripts_dir: must be an absolute path (got 'bin')",
+        "ollama_host: must be host:port with a port 1-65535 (got '127.0.0.1')",
+        "ollama_num_parallel: must be an integer >= 1 (got 0)",
+    ]
+    with pytest.raises(ConfigError) as err:
+        settings(data)
+    assert str(err.value) == problems(data)[0]
+    assert problems({}) == problems(None) == []
+
+
+def test_unknown_keys_get_the_nearest_setting_and_other_keys_are_not_ours():
+    assert problems({"ollama_keepalive": "10m", "jetson_zzz": 1, "ssh_user": "jetson", "sim_profile": "x"}) == [
+        "ollama_keepalive: unknown key; did you mean ollama_keep_alive? (got '10m')",
+        "jetson_zzz: unknown key; not a setting (jetson_ollama/defaults.py) (got 1)",
+    ]
+
+
+def test_model_tags_outside_the_catalog_need_allow_unknown():
+    line = ("ollama_models: not in the catalog (data/models.yaml): qwen9:99b; set ollama_allow_unknown_models: "
+            "true to size them from the registry (got ['qwen2.5:0.5b', 'qwen9:99b'])")
+    assert problems({"ollama_models": ["qwen2.5:0.5b", "qwen9:99b"]}) == [line]
+    assert problems({"ollama_models": ["qwen9:99b"], "ollama_allow_unknown_models": True}) == []
+
+
+def test_a_check_that_cannot_read_a_value_makes_it_a_problem_not_a_crash(monkeypatch):
+    monkeypatch.setitem(config._CHECKS, "ollama_keep_alive", lambda value: value.upper() and None)
+    assert problems({"ollama_keep_alive": 300}) == [
+        "ollama_keep_alive: is not a kind of value this key takes (got 300)"]
+
+
+@pytest.mark.parametrize("value, problem", [
+    ("/opt/ollama models", "must be an absolute path of letters, digits and . _ - + @ / only (has ' ')"),
+    ("/opt/ollama\nExecStartPre=/bin/sh",
+     "must be an absolute path of letters, digits and . _ - + @ / only (has '\\n')"),
+    ("/opt/$HOME", "must be an absolute path of letters, digits and . _ - + @ / only (has '$')"),
+    ("/opt/%h", "must be an absolute path of letters, digits and . _ - + @ / only (has '%')"),
+    ("/opt/a:/data", "must be an absolute path of letters, digits and . _ - + @ / only (has ':')"),
+    ("/opt/a\x00", "must be an absolute path of letters, digits and . _ - + @ / only (has '\\x00')"),
+    ("/opt/../etc", "must be a normalized absolute path (no .., ., // or trailing /)"),
+    ("/opt/./x", "must be a normalized absolute path (no .., ., // or trailing /)"),
+    ("//opt", "must be a normalized absolute path (no .., ., // or trailing /)"),
+    ("/opt/", "must be a normalized absolute path (no .., ., // or trailing /)"),
+    ("opt/x", "must be an absolute path"),
+    (17, "must be an absolute path"),
+])
+def test_paths_refuse_what_would_break_a_shell_or_unit_line(value, problem):
+    assert config._absolute_path(value) == problem
+
+
+@pytest.mark.parametrize("value", ["/opt/ollama/models", "/srv/jetson-ollama/models_2.0", "/var/lib/a+b@c"])
+def test_plain_paths_pass(value):
+    assert config._absolute_path(value) is None
+
+
+@pytest.mark.parametrize("value, problem", [
+    ("10.0.0.0/8", 'must be a list of networks such as ["192.168.55.0/24", "fd00::/64"]'),
+    (["10.0.0.0/8", 24], 'must be a list of networks such as ["192.168.55.0/24", "fd00::/64"]'),
+    (["192.168.55.0/33"], "must list IPv4 or IPv6 networks such as 192.168.55.0/24; not one: '192.168.55.0/33'"),
+    (["lan"], "must list IPv4 or IPv6 networks such as 192.168.55.0/24; not one: 'lan'"),
+    (["192.168.55.7/24"], "must list networks without host bits: 192.168.55.7/24 is inside 192.168.55.0/24"),
+])
+def test_cidrs(value, problem):
+    assert config._cidrs(value) == problem
+
+
+def test_good_cidrs_and_sizes():
+    assert config._cidrs([]) is None
+    assert config._cidrs(["192.168.55.0/24", "10.1.2.3", "fd00::/64"]) is None
+    assert [config._size(size) for size in ("512M", "8G", "1T", "64K")] == [None] * 4
+    assert {config._size(size) for size in ("8", "8GB", "0G", "1.5G", "8 G", 8, "-1G")} == {
+        "must be a size such as 512M or 8G (a whole number and K, M, G or T)"}
+
+
+# ---------------------------------------------------------------- hostdata.check_inventory
+
+def test_each_line_names_the_host_and_hosts_keep_inventory_order():
+    hosts = [("b2", {"ollama_num_parallel": 0}), ("b1", {}), ("a0", {"jetson_scripts_dir": "bin"})]
+    assert check_inventory(hosts) == [
+        "jetson-ollama: host b2: ollama_num_parallel: must be an integer >= 1 (got 0)",
+        "jetson-ollama: host a0: jetson_scripts_dir: must be an absolute path (got 'bin')",
+    ]
+    assert check_inventory([("b1", {}), ("b2", None)]) == []
+
+
+def test_the_cache_host_must_be_in_the_inventory_and_name_itself():
+    assert check_inventory([("cache-01", {}), ("nano-01", {"jetson_cache_host": "cache-1"})]) == [
+        "jetson-ollama: host nano-01: jetson_cache_host: not a host of the inventory; did you mean cache-01? "
+        "(got 'cache-1')"]
+    assert check_inventory([("cache-01", {}), ("nano-01", {"jetson_cache_host": "cache-01"}),
+                            ("nano-02", {"jetson_cache_host": "cache-01"})]) == [
+        "jetson-ollama: host cache-01: jetson_cache_host: must be cache-01 itself, the cache host of nano-01, "
+        "nano-02; otherwise it is deployed as a board (got None)"]
+    fleet = {"jetson_cache_host": "cache-01"}
+    assert check_inventory([("cache-01", fleet), ("nano-01", fleet), ("nano-02", {})]) == []
+
+
+def test_boards_share_the_registry_and_lock_of_their_cache_host():
+    fleet = {"jetson_cache_host": "cache-01"}
+    hosts = [("cache-01", {**fleet, "ollama_lock_file": "fleet.lock"}),
+             ("nano-01", {**fleet, "ollama_lock_file": "fleet.lock"}),
+             ("nano-02", {**fleet, "ollama_registry": "http://10.0.0.9:11500"})]
+    assert check_inventory(hosts) == [
+        "jetson-ollama: host nano-02: ollama_registry: must be the same as on its cache host cache-01 "
+        "('https://registry.ollama.ai'), which downloads this host's models (got 'http://10.0.0.9:11500')",
+        "jetson-ollama: host nano-02: ollama_lock_file: must be the same as on its cache host cache-01 "
+        "('fleet.lock'), which downloads this host's models (got 'models.lock')",
+    ]
+
+
+def test_the_example_inventory_is_fine():
+    from jetson_ollama.runner import inventory_hosts
+
+    hosts = inventory_hosts(str(REPO / "inventories" / "lab.py"))
+    assert [host.name for host in hosts] == ["nano-01", "nano-02", "nx-01", "agx-01"]
+    assert check_inventory((host.name, host.data) for host in hosts) == []
+
+
+# ---------------------------------------------------------------- before any connection, in every way we run
+
+def test_pyinfra_from_the_repo_root_stops_before_connecting_with_every_problem(tmp_path, boards):
+    before = boards.accepted
+    run = run_pyinfra(write_inventory(tmp_path / "inventory.py", boards.port, BAD))
+    output = run.stdout + run.stderr
+    assert run.returncode != 0
+    assert "3 hosts: 5 host data problems; no host was contacted" in output
+    for line in BAD_LINES:
+        assert line in output
+    assert boards.accepted == before
+
+
+def test_pyinfra_with_good_data_does_connect(tmp_path, boards):
+    # the listener sees a run that gets past the check: pyinfra's ssh reaches it (and fails there)
+    before = boards.accepted
+    run = run_pyinfra(write_inventory(tmp_path / "inventory.py", boards.port, {"nano-01": {}}))
+    assert run.returncode != 0
+    assert "host data" not in run.stdout + run.stderr
+    assert boards.accepted > before
+
+
+def test_check_command(tmp_path, boards, capsys):
+    before = boards.accepted
+    bad = write_inventory(tmp_path / "bad.py", boards.port, BAD)
+    assert main(["check", str(bad)]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "3 hosts: 5 host data problems; no host was contacted"
+    assert out[1:] == BAD_LINES
+    good = write_inventory(tmp_path / "good.py", boards.port, {"nano-01": {}, "nano-02": {"ollama_models": "auto"}})
+    assert main(["check", str(good)]) == 0
+    assert capsys.readouterr().out == "2 hosts: host data ok\n"
+    assert main(["check", str(tmp_path / "missing.py")]) == 2
+    assert capsys.readouterr().err == f"jetson-ollama check: no inventory file {tmp_path / 'missing.py'}\n"
+    assert boards.accepted == before
+
+
+def test_rollout_refuses_before_any_run(tmp_path, boards, capsys, monkeypatch):
+    from jetson_ollama import runner
+
+    monkeypatch.setattr(runner, "run_deploy", lambda *args, **kwargs: pytest.fail("a deploy ran"))
+    before = boards.accepted
+    inventory = write_inventory(tmp_path / "bad.py", boards.port, BAD)
+    state = tmp_path / "state.json"
+    code = main(["rollout", str(inventory), str(REPO / "deploys" / "full.py"), "--state", str(state)])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith("jetson-ollama rollout: 3 hosts: 5 host data problems; no host was contacted\n")
+    for line in BAD_LINES:
+        assert f"\n{line}\n" in err
+    assert not state.exists() and boards.accepted == before
