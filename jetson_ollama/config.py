@@ -53,6 +53,15 @@ class Settings:
     jetson_cache_models_port: int
     jetson_cache_models_dir: str
     jetson_rollout_keep_previous: bool
+    jetson_power_mode: str | None
+    jetson_clocks: bool
+    jetson_headless: bool
+    jetson_disable_argus: bool
+    jetson_disable_zram: bool
+    jetson_swapfile_size: str | None
+    jetson_swapfile_path: str
+    jetson_docker_data_root: str | None
+    jetson_allow_reboot: bool
     ollama_version: str | None
     ollama_container_name: str
     ollama_models_dir: str
@@ -239,6 +248,15 @@ _CHECKS: dict[str, Callable[[Any], str | None]] = {
     "jetson_cache_models_port": _port,
     "jetson_cache_models_dir": _absolute_path,
     "jetson_rollout_keep_previous": _boolean,
+    "jetson_power_mode": _optional(_pattern(r"[A-Za-z0-9_.+-]+", "must be a power mode NAME such as MAXN_SUPER")),
+    "jetson_clocks": _boolean,
+    "jetson_headless": _boolean,
+    "jetson_disable_argus": _boolean,
+    "jetson_disable_zram": _boolean,
+    "jetson_swapfile_size": _optional(_pattern(r"[1-9][0-9]*[MG]", "must be a size such as 512M or 8G (whole MiB or GiB)")),
+    "jetson_swapfile_path": _absolute_path,
+    "jetson_docker_data_root": _optional(_absolute_path),
+    "jetson_allow_reboot": _boolean,
     "ollama_version": _optional(_pattern(r"\d+(\.\d+)*", "must be a version such as 0.6.8, or None")),
     "ollama_container_name": _pattern(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*", "must be a docker container name"),
     "ollama_models_dir": _absolute_path,

@@ -45,6 +45,24 @@ DEFAULTS = {
     "jetson_cache_models_dir": "/srv/jetson-ollama/models",
     # keep the replaced container stopped as <name>-previous until the health gate passes (set by the rollout)
     "jetson_rollout_keep_previous": False,
+    # opt-in: the nvpmodel power mode by NAME from /etc/nvpmodel.conf, e.g. MAXN_SUPER (ids differ per board, facts section 3); None: untouched
+    "jetson_power_mode": None,
+    # opt-in: a systemd unit runs jetson_clocks at every boot (clocks pinned to the power mode's maximum)
+    "jetson_clocks": False,
+    # opt-in: boot multi-user.target, no desktop: frees about 800 MB, which the memory fit counts at once (applies at the next boot)
+    "jetson_headless": False,
+    # opt-in: stop and disable nvargus-daemon, the CSI camera daemon
+    "jetson_disable_argus": False,
+    # opt-in: swap off JetPack's zram and disable nvzramconfig (its devices go at the next boot)
+    "jetson_disable_zram": False,
+    # opt-in: a swapfile of this size (512M, 8G) at jetson_swapfile_path, active and in /etc/fstab; None: untouched
+    "jetson_swapfile_size": None,
+    # the swapfile; its directory must exist (/ssd: the NVMe mount of jetson-containers' setup guide; swap on eMMC/SD is very slow)
+    "jetson_swapfile_path": "/ssd/swapfile",
+    # opt-in: docker's data-root, e.g. /ssd/docker on NVMe; the current one is copied there when it is empty, and left in place
+    "jetson_docker_data_root": None,
+    # let the tuning stage reboot the board once when a change waits for the next boot (else it logs "reboot needed")
+    "jetson_allow_reboot": False,
     # Ollama version to build (`ollama:<version>`) or to require of a prebuilt image; None: the package default
     "ollama_version": None,
     # name of the Ollama container on the board

@@ -9,6 +9,7 @@ from __future__ import annotations
 import socket
 from dataclasses import dataclass, field
 
+from pyinfra.api import OperationError
 from pyinfra.facts.server import Arch
 
 from .cache import Cache, CacheUnavailable, cache_of, is_cache_host
@@ -17,8 +18,10 @@ from .facts.containers import DockerImages, JetsonContainersCheckout, OllamaCont
 from .facts.docker import DockerDaemonJson, DockerState
 from .facts.jetson import DefaultTarget, DiskFree, Memory, TegraRelease
 from .facts.ollama import PortListener
+from .facts.tuning import PowerModes, SwapFile
 from .images import ImagePlan, NoImage, compatible_with, containers_era, l4t_from_tag, resolve_image, reusable_image
 from .models import auto_models, model_info
+from .operations.tuning import check_data_root, check_swapfile, mode_named
 from .releases import ReleaseInfo, UnknownRelease, release_info
 
 DOCKER_ROOT = "/var/lib/docker"
@@ -107,6 +110,9 @@ def _make_plan(host) -> BoardPlan:
         if host.get_fact(DockerDaemonJson).get("_invalid"):
             return _refuse(plan, "/etc/docker/daemon.json does not parse; fix it by hand first")
 
+    if problem := _tuning_problem(host, cfg):
+        return _refuse(plan, problem)
+
     container = host.get_fact(OllamaContainer, container=cfg.ollama_container_name)
     port = int(cfg.ollama_host.rsplit(":", 1)[1])
     listeners = host.get_fact(PortListener, port=port)
@@ -142,8 +148,25 @@ def _make_plan(host) -> BoardPlan:
     return plan
 
 
+def _tuning_problem(host, cfg: Settings) -> str | None:
+    """Why the opt-in board tuning (stages/tuning.py) cannot be done as asked, found before anything changes."""
+    try:
+        if cfg.jetson_power_mode:
+            mode_named(host.get_fact(PowerModes)["modes"], cfg.jetson_power_mode)
+        if cfg.jetson_swapfile_size:
+            check_swapfile(cfg.jetson_swapfile_path, host.get_fact(SwapFile, path=cfg.jetson_swapfile_path))
+        if cfg.jetson_docker_data_root:
+            check_data_root(cfg.jetson_docker_data_root, host.get_fact(DockerDaemonJson))
+    except OperationError as exc:
+        return str(exc)
+    return None
+
+
 def board_desktop(host, cfg: Settings) -> bool:
-    """The OS takes about 800 MB more with the desktop JetPack boots (facts section 3)."""
+    """The OS takes about 800 MB more with the desktop JetPack boots (facts section 3). A board the
+    deploy makes headless (jetson_headless) counts as headless at once, before its reboot."""
+    if cfg.jetson_headless:
+        return False
     if cfg.ollama_desktop is not None:
         return cfg.ollama_desktop
     return host.get_fact(DefaultTarget) == "graphical.target"

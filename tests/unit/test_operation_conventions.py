@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from jetson_ollama.operations import cache, jetson_containers, models, ollama, rollback
+from jetson_ollama.operations import cache, jetson_containers, models, ollama, rollback, tuning
 
 FIXTURES = Path(__file__).parent / "operations"
 # board.py's operations (refused, nvidia_runtime) are exercised on simulated boards (tests/sim/test_stages.py)
 MODULES = {"jetson_containers": jetson_containers, "ollama": ollama, "models": models, "rollback": rollback,
-           "cache": cache}
+           "cache": cache, "tuning": tuning}
 OPERATIONS = {
     f"{module_name}.{name}": function
     for module_name, module in MODULES.items()
@@ -29,7 +29,9 @@ def test_the_operations_are_the_expected_ones():
                                "ollama.container", "ollama.api_ready", "models.present", "models.absent",
                                "models.pruned", "models.fetched", "rollback.previous_restored",
                                "rollback.previous_removed", "cache.insecure_registry", "cache.image_pushed",
-                               "cache.image_from_registry"}
+                               "cache.image_from_registry", "tuning.power_mode", "tuning.clocks_at_boot",
+                               "tuning.default_target", "tuning.zram_swap", "tuning.swapfile",
+                               "tuning.docker_data_root"}
 
 
 @pytest.mark.parametrize("op_path", OPERATIONS)

@@ -1,0 +1,12 @@
+"""Board tuning alone, after the preflight: the opt-in jetson_* tuning keys (power mode by name,
+jetson_clocks at boot, headless, nvargus-daemon off, zram off, a swapfile, docker's data root),
+with one reboot at the end when a change waits for it and jetson_allow_reboot is set:
+
+    pyinfra inventories/lab.py deploys/tuning.py --data jetson_power_mode=MAXN_SUPER
+"""
+
+from jetson_ollama.stages.preflight import preflight
+from jetson_ollama.stages.tuning import board_tuning
+
+preflight()
+board_tuning()
