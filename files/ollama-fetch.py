@@ -15,7 +15,8 @@ cannot serve Ollama blobs, facts section 5):
   --registry URL  an Ollama (distribution v2) registry: URL/v2/<namespace>/<name>/manifests/<tag> and
                   URL/v2/<namespace>/<name>/blobs/sha256:<hex>, redirects followed (blobs go to a CDN)
   --store URL     a static HTTP server whose root is an Ollama models dir: URL/manifests/<registry-host>/
-                  <namespace>/<name>/<tag> and URL/blobs/sha256-<hex>
+                  <namespace>/<name>/<tag> and URL/blobs/sha256-<hex>; or file:///DIR, such a dir on this
+                  machine (an offline bundle's files put on the board), verified the same way
 
 The manifest's sha256 over its exact bytes must be --expect-manifest, and the digests it names (config
 + layers) must be --expect-blobs as a set, when given; the manifest is stored as those exact bytes.
@@ -417,7 +418,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--models-dir", required=True, help="the Ollama models dir to fill ($OLLAMA_MODELS)")
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--registry", metavar="URL", help="an Ollama registry, e.g. https://registry.ollama.ai")
-    source.add_argument("--store", metavar="URL", help="a static HTTP server whose root is an Ollama models dir")
+    source.add_argument("--store", metavar="URL", help="a static HTTP server whose root is an Ollama models dir, "
+                                                       "or file:///DIR for such a dir on this machine")
     parser.add_argument("--expect-manifest", metavar="DIGEST", help="sha256:... of the manifest's bytes")
     parser.add_argument("--expect-blobs", default="", metavar="DIGESTS",
                         help="comma-separated sha256:... digests the manifest must name (config + layers)")
@@ -440,8 +442,10 @@ def main(argv: list[str] | None = None) -> int:
     if not url and not args.check:
         parser.error("one of --registry or --store is required (or --check)")
     parts = urllib.parse.urlsplit(url or "http://unused")
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        parser.error(f"--registry and --store take an http(s) URL like http://10.0.0.5:11480, not {url!r}")
+    local_store = args.store and parts.scheme == "file" and not parts.netloc and parts.path.startswith("/")
+    if not local_store and (parts.scheme not in ("http", "https") or not parts.hostname):
+        parser.error(f"--registry and --store take an http(s) URL like http://10.0.0.5:11480 (--store also"
+                     f" file:///path), not {url!r}")
 
     if args.check:
         complete, line = check(args, namespace, name, tag, expected_blobs)

@@ -9,9 +9,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import hostdata, report, rollout
+from . import bundle, hostdata, report, rollout
 
-COMMANDS = (hostdata, report, rollout)
+COMMANDS = (bundle, hostdata, report, rollout)
 
 
 def main(argv: list[str] | None = None) -> int:

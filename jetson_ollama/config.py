@@ -53,6 +53,7 @@ class Settings:
     jetson_cache_models_port: int
     jetson_cache_models_dir: str
     jetson_rollout_keep_previous: bool
+    jetson_bundle: str | None
     jetson_power_mode: str | None
     jetson_clocks: bool
     jetson_headless: bool
@@ -248,6 +249,7 @@ _CHECKS: dict[str, Callable[[Any], str | None]] = {
     "jetson_cache_models_port": _port,
     "jetson_cache_models_dir": _absolute_path,
     "jetson_rollout_keep_previous": _boolean,
+    "jetson_bundle": _optional(_text),
     "jetson_power_mode": _optional(_pattern(r"[A-Za-z0-9_.+-]+", "must be a power mode NAME such as MAXN_SUPER")),
     "jetson_clocks": _boolean,
     "jetson_headless": _boolean,

@@ -45,6 +45,8 @@ DEFAULTS = {
     "jetson_cache_models_dir": "/srv/jetson-ollama/models",
     # keep the replaced container stopped as <name>-previous until the health gate passes (set by the rollout)
     "jetson_rollout_keep_previous": False,
+    # offline bundle on the controller (`python -m jetson_ollama bundle`): install image and models from it, no internet
+    "jetson_bundle": None,
     # opt-in: the nvpmodel power mode by NAME from /etc/nvpmodel.conf, e.g. MAXN_SUPER (ids differ per board, facts section 3); None: untouched
     "jetson_power_mode": None,
     # opt-in: a systemd unit runs jetson_clocks at every boot (clocks pinned to the power mode's maximum)
