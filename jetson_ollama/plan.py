@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pyinfra.api import OperationError
 from pyinfra.facts.server import Arch
 
+from .bundle import board_problem as bundle_problem
 from .cache import Cache, CacheUnavailable, cache_of, is_cache_host
 from .config import ConfigError, Settings, ollama_environment, settings
 from .facts.containers import DockerImages, JetsonContainersCheckout, OllamaContainer
@@ -136,6 +137,8 @@ def _make_plan(host) -> BoardPlan:
         plan.image = _image_plan(cfg, plan.release, commit_date, images, min_ollama)
     except NoImage as exc:
         return _refuse(plan, str(exc))
+    if cfg.jetson_bundle and (problem := bundle_problem(cfg, plan.image.strategy, plan.image.ref, str(plan.release.l4t))):
+        return _refuse(plan, problem)
 
     if plan.image.ref not in images:
         need = cfg.jetson_build_min_free_gb if plan.image.strategy == "build" else cfg.jetson_pull_min_free_gb

@@ -12,10 +12,12 @@ from pyinfra import host
 from pyinfra.api import deploy
 
 from .. import pins
+from ..bundle import open_bundle
 from ..cache import claim_builder
 from ..facts.containers import DockerImages
 from ..facts.cache import RegistryTag
 from ..operations import cache as cache_ops
+from ..operations import bundle as bundle_ops
 from ..operations import ollama
 from ..operations.board import fleet_barrier
 from ..plan import plan_for
@@ -35,6 +37,14 @@ def ollama_image():
     pins.record(plan.settings, "images", image.ref, (local or {}).get("digest") or
                 (host.get_fact(RegistryTag, lan_ref=lan_ref) if in_registry else None))
 
+    if plan.settings.jetson_bundle:  # offline: the bundle's archive, checked by sha256 (the plan refused the rest)
+        if image.strategy != "reuse":
+            bundle = open_bundle(plan.settings.jetson_bundle)
+            archive = bundle.images[image.ref]["archive"]
+            bundle_ops.image_loaded(name=f"Load {image.ref} from the bundle", ref=image.ref, src=bundle.open(archive),
+                                    sha256="sha256:" + bundle.sha256(archive),
+                                    image_id=bundle.images[image.ref]["image_id"])
+        return
     if builds_here:
         if image.strategy == "prebuilt":
             ollama.image_pulled(name=f"Pull {image.ref}", ref=image.ref)

@@ -17,6 +17,8 @@ def install_jetson_containers():
     if stop_if_refused(plan):
         return
     cfg = plan.settings
+    if cfg.jetson_bundle:  # offline: a bundled prebuilt image (or reuse) needs no checkout, nor could it clone
+        return
     pins.record(cfg, "jetson-containers", cfg.jetson_containers_repo, cfg.jetson_containers_commit, overwrite=True)
     jetson_containers.installed(
         name=f"jetson-containers at {cfg.jetson_containers_commit[:12]}",

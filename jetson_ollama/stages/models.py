@@ -16,10 +16,12 @@ from pyinfra import host, logger
 from pyinfra.api import deploy
 
 from .. import lock, models, pins
+from ..bundle import open_bundle
 from ..facts.jetson import Memory
 from ..facts.containers import OllamaContainer
 from ..facts.models import OllamaManifests, OllamaModels, RegistryManifest
 from ..facts.ollama import OllamaVersion
+from ..operations import bundle as bundle_ops
 from ..operations import models as model_ops
 from ..operations.board import refused
 from ..cache import cache_host
@@ -63,12 +65,19 @@ def ollama_models():
     version = plan.image.ollama_version or (host.get_fact(OllamaVersion, url=url) if live else None)
     pins.record(cfg, "ollama", plan.image.ref, version)
     locked = lock.load(cfg.ollama_lock_file)
+    bundle = open_bundle(cfg.jetson_bundle) if cfg.jetson_bundle else None  # offline: manifests and blobs from it
+    source = f"the bundle {cfg.jetson_bundle}" if bundle else cfg.ollama_registry
     reader = cache_host(host, plan.cache) if plan.cache else host  # who reads upstream manifests
 
     problems, pulls, lock_writes = [], [], []
     for tag in wanted:
         present = tag in on_board
-        manifest = {} if present else reader.get_fact(RegistryManifest, model=tag, registry=cfg.ollama_registry)
+        if present:
+            manifest = {}
+        elif bundle:  # the registry's manifest as the bundle carries it
+            manifest = bundle.registry_manifest(tag)
+        else:
+            manifest = reader.get_fact(RegistryManifest, model=tag, registry=cfg.ollama_registry)
         info, unknown = _info(tag, manifest, cfg.ollama_allow_unknown_models)
         if unknown:
             problems.append(unknown)
@@ -94,7 +103,7 @@ def ollama_models():
             pulls.append((tag, None))
             continue
         if manifest.get("error"):
-            problems.append(f"cannot read the manifest of {tag} from {cfg.ollama_registry}: {manifest['error']}")
+            problems.append(f"cannot read the manifest of {tag} from {source}: {manifest['error']}")
             continue
         entry = lock.entry_from_parsed(manifest["sha256"], manifest["manifest"])
         mismatch = lock.check(locked, tag, entry)
@@ -111,7 +120,10 @@ def ollama_models():
     for tag, entry, retagged in lock_writes:  # first pull of a tag (or an accepted retag): pin it
         (lock.update if retagged else lock.record)(cfg.ollama_lock_file, tag, entry)
     for tag, entry in pulls:
-        if plan.cache and entry:
+        if bundle and entry:
+            bundle_ops.model_copied(name=f"Model {tag} from the bundle", model=tag, models_dir=cfg.ollama_models_dir,
+                                    manifest=entry.manifest, store_files=bundle.model_files(tag))
+        elif plan.cache and entry:
             model_ops.fetched(name=f"Model {tag} from the fleet's cache", model=tag, models_dir=cfg.ollama_models_dir,
                               manifest=entry.manifest, store=plan.cache.models_url)
         else:

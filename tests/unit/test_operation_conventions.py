@@ -10,12 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from jetson_ollama.operations import cache, jetson_containers, models, ollama, rollback, tuning
+from jetson_ollama.operations import bundle, cache, jetson_containers, models, ollama, rollback, tuning
 
 FIXTURES = Path(__file__).parent / "operations"
 # board.py's operations (refused, nvidia_runtime) are exercised on simulated boards (tests/sim/test_stages.py)
 MODULES = {"jetson_containers": jetson_containers, "ollama": ollama, "models": models, "rollback": rollback,
            "cache": cache, "tuning": tuning}
+MODULES["bundle"] = bundle  # installing from an offline bundle (fixtures run in test_bundle_ops.py)
+BUNDLE_OPERATIONS = {"bundle.image_loaded", "bundle.model_copied"}
 OPERATIONS = {
     f"{module_name}.{name}": function
     for module_name, module in MODULES.items()
@@ -25,7 +27,7 @@ OPERATIONS = {
 
 
 def test_the_operations_are_the_expected_ones():
-    assert set(OPERATIONS) == {"jetson_containers.installed", "ollama.image_pulled", "ollama.image_built",
+    assert set(OPERATIONS) == BUNDLE_OPERATIONS | {"jetson_containers.installed", "ollama.image_pulled", "ollama.image_built",
                                "ollama.container", "ollama.api_ready", "models.present", "models.absent",
                                "models.pruned", "models.fetched", "rollback.previous_restored",
                                "rollback.previous_removed", "cache.insecure_registry", "cache.image_pushed",
