@@ -100,6 +100,22 @@ def _host_value(cfg: Any, data: Mapping[str, Any], key: str) -> Any:
     return getattr(cfg, key, None) if getattr(cfg, key, None) is not None else data.get(key)
 
 
+def _native_archives(version: str, releases: list, host_name: str) -> list[str]:
+    """The release archives a native host needs for the given L4T releases: the native runtime's own
+    naming (native.py: .tgz, .tar.zst from 0.14) where that module is present, else the .tgz names."""
+    try:
+        from .native import archive_names
+    except ImportError:
+        return [NATIVE_ARCHIVE, *(NATIVE_JETPACK[r.l4t.major] for r in releases if r.l4t.major in NATIVE_JETPACK)]
+    names: list[str] = []
+    for release in releases:
+        try:
+            names += [name for name in archive_names(version, release.jetpack) if name not in names]
+        except ValueError as exc:  # no JetPack bundle for this release, or not a release version
+            raise BundleError(f"{host_name}: {exc}") from None
+    return names or [NATIVE_ARCHIVE]
+
+
 def plan_bundle(hosts: Iterable[Any], l4t: list[str], auto_models: list[str] | None = None) -> BundlePlan:
     """What the hosts (runner.HostInfo: name and data) need; raises BundleError (one line, naming the host).
 
@@ -159,7 +175,7 @@ def plan_bundle(hosts: Iterable[Any], l4t: list[str], auto_models: list[str] | N
             if not version or not url:
                 raise BundleError(f"{name}: jetson_runtime native needs ollama_native_version and ollama_native_url "
                                   "to bundle its release archives")
-            files = [NATIVE_ARCHIVE, *(NATIVE_JETPACK[r.l4t.major] for r in releases if r.l4t.major in NATIVE_JETPACK)]
+            files = _native_archives(str(version), releases, name)
             known = plan.native.get(str(version))
             if known and known.url != str(url).rstrip("/"):
                 raise BundleError(f"{name}: ollama_native_url {url} differs from another host's {known.url} "
