@@ -19,7 +19,20 @@ from pathlib import Path, PurePosixPath
 
 SIMTOOLS_SRC = Path(__file__).parent / "board" / "simtools.py"
 SIMTOOLS = "/usr/lib/jetson-sim/simtools.py"
-JETSON_TOOLS = {"/usr/bin/tegrastats", "/usr/sbin/nvpmodel", "/usr/bin/nvidia-container-runtime"}
+JETSON_TOOLS = {"/usr/bin/tegrastats", "/usr/sbin/nvpmodel", "/usr/bin/nvidia-container-runtime",
+                "/usr/bin/jetson_clocks", "/etc/systemd/nvzramconfig.sh"}
+# every board: a real swapon would give the whole host swap on a board's disk (simtools keeps a table)
+SWAP_TOOLS = ("/usr/sbin/swapon", "/usr/sbin/swapoff")
+# JetPack's units a tuning deploy turns off (facts section 3), enabled as JetPack ships them; unit
+# paths unverified. nvargus-daemon is the CSI camera daemon: here a process that only waits.
+JETPACK_UNITS = {
+    "nvzramconfig.service": "[Unit]\nDescription=ZRAM configuration\n\n[Service]\nType=oneshot\nRemainAfterExit=yes\n"
+                            "ExecStart=/etc/systemd/nvzramconfig.sh start\nExecStop=/etc/systemd/nvzramconfig.sh stop\n\n"
+                            "[Install]\nWantedBy=multi-user.target\n",
+    "nvargus-daemon.service": "[Unit]\nDescription=Argus daemon (simulated: no camera, it only waits)\n\n"
+                              "[Service]\nExecStart=/usr/bin/sleep infinity\nRestart=always\n\n"
+                              "[Install]\nWantedBy=multi-user.target\n",
+}
 DOCKER_FILES = ("/usr/bin/docker", "/usr/sbin/dockerd", "/lib/systemd/system/docker.service",
                 "/lib/systemd/system/docker.socket")
 DOCKER_UNITS = {  # enabling = the links `systemctl enable` makes
@@ -140,13 +153,16 @@ def seed_board(profile: dict, upper: Path, lower: Path) -> None:
     board.write("/etc/jetson-sim/profile.json", json.dumps(profile, indent=2, sort_keys=True) + "\n")
     board.write(SIMTOOLS, SIMTOOLS_SRC.read_bytes(), 0o755)
     board.write("/var/lib/jetson-sim/meminfo", _simtools().render_meminfo(profile, 0))
-    for tool in ("/usr/bin/uname", "/usr/bin/arch", "/usr/local/bin/jetson-sim-meminfo"):
+    for tool in ("/usr/bin/uname", "/usr/bin/arch", "/usr/local/bin/jetson-sim-meminfo", *SWAP_TOOLS):
         board.symlink(tool, SIMTOOLS)
     # runtime state of the simulated hardware, made at every boot: allocations, GR3D load, and on a
-    # Jetson the GPU marker that the nvidia runtime hands to containers
-    gpu = "f /run/jetson-sim/gpu 0644 root root - simulated Orin GPU (nvgpu)\n" if profile.get("jetson") else ""
+    # Jetson the GPU marker that the nvidia runtime hands to containers. Any process allocates RAM, so
+    # mem.d takes anyone's lease (sticky, as /tmp); the GPU load is written by a GPU user (group video,
+    # as the real device nodes): a native ollama.service runs as its own user, not root
+    gpu = ("f /run/jetson-sim/gpu 0644 root root - simulated Orin GPU (nvgpu)\n"
+           "f /run/jetson-sim/gr3d 0664 root video - 0\n") if profile.get("jetson") else ""
     board.write("/etc/tmpfiles.d/jetson-sim.conf",
-                "d /run/jetson-sim 0755 root root -\nd /run/jetson-sim/mem.d 0755 root root -\n" + gpu)
+                "d /run/jetson-sim 0755 root root -\nd /run/jetson-sim/mem.d 1777 root root -\n" + gpu)
     # JetPack boots the desktop (graphical.target); a headless board boots multi-user.target (facts 3)
     target = "graphical.target" if profile["memory"]["desktop"] else "multi-user.target"
     board.symlink("/etc/systemd/system/default.target", f"/lib/systemd/system/{target}")
@@ -198,10 +214,26 @@ def _seed_jetson(board: _Layers, profile: dict, jet: dict) -> None:
         board.remove("/usr/bin/nvidia-smi")
 
     board.write("/etc/nvpmodel.conf", _nvpmodel_conf(jet))
+    _seed_jetpack_units(board)
     # the board's own `nvpmodel -m` choice survives re-seeding, as it survives a reboot
     if not board.host("/var/lib/nvpmodel/status").exists():
         board.write("/var/lib/nvpmodel/status", f"pmode:{jet['power_model_default']:04d}\n")
     _seed_l4t_core(board, jet["l4t_core_version"])
+
+
+def _seed_jetpack_units(board: _Layers) -> None:
+    for unit, text in JETPACK_UNITS.items():
+        path = f"/etc/systemd/system/{unit}"
+        if not board.host(path).exists():  # first seeding only: a board that disabled one keeps it so
+            board.symlink(f"/etc/systemd/system/multi-user.target.wants/{unit}", path)
+        board.write(path, text)
+    # systemd makes no swap units for fstab's swap lines in a container: this one does what they do
+    board.write("/etc/systemd/system/jetson-sim-swap.service",
+                "[Unit]\nDescription=Swap areas of /etc/fstab (jetson_sim: systemd skips them in a container)\n"
+                "After=nvzramconfig.service\n\n[Service]\nType=oneshot\nRemainAfterExit=yes\n"
+                "ExecStart=/usr/sbin/swapon -a\n\n[Install]\nWantedBy=multi-user.target\n")
+    board.symlink("/etc/systemd/system/multi-user.target.wants/jetson-sim-swap.service",
+                  "/etc/systemd/system/jetson-sim-swap.service")
 
 
 def _nvpmodel_conf(jet: dict) -> str:

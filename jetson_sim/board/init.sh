@@ -9,6 +9,9 @@ mkdir -p "$m"
 mount -t overlay "board-$name" -o "lowerdir=$lower,upperdir=$d/upper,workdir=$d/work" "$m"
 # overlay2 cannot sit on overlayfs: docker's data root is a plain directory of the same disk
 mkdir -p "$m/var/lib/docker"; mount --bind "$d/docker" "$m/var/lib/docker"
+if [ -d "$m/var/lib/jetson-sim/devicetree" ]; then   # Jetson profiles: an NVMe at /ssd, where jetson-containers'
+  mkdir -p "$d/nvme" "$m/ssd"; mount --bind "$d/nvme" "$m/ssd"   # setup guide mounts it (not overlayfs: docker can use it)
+fi
 mount -t proc proc "$m/proc"
 # MemTotal etc. of the profile; simtools rewrites this file in place as simulated memory is used
 /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin chroot "$m" /usr/local/bin/jetson-sim-meminfo
@@ -29,6 +32,14 @@ ln -s /proc/self/fd/0 "$m/dev/stdin"; ln -s /proc/self/fd/1 "$m/dev/stdout"; ln 
 touch "$m/dev/console"; : > "$r/console.log"; mount --bind "$r/console.log" "$m/dev/console"
 mount -t tmpfs -o mode=1777 shm "$m/dev/shm"
 mount -t tmpfs -o mode=755,nosuid,nodev run "$m/run"  # processes' runtime state dies with a reboot
+# this boot's own uptime, target and (Jetson) swap table, kept by simtools.py: the host's would show through
+mkdir -p "$m/run/jetson-sim"; date +%s.%N > "$m/run/jetson-sim/booted"
+printf '0.00 0.00\n' > "$m/run/jetson-sim/uptime"; mount --bind "$m/run/jetson-sim/uptime" "$m/proc/uptime"
+{ readlink "$m/etc/systemd/system/default.target" || true; } | sed 's|.*/||' > "$m/run/jetson-sim/boot-target"
+if [ -d "$m/var/lib/jetson-sim/devicetree" ]; then
+  printf 'Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n' > "$m/run/jetson-sim/swaps"
+  mount --bind "$m/run/jetson-sim/swaps" "$m/proc/swaps"
+fi
 hostname "$name"
 mkdir -p "$m/.oldroot"; cd "$m"; pivot_root . .oldroot; cd /; umount -l /.oldroot; rmdir /.oldroot
 export container=jetson-sim

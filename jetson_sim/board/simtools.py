@@ -30,6 +30,13 @@ GR3D = "/run/jetson-sim/gr3d"  # simulated GPU load in percent
 TEGRASTATS_PID = "/run/jetson-sim/tegrastats.pid"
 NVPMODEL_CONF = "/etc/nvpmodel.conf"
 NVPMODEL_STATUS = "/var/lib/nvpmodel/status"
+SWAPS = "/run/jetson-sim/swaps"  # the board's swap table, bind-mounted over /proc/swaps (Jetson boards)
+BOOT_TARGET = "/run/jetson-sim/boot-target"  # the systemd target this boot started (init.sh)
+BOOTED = "/run/jetson-sim/booted"  # when this boot began, seconds since the epoch (init.sh)
+UPTIME = "/run/jetson-sim/uptime"  # bind-mounted over /proc/uptime: the board's own, not the host's
+CLOCKS = "/run/jetson-sim/clocks"  # jetson_clocks pinned the clocks this boot
+FSTAB = "/etc/fstab"
+DESKTOP_MB = 800  # what the desktop takes over a headless boot (facts section 3)
 SERIAL = "/var/lib/jetson-sim/devicetree/base/serial-number"
 SIM_NOTE = "(jetson-sim: simulated stand-in, not NVIDIA's tool)"
 
@@ -159,14 +166,19 @@ def print_smi_table(smi):
 
 # ---------------------------------------------------------------- /proc/meminfo and jetson-sim-meminfo
 
-def render_meminfo(profile, extra_used_bytes):
+def render_meminfo(profile, extra_used_bytes, swap_total_kb=None, desktop=None):
     """A /proc/meminfo text for this profile with `extra_used_bytes` allocated on top of the idle
     baseline. "Used" is MemTotal - MemAvailable, as tegrastats and free(1) count it. CPU and GPU share
-    this memory (facts §1), so a loaded model shows here and nowhere else."""
+    this memory (facts §1), so a loaded model shows here and nowhere else. `swap_total_kb`: the swap
+    areas the board has on (None: the profile's figure); `desktop`: whether this boot runs the
+    desktop (None: the profile's), which takes DESKTOP_MB of the baseline (facts §3)."""
     mem = profile["memory"]
     mb = 1024  # kB per MB
-    total, swap_total = mem["mem_total_mb"] * mb, mem["swap_total_mb"] * mb
-    used = mem["baseline_used_mb"] * mb + max(0, int(extra_used_bytes)) // 1024
+    total = mem["mem_total_mb"] * mb
+    swap_total = mem["swap_total_mb"] * mb if swap_total_kb is None else swap_total_kb
+    desktop = mem["desktop"] if desktop is None else desktop
+    baseline = mem["baseline_used_mb"] - (DESKTOP_MB if mem["desktop"] and not desktop else 0)
+    used = baseline * mb + max(0, int(extra_used_bytes)) // 1024
     floor = 8 * mb  # a full board keeps a few MB available; the rest of the demand goes to swap
     available = total - used
     swap_used = 0
@@ -177,7 +189,7 @@ def render_meminfo(profile, extra_used_bytes):
     buffers = min(available // 50, 48 * mb)
     sreclaimable = min(available // 40, 96 * mb)
     free = max(floor // 2, available - cached - buffers - sreclaimable)
-    shmem = min(cached, (96 if mem["desktop"] else 12) * mb)
+    shmem = min(cached, (96 if desktop else 12) * mb)
     cpus = jetson(profile).get("cpus", 8)
     sunreclaim, kstack, pagetables = used // 40, cpus * 2400, used // 90
     anon = max(0, used - sunreclaim - kstack - pagetables)
@@ -251,7 +263,11 @@ def refresh_meminfo(profile):
     fd = os.open(p(MEMINFO), os.O_WRONLY | os.O_CREAT, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
-        data = render_meminfo(profile, allocated_bytes()).encode()
+        swaps = read_swaps() if os.path.exists(p(SWAPS)) else None
+        target = read_text(BOOT_TARGET).strip()
+        desktop = profile["memory"]["desktop"] and target == "graphical.target" if target else None
+        data = render_meminfo(profile, allocated_bytes(), None if swaps is None else sum(s["size"] for s in swaps),
+                              desktop).encode()
         os.pwrite(fd, data, 0)
         os.ftruncate(fd, len(data))
     finally:
@@ -267,6 +283,7 @@ def jetson_sim_meminfo(args):
         interval = float(args[1]) if len(args) > 1 else 1.0
         while True:
             refresh_meminfo(load_profile())
+            refresh_uptime()
             time.sleep(interval)
     if args and (args[0] not in ("alloc", "free") or len(args) != (3 if args[0] == "alloc" else 2)):
         return fail("jetson-sim-meminfo", usage, 2)
@@ -298,6 +315,149 @@ def read_meminfo():
         if rest.split():
             values[key] = int(rest.split()[0])
     return values
+
+
+def refresh_uptime():
+    """The board's /proc/uptime (`seconds idle-seconds`), counted from this boot, in place (it is
+    bind-mounted). pyinfra's server.reboot waits for it to fall: the host's own never would."""
+    try:
+        booted = float(read_text(BOOTED).strip())
+    except ValueError:
+        return
+    up = max(0.0, time.time() - booted)
+    try:
+        fd = os.open(p(UPTIME), os.O_WRONLY)
+    except FileNotFoundError:
+        return
+    try:
+        data = f"{up:.2f} {up * 0.9:.2f}\n".encode()
+        os.pwrite(fd, data, 0)
+        os.ftruncate(fd, len(data))
+    finally:
+        os.close(fd)
+
+
+# ---------------------------------------------------------------- swap: /proc/swaps, swapon, swapoff (facts §3)
+
+# Never the kernel's swapon: a board is a namespace of the host, so a real swapon would give the whole
+# machine swap on a board's disk. The board's swap table lives in SWAPS, which init.sh binds over
+# /proc/swaps, and MemTotal's swap lines follow it.
+SWAPS_HEADER = "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority"
+
+
+def read_swaps():
+    swaps = []
+    for line in read_text(SWAPS).splitlines()[1:]:
+        words = line.split()
+        if len(words) == 5:
+            swaps.append({"path": words[0].replace("\\040", " "), "type": words[1], "size": int(words[2]),
+                          "used": int(words[3]), "priority": int(words[4])})
+    return swaps
+
+
+def write_swaps(swaps):
+    # /proc/swaps pads the name to 40 columns and escapes spaces (\040)
+    lines = [SWAPS_HEADER] + [f"{s['path'].replace(' ', chr(92) + '040'):<40}{s['type']}\t\t{s['size']}\t\t"
+                              f"{s['used']}\t\t{s['priority']}" for s in swaps]
+    fd = os.open(p(SWAPS), os.O_WRONLY | os.O_CREAT, 0o644)  # in place: it is bind-mounted
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        data = ("\n".join(lines) + "\n").encode()
+        os.pwrite(fd, data, 0)
+        os.ftruncate(fd, len(data))
+    finally:
+        os.close(fd)
+    refresh_meminfo(load_profile())
+
+
+def swap_area_kb(path):
+    """The usable size of a swapfile mkswap made (its first page is the header), or None when `path`
+    is no swap area: mkswap writes SWAPSPACE2 at the end of the first page."""
+    try:
+        with open(p(path), "rb") as f:
+            head = f.read(4096)
+            size = os.fstat(f.fileno()).st_size
+    except OSError:
+        return None
+    return size // 1024 - 4 if len(head) == 4096 and head[-10:] == b"SWAPSPACE2" else None
+
+
+def fstab_swaps():
+    return [line.split()[0] for line in read_text(FSTAB).splitlines()
+            if len(line.split()) >= 3 and not line.lstrip().startswith("#") and line.split()[2] == "swap"]
+
+
+def swapon(args):
+    usage = "usage: swapon [-a | --show | -s | PATH...]  " + SIM_NOTE
+    if not os.path.exists(p(SWAPS)):
+        return fail("swapon", f"this simulated board keeps no swap table {SIM_NOTE}")
+    swaps = read_swaps()
+    if args in ([], ["--show"], ["-s"], ["--summary"]):
+        if args in (["-s"], ["--summary"]):
+            print(read_text(SWAPS), end="")
+        elif swaps:
+            print("NAME       TYPE      SIZE USED PRIO")
+            for s in swaps:
+                print(f"{s['path']} {s['type']} {s['size'] // 1024}M {s['used'] // 1024}M {s['priority']}")
+        return 0
+    if args in (["-h"], ["--help"]):
+        print(usage)
+        return 0
+    paths = fstab_swaps() if args == ["-a"] else args
+    if any(path.startswith("-") for path in paths):
+        return fail("swapon", usage, 2)
+    code = 0
+    for path in paths:
+        if any(s["path"] == path for s in swaps):
+            if args != ["-a"]:  # -a skips what is on already, as the real one does
+                code = fail("swapon", f"{path}: swapon failed: Device or resource busy", 255)
+            continue
+        size = swap_area_kb(path)
+        if size is None:
+            code = fail("swapon", f"{path}: read swap header failed", 255)
+            continue
+        lowest = min([s["priority"] for s in swaps if s["priority"] < 0], default=-1)
+        swaps.append({"path": path, "type": "file", "size": size, "used": 0, "priority": lowest - 1})
+    write_swaps(swaps)
+    return code
+
+
+def swapoff(args):
+    if not os.path.exists(p(SWAPS)):
+        return fail("swapoff", f"this simulated board keeps no swap table {SIM_NOTE}")
+    swaps = read_swaps()
+    if args == ["-a"]:
+        write_swaps([])
+        return 0
+    if not args or any(path.startswith("-") for path in args):
+        return fail("swapoff", "usage: swapoff [-a | PATH...]  " + SIM_NOTE, 16)
+    code = 0
+    for path in args:
+        if not any(s["path"] == path for s in swaps):
+            code = fail("swapoff", f"{path}: swapoff failed: Invalid argument", 4)
+        swaps = [s for s in swaps if s["path"] != path]
+    write_swaps(swaps)
+    return code
+
+
+def nvzramconfig(args):
+    """JetPack's /etc/systemd/nvzramconfig.sh: one zram swap per CPU core, half of RAM in all (about
+    3.7 GiB on an Orin Nano, facts §3; one device per core and priority 5 are unverified). Here the
+    profile's swap_total_mb is that half."""
+    if args not in (["start"], ["stop"]):
+        return fail("nvzramconfig.sh", "usage: nvzramconfig.sh start|stop  " + SIM_NOTE, 2)
+    if not os.path.exists(p(SWAPS)):
+        return fail("nvzramconfig.sh", f"this simulated board keeps no swap table {SIM_NOTE}")
+    swaps = [s for s in read_swaps() if not s["path"].startswith("/dev/zram")]
+    if args == ["start"]:
+        profile = load_profile()
+        devices = jetson(profile).get("cpus", 4)
+        total = profile["memory"]["swap_total_mb"] * 1024
+        for i in range(devices):
+            size = total // devices + (total % devices if i == devices - 1 else 0)
+            swaps.insert(i, {"path": f"/dev/zram{i}", "type": "partition", "size": size, "used": 0, "priority": 5})
+    write_swaps(swaps)
+    return 0
 
 
 # ---------------------------------------------------------------- tegrastats (facts §2)
@@ -425,6 +585,23 @@ def power_models():
     return modes, int(default.group(1)) if default else min(modes, default=0)
 
 
+def cores_online():
+    """{mode id: CPU cores the mode keeps online} from the CPU_ONLINE lines of each POWER_MODEL block."""
+    cores, current = {}, None
+    for line in read_text(NVPMODEL_CONF).splitlines():
+        block = re.match(r"\s*<\s*(\w+)(?:\s+ID=(\d+))?", line)
+        if block:
+            current = int(block.group(2)) if block.group(1) == "POWER_MODEL" and block.group(2) else None
+        elif current is not None and line.split()[:1] == ["CPU_ONLINE"] and len(line.split()) == 3:
+            cores[current] = cores.get(current, 0) + (line.split()[2] == "1")
+    return cores
+
+
+def current_mode(default):
+    match = re.search(r"pmode:(\d+)", read_text(NVPMODEL_STATUS))
+    return int(match.group(1)) if match else default
+
+
 def nvpmodel(args):
     usage = "usage: nvpmodel [-q [--verbose]] [-m ID] [-p --verbose]  " + SIM_NOTE
     modes, default = power_models()
@@ -436,13 +613,21 @@ def nvpmodel(args):
         if not args[1].isdigit() or int(args[1]) not in modes:
             return fail("nvpmodel", f"NVPM ERROR: Invalid power mode ID {args[1]!r}; "
                                     f"valid: {', '.join(f'{i}={n}' for i, n in sorted(modes.items()))}")
+        wanted, cores = int(args[1]), cores_online()
+        before = current_mode(default)
         os.makedirs(os.path.dirname(p(NVPMODEL_STATUS)), exist_ok=True)
         with open(p(NVPMODEL_STATUS), "w") as f:
-            f.write(f"pmode:{int(args[1]):04d}\n")
+            f.write(f"pmode:{wanted:04d}\n")
+        # a mode that keeps other CPU cores online applies at the next boot, and nvpmodel offers to
+        # reboot now (unverified: wording and behaviour are not in the facts file)
+        if before != wanted and cores.get(before) != cores.get(wanted):
+            print(f"NVPM WARN: Reboot required for changing to this power mode: {wanted}")
+            print("NVPM WARN: DO YOU WANT TO REBOOT NOW? enter YES/yes to confirm:", flush=True)
+            if sys.stdin.readline().strip() in ("YES", "yes"):
+                os.execvp("systemctl", ["systemctl", "reboot"])
         return 0
     if args == ["-q"]:
-        match = re.search(r"pmode:(\d+)", read_text(NVPMODEL_STATUS))
-        current = int(match.group(1)) if match else default
+        current = current_mode(default)
         if verbose:
             print(f"NVPM VERB: Config file: {NVPMODEL_CONF}")
         print(f"NV Power Mode: {modes.get(current, 'UNKNOWN')}")
@@ -458,6 +643,35 @@ def nvpmodel(args):
         print(usage)
         return 0
     return fail("nvpmodel", usage, 2)
+
+
+def jetson_clocks(args):
+    """Pins CPU, GPU and EMC clocks to the power mode's maximum until the next boot (facts §3). The
+    simulated board has no clocks: it records that they are pinned, for `--show`. The --show lines
+    are unverified (the facts file records none)."""
+    modes, default = power_models()
+    if not modes:
+        return fail("jetson_clocks", "not a Jetson: no /etc/nvpmodel.conf")
+    if args in (["-h"], ["--help"]):
+        print(f"usage: jetson_clocks [--show | --restore]  {SIM_NOTE}")
+        return 0
+    if args == ["--show"]:
+        pinned = read_text(CLOCKS).strip()
+        print(f"NV Power Mode: {modes.get(current_mode(default), 'UNKNOWN')}")
+        print(f"clocks: {'pinned to the maximum (' + pinned + ')' if pinned else 'governed by the power mode'}")
+        return 0
+    if args == ["--restore"]:
+        try:
+            os.unlink(p(CLOCKS))
+        except FileNotFoundError:
+            pass
+        return 0
+    if args:
+        return fail("jetson_clocks", f"unknown option {args[0]!r}", 2)
+    os.makedirs(os.path.dirname(p(CLOCKS)), exist_ok=True)
+    with open(p(CLOCKS), "w") as f:
+        f.write(f"{modes.get(current_mode(default), 'UNKNOWN')}\n")
+    return 0
 
 
 # ---------------------------------------------------------------- nvcc (facts §1)
@@ -588,7 +802,8 @@ def nvidia_container_runtime(args):
 TOOLS = {
     "nvidia-smi": nvidia_smi, "tegrastats": tegrastats, "nvpmodel": nvpmodel, "nvcc": nvcc,
     "uname": uname, "arch": arch, "jetson-sim-meminfo": jetson_sim_meminfo,
-    "nvidia-container-runtime": nvidia_container_runtime,
+    "nvidia-container-runtime": nvidia_container_runtime, "jetson_clocks": jetson_clocks,
+    "nvzramconfig.sh": nvzramconfig, "swapon": swapon, "swapoff": swapoff,
 }
 
 
