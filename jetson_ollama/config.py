@@ -96,7 +96,8 @@ def _optional(check: Callable[[Any], str | None]) -> Callable[[Any], str | None]
 
 
 def _pattern(regex: str, problem: str) -> Callable[[Any], str | None]:
-    return lambda value: None if isinstance(value, str) and re.fullmatch(regex, value) else problem
+    # re.ASCII: \d is 0-9 only (Python's \d takes any script's digits, which no shell or Ollama reads)
+    return lambda value: None if isinstance(value, str) and re.fullmatch(regex, value, re.ASCII) else problem
 
 
 def _boolean(value: Any) -> str | None:
@@ -177,7 +178,7 @@ def _port(value: Any) -> str | None:
 
 def _host_port(value: Any) -> str | None:
     host, _, port = value.rpartition(":") if isinstance(value, str) else ("", "", "")
-    if host and not re.search(r"\s", host) and port.isdigit() and 1 <= int(port) <= 65535:
+    if host and not re.search(r"\s", host) and re.fullmatch(r"[0-9]+", port) and 1 <= int(port) <= 65535:
         return None
     return "must be host:port with a port 1-65535"
 
@@ -186,7 +187,7 @@ def _keep_alive(value: Any) -> str | None:
     # Ollama takes a Go duration ("5m", "1h30m", "-1") or a number of seconds
     if isinstance(value, int) and not isinstance(value, bool):
         return None
-    if isinstance(value, str) and re.fullmatch(r"-?\d+(\.\d+)?|-?(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+", value):
+    if isinstance(value, str) and re.fullmatch(r"-?\d+(\.\d+)?|-?(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+", value, re.ASCII):
         return None
     return "must be a duration such as 5m, 1h30m, -1 or a number of seconds"
 
