@@ -17,12 +17,12 @@ from pyinfra.context import ctx_host
 from pyinfra.facts.server import Arch
 from pyinfra_testing.facts import make_fact_tests
 
-from jetson_ollama.facts import cache, docker, jetson, ollama
+from jetson_ollama.facts import cache, docker, jetson, network, ollama
 
 from .registry_stub import Registry
 
 FIXTURES = Path(__file__).parent / "facts"
-MODULES = {"jetson": jetson, "docker": docker, "ollama": ollama, "cache": cache}
+MODULES = {"jetson": jetson, "docker": docker, "ollama": ollama, "cache": cache, "network": network}
 BOARDS = ["orin-nano-8gb-r36.2.0", "orin-nano-super-r36.4.3", "orin-nx-16gb-r35.4.1",
           "agx-orin-64gb-r36.4.4", "x86-server"]
 # arguments for facts that take one; the others take none
@@ -75,6 +75,8 @@ def test_defaults_have_the_declared_types():
     assert docker.DockerDaemonJson().default() == {}
     assert ollama.PortListener().default() == []
     assert cache.RegistryTag().default() == ""
+    assert network.LanAddresses().default() == []
+    assert network.ApiFirewall().default() == {"chain": False, "ports": [], "accept": [], "drop": False}
 
 
 @pytest.mark.parametrize("fact_path", [path for path in FACTS if path.split(".")[1] not in ARGS])

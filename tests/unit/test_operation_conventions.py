@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from jetson_ollama.operations import bundle, cache, jetson_containers, models, ollama, rollback, tuning
+from jetson_ollama.operations import bundle, cache, firewall, jetson_containers, models, ollama, rollback, tuning
 
 FIXTURES = Path(__file__).parent / "operations"
 # board.py's operations (refused, nvidia_runtime) are exercised on simulated boards (tests/sim/test_stages.py)
 MODULES = {"jetson_containers": jetson_containers, "ollama": ollama, "models": models, "rollback": rollback,
-           "cache": cache, "tuning": tuning}
+           "cache": cache, "tuning": tuning, "firewall": firewall}
 MODULES["bundle"] = bundle  # installing from an offline bundle (fixtures run in test_bundle_ops.py)
 BUNDLE_OPERATIONS = {"bundle.image_loaded", "bundle.model_copied"}
 OPERATIONS = {
@@ -33,7 +33,7 @@ def test_the_operations_are_the_expected_ones():
                                "rollback.previous_removed", "cache.insecure_registry", "cache.image_pushed",
                                "cache.image_from_registry", "tuning.power_mode", "tuning.clocks_at_boot",
                                "tuning.default_target", "tuning.zram_swap", "tuning.swapfile",
-                               "tuning.docker_data_root"}
+                               "tuning.docker_data_root", "firewall.api_admits"}
 
 
 @pytest.mark.parametrize("op_path", OPERATIONS)

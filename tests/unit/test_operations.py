@@ -20,14 +20,14 @@ from pyinfra_testing.operations import make_operation_tests
 from pyinfra_testing.util import FakeState, create_host
 
 from jetson_ollama.facts.containers import JetsonContainersCheckout
-from jetson_ollama.operations import cache, jetson_containers, ollama, rollback, tuning
+from jetson_ollama.operations import cache, firewall, jetson_containers, ollama, rollback, tuning
 from jetson_ollama.operations.ollama import container_spec
 
 from .registry_stub import Registry
 
 FIXTURES = Path(__file__).parent / "operations"
 MODULES = {"jetson_containers": jetson_containers, "ollama": ollama, "rollback": rollback, "cache": cache,
-           "tuning": tuning}
+           "tuning": tuning, "firewall": firewall}
 OPERATIONS = {
     f"{module_name}.{name}": function
     for module_name, module in MODULES.items()
