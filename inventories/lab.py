@@ -7,6 +7,8 @@ or the data dict of the group below). Every `jetson_*` / `ollama_*` key and its 
 the README and in `jetson_ollama/defaults.py`.
 """
 
+import os
+
 # SSH as the board's own user with key auth; host keys are checked strictly against a known_hosts
 # you fill once (ssh-keyscan -t ed25519 <board> >> ~/.ssh/known_hosts, after checking the fingerprint)
 _ssh = {
@@ -14,7 +16,10 @@ _ssh = {
     "ssh_key": "~/.ssh/id_ed25519",
     "ssh_known_hosts_file": "~/.ssh/known_hosts",
     "ssh_strict_host_key_checking": "yes",
-    "_sudo": True,  # NOPASSWD sudo for this user, or run with --sudo-password from the environment
+    "_sudo": True,
+    # sudo's password, only for the first run of deploys/bootstrap.py (it installs a NOPASSWD drop-in):
+    # from the environment, never from a file in the repository
+    "_sudo_password": os.environ.get("JETSON_SUDO_PASSWORD"),
 }
 
 # 8 GB boards: a modest context, one model loaded at a time (the log's board hit 96 % RAM with qwen3:8b)

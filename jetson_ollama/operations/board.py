@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 from io import StringIO
 
 from pyinfra import host
 from pyinfra.api import OperationError, QuoteString, StringCommand, operation
+from pyinfra.facts.files import FileContents
 from pyinfra.operations import files
 
 from ..facts.docker import DockerDaemonJson
@@ -83,3 +85,42 @@ def fleet_barrier(reason: str):
         raise OperationError("fleet_barrier() needs a reason")
     host.noop(reason)
     yield from ()
+
+
+SUDOERS_DROP_IN = "/etc/sudoers.d/jetson-ollama"
+
+
+def sudoers_line(user: str) -> str:
+    return f"# written by jetson-ollama: pyinfra runs its commands through sudo\n{user} ALL=(ALL) NOPASSWD: ALL\n"
+
+
+@operation()
+def sudo_nopasswd(user: str):
+    """
+    Ensure a user may run sudo without a password, through a drop-in in ``/etc/sudoers.d``.
+
+    + user: the SSH user the inventory connects as, e.g. ``jetson``
+
+    The drop-in is written to a temporary file, checked with ``visudo -cf`` and only then moved into
+    place with mode 0440, so a bad file never locks sudo. Run it once with the password from the
+    environment (``_sudo_password`` in the inventory, read from e.g. ``JETSON_SUDO_PASSWORD``), never
+    from a file in the repository; later runs need no password.
+
+    **Example:**
+
+    .. code:: python
+
+        sudo_nopasswd(name="Passwordless sudo for jetson", user="jetson", _sudo=True)
+    """
+    if not isinstance(user, str) or not re.fullmatch(r"[a-z_][a-z0-9_-]{0,31}", user):
+        raise OperationError(f"user must be a Linux user name like jetson, not {user!r}")
+    wanted = sudoers_line(user)
+    current = host.get_fact(FileContents, path=SUDOERS_DROP_IN)
+    if current is not None and "\n".join(current) + "\n" == wanted:
+        host.noop(f"{user} already has passwordless sudo")
+        return
+    temporary = f"{SUDOERS_DROP_IN}.tmp"
+    yield StringCommand("printf %s", QuoteString(wanted), ">", QuoteString(temporary), "&& chmod 440",
+                        QuoteString(temporary), "&& visudo -cf", QuoteString(temporary), ">/dev/null && mv",
+                        QuoteString(temporary), QuoteString(SUDOERS_DROP_IN), "|| { rm -f", QuoteString(temporary),
+                        "; exit 1; }")
