@@ -246,9 +246,17 @@ def test_build_strategy_builds_the_predicted_tag_and_reuse_checks_it(stage_fleet
 
 
 def test_bad_host_data_is_refused_before_anything_changes(stage_fleet, sim_env):
+    # the repo-root config.py checks every host's data before pyinfra connects to any (hostdata.py)
     board = board_of(stage_fleet, SUPER)
-    run = converge(stage_fleet, sim_env, "--data", "ollama_container_models_dir=/data/models", limit=board.name)
-    assert refusal(run, board).startswith("ollama_container_models_dir: must not be /data")
+    before = board_host(stage_fleet, board).check_output("docker inspect --format '{{.Id}}' ollama")
+    proc = subprocess.run([str(Path(sys.executable).with_name("pyinfra")), "inventories/sim.py", "deploys/full.py",
+                           "-y", "--data", "ollama_container_models_dir=/data/models", "--limit", board.name],
+                          cwd=REPO, env=dict(sim_env, JETSON_SIM_FLEET=stage_fleet.name), capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode != 0
+    assert "ollama_container_models_dir: must not be /data" in proc.stdout + proc.stderr
+    assert "no host was contacted" in proc.stdout + proc.stderr
+    assert board_host(stage_fleet, board).check_output("docker inspect --format '{{.Id}}' ollama") == before
 
 
 def test_partition_mid_run_fails_that_board_alone(stage_fleet, sim_env):

@@ -299,8 +299,9 @@ def test_context_follows_the_plan():
     assert (context["models"], context["test_model"]) == (["qwen2.5:1.5b", "qwen2.5:0.5b"], "qwen2.5:1.5b")
     assert context["bench_num_predict"] == 64 and len(context["bench_prompts"]) == 3
     assert script_context("agx-01", sample_plan(11500, []))["test_model"] == ""
-    wide = BoardPlan(settings=settings({"ollama_host": "0.0.0.0:11434"}), image=plan.image)
-    assert script_context("agx-01", wide)["api"] == "http://127.0.0.1:11434"  # the board's own loopback
+    lan = BoardPlan(settings=settings({"ollama_allow_from": ["10.0.0.0/8"], "ssh_hostname": "10.0.0.21"}),
+                    image=plan.image)
+    assert script_context("agx-01", lan)["api"] == "http://10.0.0.21:11434"  # where the API binds with allow_from
 
 
 def test_docker_run_line_is_the_command_the_service_stage_runs():
