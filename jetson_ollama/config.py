@@ -26,6 +26,9 @@ from .images import STRATEGIES
 from .models import POLICIES, TAG_PATTERN, catalog
 
 
+RUNTIMES = ("container", "native")  # jetson_runtime: docker + a jetson-containers image, or ollama.service
+
+
 class ConfigError(ValueError):
     pass
 
@@ -63,7 +66,10 @@ class Settings:
     jetson_swapfile_path: str
     jetson_docker_data_root: str | None
     jetson_allow_reboot: bool
+    jetson_runtime: str
     ollama_version: str | None
+    ollama_native_version: str
+    ollama_native_url: str
     ollama_container_name: str
     ollama_models_dir: str
     ollama_container_models_dir: str
@@ -260,7 +266,10 @@ _CHECKS: dict[str, Callable[[Any], str | None]] = {
     "jetson_swapfile_path": _absolute_path,
     "jetson_docker_data_root": _optional(_absolute_path),
     "jetson_allow_reboot": _boolean,
+    "jetson_runtime": _choice(RUNTIMES),
     "ollama_version": _optional(_pattern(r"\d+(\.\d+)*", "must be a version such as 0.6.8, or None")),
+    "ollama_native_version": _pattern(r"\d+\.\d+\.\d+", "must be a release version such as 0.6.8"),
+    "ollama_native_url": _url,
     "ollama_container_name": _pattern(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*", "must be a docker container name"),
     "ollama_models_dir": _absolute_path,
     "ollama_container_models_dir": _container_models_dir,
@@ -348,23 +357,27 @@ def problems(host_data: Any = None) -> list[str]:
 
 
 def ollama_environment(settings: Settings, jetpack_major: int | str) -> dict[str, str]:
-    """The Ollama container's environment (facts section 5), sorted by name, all strings.
+    """Ollama's environment (facts section 5) for the board's `jetson_runtime`, sorted by name, all strings.
 
-    JETSON_JETPACK tells Ollama in a container which CUDA bundle to use, or it may fall back to CPU
-    (ollama #9503); it is set for JetPack 5 and 6 only (JetPack 7 uses SBSA CUDA: unverified).
-    `jetpack_major` may be 6, "6" or a full JetPack version such as "6.2.1".
+    In a container, OLLAMA_MODELS is the mount point `ollama_container_models_dir`, and JETSON_JETPACK
+    tells Ollama which CUDA bundle to use, or it may fall back to CPU (ollama #9503); it is set for
+    JetPack 5 and 6 only (JetPack 7 uses SBSA CUDA: unverified). Native (ollama.service), OLLAMA_MODELS
+    is `ollama_models_dir` itself, the store the container mounts, and JETSON_JETPACK is left out:
+    only a container cannot detect JetPack (facts section 5). `jetpack_major` may be 6, "6" or a full
+    JetPack version such as "6.2.1".
     """
     jetpack = str(jetpack_major).split(".")[0]
+    native = settings.jetson_runtime == "native"
     environment = {
         "OLLAMA_HOST": settings.ollama_host,
-        "OLLAMA_MODELS": settings.ollama_container_models_dir,
+        "OLLAMA_MODELS": settings.ollama_models_dir if native else settings.ollama_container_models_dir,
         "OLLAMA_KEEP_ALIVE": str(settings.ollama_keep_alive),
         "OLLAMA_NUM_PARALLEL": str(settings.ollama_num_parallel),
         "OLLAMA_MAX_LOADED_MODELS": str(settings.ollama_max_loaded_models),
         "OLLAMA_CONTEXT_LENGTH": str(settings.ollama_context_length),
         "OLLAMA_FLASH_ATTENTION": "1" if settings.ollama_flash_attention else "0",
     }
-    if jetpack in ("5", "6"):
+    if jetpack in ("5", "6") and not native:
         environment["JETSON_JETPACK"] = jetpack
     return dict(sorted(environment.items()))
 

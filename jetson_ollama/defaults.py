@@ -65,8 +65,14 @@ DEFAULTS = {
     "jetson_docker_data_root": None,
     # let the tuning stage reboot the board once when a change waits for the next boot (else it logs "reboot needed")
     "jetson_allow_reboot": False,
+    # how Ollama runs on the board: container (docker, jetson-containers image) | native (the official release, ollama.service)
+    "jetson_runtime": "container",
     # Ollama version to build (`ollama:<version>`) or to require of a prebuilt image; None: the package default
     "ollama_version": None,
+    # native: the pinned official Ollama release (arm64 archive + the board's JetPack bundle, facts section 5)
+    "ollama_native_version": "0.6.8",
+    # native: where the release archives are downloaded from (<url>/v<version>/<archive>), each checked against models.lock
+    "ollama_native_url": "https://github.com/ollama/ollama/releases/download",
     # name of the Ollama container on the board
     "ollama_container_name": "ollama",
     # model store on the board, mounted at ollama_container_models_dir
