@@ -19,6 +19,8 @@ from pyinfra_testing.facts import make_fact_tests
 
 from jetson_ollama.facts import cache, docker, jetson, network, ollama
 
+from jetson_ollama.facts import native
+
 from .registry_stub import Registry
 
 FIXTURES = Path(__file__).parent / "facts"
@@ -29,6 +31,10 @@ BOARDS = ["orin-nano-8gb-r36.2.0", "orin-nano-super-r36.4.3", "orin-nx-16gb-r35.
 ARGS = {"DiskFree": {"path": "/var/lib/no/such/dir"}, "PortListener": {}, "OllamaVersion": {},
         "RegistryTag": {"lan_ref": "127.0.0.1:9/jetson-ollama/ollama:r36.2.0"}}
 
+# the native runtime's facts (test_native.py also runs NativeInstall and StoreOwnership on real files)
+MODULES["native"] = native
+ARGS.update({"NativeInstall": {}, "ReleaseChecksums": {"url": "http://127.0.0.1:9/v0.6.8/sha256sum.txt"},
+             "StoreOwnership": {"path": "/var/lib/no/such/dir", "user": "root", "group": "root"}})
 FACTS = {
     f"{module_name}.{name}": cls
     for module_name, module in MODULES.items()

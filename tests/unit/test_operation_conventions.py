@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from jetson_ollama.operations import bundle, cache, firewall, jetson_containers, models, ollama, rollback, tuning
+from jetson_ollama.operations import native
 
 FIXTURES = Path(__file__).parent / "operations"
 # board.py's operations (refused, nvidia_runtime) are exercised on simulated boards (tests/sim/test_stages.py)
@@ -18,6 +19,8 @@ MODULES = {"jetson_containers": jetson_containers, "ollama": ollama, "models": m
            "cache": cache, "tuning": tuning, "firewall": firewall}
 MODULES["bundle"] = bundle  # installing from an offline bundle (fixtures run in test_bundle_ops.py)
 BUNDLE_OPERATIONS = {"bundle.image_loaded", "bundle.model_copied"}
+MODULES["native"] = native  # jetson_runtime: native
+NATIVE_OPERATIONS = {"native.installed", "native.store_owned", "native.container_removed"}
 OPERATIONS = {
     f"{module_name}.{name}": function
     for module_name, module in MODULES.items()
@@ -27,7 +30,7 @@ OPERATIONS = {
 
 
 def test_the_operations_are_the_expected_ones():
-    assert set(OPERATIONS) == BUNDLE_OPERATIONS | {"jetson_containers.installed", "ollama.image_pulled", "ollama.image_built",
+    assert set(OPERATIONS) == NATIVE_OPERATIONS | BUNDLE_OPERATIONS | {"jetson_containers.installed", "ollama.image_pulled", "ollama.image_built",
                                "ollama.container", "ollama.api_ready", "models.present", "models.absent",
                                "models.pruned", "models.fetched", "rollback.previous_restored",
                                "rollback.previous_removed", "cache.insecure_registry", "cache.image_pushed",

@@ -23,11 +23,14 @@ from jetson_ollama.facts.containers import JetsonContainersCheckout
 from jetson_ollama.operations import cache, firewall, jetson_containers, ollama, rollback, tuning
 from jetson_ollama.operations.ollama import container_spec
 
+from jetson_ollama.operations import native
+
 from .registry_stub import Registry
 
 FIXTURES = Path(__file__).parent / "operations"
 MODULES = {"jetson_containers": jetson_containers, "ollama": ollama, "rollback": rollback, "cache": cache,
            "tuning": tuning, "firewall": firewall}
+MODULES["native"] = native  # its commands run for real in test_native.py
 OPERATIONS = {
     f"{module_name}.{name}": function
     for module_name, module in MODULES.items()
