@@ -37,6 +37,9 @@ _models = {
     "ollama_registry": "http://registry.ollama.ai:11500",
     "ollama_lock_file": str(_state_file.parent / "models.lock"),
 }
+# jetson_runtime: native downloads Ollama's releases from the simulated github.com (plain HTTP)
+if _upstream and _upstream.get("releases_url"):
+    _models["ollama_native_url"] = _upstream["releases_url"]
 
 # settings for every board, as group_data/all.py would hold them for real boards (JSON, optional)
 _site = json.loads(os.environ.get("JETSON_SIM_HOST_DATA") or "{}")

@@ -156,10 +156,13 @@ def seed_board(profile: dict, upper: Path, lower: Path) -> None:
     for tool in ("/usr/bin/uname", "/usr/bin/arch", "/usr/local/bin/jetson-sim-meminfo", *SWAP_TOOLS):
         board.symlink(tool, SIMTOOLS)
     # runtime state of the simulated hardware, made at every boot: allocations, GR3D load, and on a
-    # Jetson the GPU marker that the nvidia runtime hands to containers
-    gpu = "f /run/jetson-sim/gpu 0644 root root - simulated Orin GPU (nvgpu)\n" if profile.get("jetson") else ""
+    # Jetson the GPU marker that the nvidia runtime hands to containers. Any process allocates RAM, so
+    # mem.d takes anyone's lease (sticky, as /tmp); the GPU load is written by a GPU user (group video,
+    # as the real device nodes): a native ollama.service runs as its own user, not root
+    gpu = ("f /run/jetson-sim/gpu 0644 root root - simulated Orin GPU (nvgpu)\n"
+           "f /run/jetson-sim/gr3d 0664 root video - 0\n") if profile.get("jetson") else ""
     board.write("/etc/tmpfiles.d/jetson-sim.conf",
-                "d /run/jetson-sim 0755 root root -\nd /run/jetson-sim/mem.d 0755 root root -\n" + gpu)
+                "d /run/jetson-sim 0755 root root -\nd /run/jetson-sim/mem.d 1777 root root -\n" + gpu)
     # JetPack boots the desktop (graphical.target); a headless board boots multi-user.target (facts 3)
     target = "graphical.target" if profile["memory"]["desktop"] else "multi-user.target"
     board.symlink("/etc/systemd/system/default.target", f"/lib/systemd/system/{target}")

@@ -23,7 +23,8 @@ Environment, as the real one reads it (facts §5):
   OLLAMA_KV_CACHE_TYPE      f16 (default), q8_0 (half the KV bytes), q4_0 (a quarter)
   OLLAMA_GPU_OVERHEAD       bytes reserved on top of each model (facts §5: bytes, so `256` is nothing)
   OLLAMA_NOPRUNE            keep unreferenced blobs at start-up and after a pull
-  JETSON_JETPACK            set (5/6) for the GPU to be used inside a container (facts §5, ollama #9503)
+  JETSON_JETPACK            set (5/6) for the GPU to be used inside a container (facts §5, ollama #9503);
+                            natively it is read from /etc/nv_tegra_release (R35 -> 5, R36 -> 6)
 
 Simulator-only environment (never on a real board):
   OLLAMA_SIM_VERSION     the version this build reports and sends in its User-Agent, default 0.6.8
@@ -32,8 +33,9 @@ Simulator-only environment (never on a real board):
                          their bridge, where the fleet's simulated registry listens (and nothing else)
   JETSON_SIM_PROFILE     board profile JSON, default /etc/jetson-sim/profile.json (memory.bandwidth_gbps,
                          memory.mem_total_mb); missing: an Orin Nano's 68 GB/s is assumed
-  JETSON_SIM_GPU         marker file that exists when the container has the NVIDIA runtime, default
-                         /run/jetson-sim/gpu
+  JETSON_SIM_GPU         marker file that exists when the container has the NVIDIA runtime (and on a
+                         Jetson board itself), default /run/jetson-sim/gpu
+  JETSON_SIM_TEGRA_RELEASE  where the L4T release line is read natively, default /etc/nv_tegra_release
   JETSON_SIM_MEMINFO     where MemAvailable is read, default /proc/meminfo (on a board: the simulated one)
   JETSON_SIM_GR3D        the simulated GPU load file tegrastats reads, default /run/jetson-sim/gr3d;
                          written only when its directory exists
@@ -43,11 +45,19 @@ Simulator-only environment (never on a real board):
 Models come from the simulated registry (ollama_registry.py) with their model layer shrunk by its
 --scale; the config blob's "jetson_sim" object carries the real size, KV bytes per token and context
 length, so memory and speed are computed for the real model while the disk holds the small one.
+
+GPU or CPU, decided at start-up (`gpu_decision`): in a container (no lib/ollama beside this file, the
+jetson-containers image) the GPU needs the NVIDIA runtime's marker and JETSON_JETPACK, as before. Run
+natively from an official release's layout (bin/ollama with lib/ollama/ beside it, what
+github_releases.py serves), it needs the matching lib/ollama/cuda_jetpack<N> bundle and the right to
+open the GPU's device nodes, which on a Jetson belong to the video and render groups (root may too);
+otherwise it runs on the CPU (size_vram 0). The install layout's details are unverified.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import grp
 import hashlib
 import http.client
 import fcntl
@@ -170,6 +180,7 @@ class Config:
         self.registry = env("OLLAMA_SIM_REGISTRY", "http://registry.ollama.ai:11500").rstrip("/")
         self.profile = env("JETSON_SIM_PROFILE", "/etc/jetson-sim/profile.json")
         self.gpu_marker = env("JETSON_SIM_GPU", "/run/jetson-sim/gpu")
+        self.tegra_release = env("JETSON_SIM_TEGRA_RELEASE", "/etc/nv_tegra_release")
         self.meminfo = env("JETSON_SIM_MEMINFO", "/proc/meminfo")
         self.gr3d = env("JETSON_SIM_GR3D", "/run/jetson-sim/gr3d")
         try:
@@ -535,10 +546,61 @@ def mem_available(cfg: Config) -> int | None:
     return None
 
 
-def gpu_available(cfg: Config) -> bool:
-    # facts §5: in a container Ollama uses the Jetson GPU only with --runtime nvidia (the marker)
-    # and JETSON_JETPACK set; otherwise it falls back to CPU
-    return os.path.exists(cfg.gpu_marker) and bool(env("JETSON_JETPACK"))
+GPU_GROUPS = ("video", "render")  # the owners of /dev/nvhost-*, /dev/nvmap and /dev/dri/renderD* on a Jetson
+
+
+def jetpack_major(cfg: Config) -> str:
+    """JETSON_JETPACK, else the R35/R36 of /etc/nv_tegra_release, as install.sh greps it (facts §5);
+    "" when neither tells (in a container: the file is not there)."""
+    if env("JETSON_JETPACK"):
+        return env("JETSON_JETPACK").split(".")[0]
+    try:
+        with open(cfg.tegra_release) as f:
+            match = re.match(r"# R(\d+) ", f.readline())
+    except OSError:
+        return ""
+    return {"35": "5", "36": "6"}.get(match[1], "") if match else ""
+
+
+def release_libs() -> Path | None:
+    """lib/ollama beside bin/ollama: this file runs from an official release's layout (natively)."""
+    libs = Path(__file__).resolve().parent.parent / "lib" / "ollama"
+    return libs if libs.is_dir() else None
+
+
+def process_groups() -> set[str]:
+    names = set()
+    for gid in {os.getegid(), *os.getgroups()}:
+        try:
+            names.add(grp.getgrgid(gid).gr_name)
+        except KeyError:
+            pass
+    return names
+
+
+def gpu_decision(marker: bool, jetpack: str, libs: Path | None, euid: int, groups: set[str]) -> tuple[bool, str]:
+    """(GPU?, why not) of an Ollama process. marker: the board's GPU is visible (a Jetson, or a container
+    with the NVIDIA runtime); jetpack: the major it detects ("" unknown); libs: the release's
+    lib/ollama, None in the container image; euid and groups: may it open the device nodes."""
+    if not marker:
+        return False, "no compatible GPUs were discovered"
+    if libs is None:  # facts §5: in a container only with --runtime nvidia (the marker) and JETSON_JETPACK
+        if not env("JETSON_JETPACK"):
+            return False, "cudaSetDevice err: 35; JETSON_JETPACK is not set, falling back to CPU"
+        return True, ""
+    if not jetpack:
+        return False, "cannot tell the JetPack (no JETSON_JETPACK, no R35/R36 in /etc/nv_tegra_release)"
+    if not (libs / f"cuda_jetpack{jetpack}").is_dir():
+        return False, f"no cuda_jetpack{jetpack} libraries in {libs} (the JetPack bundle is not installed)"
+    if euid != 0 and not groups & set(GPU_GROUPS):
+        return False, (f"no permission to open the GPU device nodes (the process is not in the "
+                       f"{' or '.join(GPU_GROUPS)} group)")
+    return True, ""
+
+
+def gpu_available(cfg: Config) -> tuple[bool, str]:
+    return gpu_decision(os.path.exists(cfg.gpu_marker), jetpack_major(cfg), release_libs(), os.geteuid(),
+                        process_groups())
 
 
 class LoadError(Exception):
@@ -563,7 +625,7 @@ class Scheduler:
         self.loaded: dict[str, Runner] = {}
         self.lock = threading.RLock()  # guards `loaded`; held briefly
         self.load_lock = threading.Lock()  # one load at a time, like Ollama's scheduler
-        self.gpu = gpu_available(cfg)
+        self.gpu, self.cpu_reason = gpu_available(cfg)
         self.gpu_busy = 0
         threading.Thread(target=self._reaper, daemon=True, name="keep-alive").start()
 
@@ -691,20 +753,36 @@ class Scheduler:
         old = cls._leases.pop(label, None)
         if old is not None:
             os.close(old)
-        if action == "alloc":
-            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            os.write(fd, f"{size}\n".encode())
-            cls._leases[label] = fd
-        else:
-            try:
-                os.unlink(path)
-            except FileNotFoundError:
-                pass
+        written = time.time()
         try:
-            return subprocess.run([tool], capture_output=True, timeout=10).returncode == 0
+            if action == "alloc":
+                fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                os.write(fd, f"{size}\n".encode())
+                cls._leases[label] = fd
+            else:
+                os.unlink(path)
+        except FileNotFoundError:
+            pass
+        except PermissionError:  # another user's lease of the same name, not yet reaped
+            return False
+        try:
+            if subprocess.run([tool], capture_output=True, timeout=10).returncode == 0:
+                return True
         except (OSError, subprocess.SubprocessError):
             return False
+        # not root (ollama.service runs as ollama): the tool may not rewrite the board's meminfo, but the
+        # board's bookkeeping (jetson-sim-memd, every second) takes the lease up; wait for its next write
+        meminfo = env("JETSON_SIM_MEMINFO", "/proc/meminfo")
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline:
+            try:
+                if os.stat(meminfo).st_mtime > written:
+                    return action == "alloc"
+            except OSError:
+                return False
+            time.sleep(0.1)
+        return False
 
     # -- GPU load for tegrastats
 
@@ -1133,11 +1211,11 @@ def serve() -> int:
     log("INFO", f"Listening on {cfg.host}:{cfg.port} (version {cfg.version})")
     free = mem_available(cfg)
     if sched.gpu:
-        log("INFO", "inference compute", id="GPU-0", library="cuda", variant=f"jetpack{env('JETSON_JETPACK')}",
+        log("INFO", "inference compute", id="GPU-0", library="cuda", variant=f"jetpack{jetpack_major(cfg)}",
             name="Orin", available=human_bytes2(free or 0))
     else:
-        if os.path.exists(cfg.gpu_marker):  # facts §5 (ollama #9503): no JETSON_JETPACK in the container
-            log("WARN", "cudaSetDevice err: 35; JETSON_JETPACK is not set, falling back to CPU")
+        if os.path.exists(cfg.gpu_marker):  # facts §5 (ollama #9503): e.g. no JETSON_JETPACK in the container
+            log("WARN", sched.cpu_reason)
         log("INFO", "no compatible GPUs were discovered")
     try:
         server.serve_forever(poll_interval=0.2)

@@ -4,6 +4,7 @@
   mirror, preloaded with `dustynv/ollama:<tag>` for the prebuilt tags of facts section 4;
 - a git daemon with the simulated jetson-containers repository;
 - the simulated Ollama model registry (`registry.ollama.ai` on the boards);
+- the simulated GitHub release downloads of Ollama (`github.com:11600` on the boards, github_releases.py);
 - an apt proxy (apt-cacher-ng) that the boards' apt uses, fetching from the host's own Debian mirror.
 
 Every process is started with its PID recorded under the fleet's directory and stopped by that PID.
@@ -27,6 +28,7 @@ from .. import base
 from . import images
 
 REGISTRY_PORT, GIT_PORT, OLLAMA_PORT, APT_PORT = 5000, 9418, 11500, 3142
+RELEASES_PORT = 11600  # plain HTTP: the boards trust no certificate of ours
 # names a board resolves to the bridge address (via /etc/hosts, which docker copies into
 # host-network containers); anything else has no route
 OLLAMA_REGISTRY_HOST = "registry.ollama.ai"
@@ -144,7 +146,7 @@ _ACCESS_RE = re.compile(r'(?P<client>\S+) \S+ \S+ \[[^]]*\] "(?P<method>[A-Z]+) 
 class Upstream:
     """The upstream services of one fleet (`fleet.gateway` is their address)."""
 
-    SERVICES = ("registry", "git", "ollama", "apt")
+    SERVICES = ("registry", "git", "ollama", "apt", "releases")
 
     def __init__(self, fleet):
         self.fleet = fleet
@@ -180,6 +182,16 @@ class Upstream:
     def registry_url(self) -> str:
         return f"http://{self.address}:{REGISTRY_PORT}"
 
+    @property
+    def releases_url(self) -> str:
+        """The Ollama release downloads as a board reaches them (ollama_native_url)."""
+        return f"http://github.com:{RELEASES_PORT}/ollama/ollama/releases/download"
+
+    @property
+    def releases_hooks_url(self) -> str:
+        """The same server by address, for the controller (its /_sim/ hooks)."""
+        return f"http://{self.address}:{RELEASES_PORT}"
+
     # ---- what was downloaded ------------------------------------------------------------------------
     def image_stats(self) -> dict:
         """Image blobs the Docker Hub stand-in served, from its access log (combined format): bytes per
@@ -201,6 +213,11 @@ class Upstream:
     def model_stats(self) -> dict:
         """What the Ollama registry stand-in served (its /_sim/stats)."""
         with urllib.request.urlopen(f"{self.ollama_registry_url}/_sim/stats", timeout=10) as answer:
+            return json.loads(answer.read())
+
+    def release_stats(self) -> dict:
+        """What the GitHub releases stand-in served (its /_sim/stats)."""
+        with urllib.request.urlopen(f"{self.releases_hooks_url}/_sim/stats", timeout=10) as answer:
             return json.loads(answer.read())
 
     # ---- processes ------------------------------------------------------------------------------
@@ -242,6 +259,10 @@ class Upstream:
                                "--listen", f"{gw}:{OLLAMA_PORT}", "--data", str(self.dir / "ollama")], OLLAMA_PORT,
                     env=dict(os.environ, PYTHONPATH=str(UPSTREAM_DIR.parents[1])))
 
+        self._spawn("releases", [sys.executable, "-m", "jetson_sim.upstream.github_releases",
+                                 "--listen", f"{gw}:{RELEASES_PORT}"], RELEASES_PORT,
+                    env=dict(os.environ, PYTHONPATH=str(UPSTREAM_DIR.parents[1])))
+
         apt_dir = self.dir / "apt"
         (apt_dir / "cache").mkdir(parents=True, exist_ok=True)
         (apt_dir / "log").mkdir(exist_ok=True)
@@ -258,7 +279,8 @@ class Upstream:
                                      capture_output=True, text=True).stdout.strip()
                  for ref, sha in self.commits.items()}
         (self.dir / "state.json").write_text(json.dumps(
-            {"git_url": self.git_url, "registry_url": self.registry_url, "commits": self.commits, "dates": dates}, indent=2))
+            {"git_url": self.git_url, "registry_url": self.registry_url, "commits": self.commits, "dates": dates,
+             "releases_url": self.releases_url, "releases_hooks_url": self.releases_hooks_url}, indent=2))
 
     def stop(self) -> None:
         for name in self.SERVICES:
