@@ -18,10 +18,12 @@ from .config import ConfigError, Settings, ollama_environment, settings
 from .facts.containers import DockerImages, JetsonContainersCheckout, OllamaContainer
 from .facts.docker import DockerDaemonJson, DockerState
 from .facts.jetson import DefaultTarget, DiskFree, Memory, TegraRelease
+from .facts.native import OllamaService
 from .facts.ollama import PortListener
 from .facts.tuning import PowerModes, SwapFile
 from .images import ImagePlan, NoImage, compatible_with, containers_era, l4t_from_tag, resolve_image, reusable_image
-from .models import auto_models, model_info
+from .models import auto_models, model_info, version_at_least
+from .native import NativeRelease, NoBundle, release_for
 from .operations.tuning import check_data_root, check_swapfile, mode_named
 from .releases import ReleaseInfo, UnknownRelease, release_info
 
@@ -34,7 +36,8 @@ class BoardPlan:
     settings: Settings | None = None
     refusal: str | None = None            # one line: why nothing will be done on this board
     release: ReleaseInfo | None = None
-    image: ImagePlan | None = None
+    image: ImagePlan | None = None        # the container runtime's image (None when native)
+    native: NativeRelease | None = None   # jetson_runtime: native: the release ollama.service runs
     environment: dict[str, str] = field(default_factory=dict)
     models: list[str] = field(default_factory=list)   # the model set of this board (stage 5)
     configure_runtime: bool = False       # the opt-in daemon.json change is needed
@@ -98,18 +101,25 @@ def _make_plan(host) -> BoardPlan:
     except UnknownRelease as exc:
         return _refuse(plan, str(exc))
 
-    docker = host.get_fact(DockerState)
-    if not docker.get("installed"):
-        return _refuse(plan, "docker is not installed (JetPack installs docker.io with nvidia-container)")
-    if not docker.get("running"):
-        return _refuse(plan, "the docker daemon does not answer (systemctl status docker)")
-    if "nvidia" not in docker.get("runtimes", []):
-        if not cfg.jetson_configure_docker_runtime:
-            return _refuse(plan, "docker has no nvidia runtime in /etc/docker/daemon.json "
-                                 "(set jetson_configure_docker_runtime: true to add it)")
-        plan.configure_runtime = True
-        if host.get_fact(DockerDaemonJson).get("_invalid"):
-            return _refuse(plan, "/etc/docker/daemon.json does not parse; fix it by hand first")
+    native = cfg.jetson_runtime == "native"  # the official release and ollama.service: no docker needed
+    if native:
+        try:
+            plan.native = release_for(cfg.ollama_native_version, cfg.ollama_native_url, plan.release.jetpack)
+        except NoBundle as exc:
+            return _refuse(plan, str(exc))
+    else:
+        docker = host.get_fact(DockerState)
+        if not docker.get("installed"):
+            return _refuse(plan, "docker is not installed (JetPack installs docker.io with nvidia-container)")
+        if not docker.get("running"):
+            return _refuse(plan, "the docker daemon does not answer (systemctl status docker)")
+        if "nvidia" not in docker.get("runtimes", []):
+            if not cfg.jetson_configure_docker_runtime:
+                return _refuse(plan, "docker has no nvidia runtime in /etc/docker/daemon.json "
+                                     "(set jetson_configure_docker_runtime: true to add it)")
+            plan.configure_runtime = True
+            if host.get_fact(DockerDaemonJson).get("_invalid"):
+                return _refuse(plan, "/etc/docker/daemon.json does not parse; fix it by hand first")
 
     if problem := _tuning_problem(host, cfg):
         return _refuse(plan, problem)
@@ -117,7 +127,10 @@ def _make_plan(host) -> BoardPlan:
     container = host.get_fact(OllamaContainer, container=cfg.ollama_container_name)
     port = int(cfg.ollama_host.rsplit(":", 1)[1])
     listeners = host.get_fact(PortListener, port=port)
-    if listeners and not container.get("running"):
+    # this deploy's own other runtime may hold the port (the service stage stops it first): its container,
+    # or its ollama.service (marked by the drop-in); anything else is foreign
+    service = host.get_fact(OllamaService)
+    if listeners and not container.get("running") and not (service.get("active") and service.get("ours")):
         who = ", ".join(sorted({f"{lst.get('process') or 'a process'} on {lst.get('address')}" for lst in listeners}))
         return _refuse(plan, f"port {port} is already taken by {who} (a native ollama.service?)")
 
@@ -133,6 +146,12 @@ def _make_plan(host) -> BoardPlan:
         return _refuse(plan, str(exc))
     needs = [info.min_ollama for info in map(model_info, plan.models) if info]
     min_ollama = max(needs, key=_version_key) if needs else None
+    if native:
+        if min_ollama and not version_at_least(cfg.ollama_native_version, min_ollama):
+            return _refuse(plan, f"the model set needs Ollama {min_ollama} or newer, ollama_native_version is "
+                                 f"{cfg.ollama_native_version}")
+        plan.environment = ollama_environment(cfg, plan.release.jetpack)
+        return plan
     try:
         plan.image = _image_plan(cfg, plan.release, commit_date, images, min_ollama)
     except NoImage as exc:

@@ -37,7 +37,8 @@ def health_gate():
         refused(name="Health gate", reason=f"health gate cannot read the lock: {exc}")
         return
     expected = gate.Expected(
-        version=(plan.image.ollama_version if plan.image else None) or cfg.ollama_version,
+        version=(plan.native.version if plan.native else None)
+        or (plan.image.ollama_version if plan.image else None) or cfg.ollama_version,
         models={tag: locked[tag].manifest if tag in locked else None for tag in plan.models},
     )
     model = plan.models[0] if plan.models else None

@@ -1,4 +1,5 @@
-"""Stage 3: the Ollama image with the tag this board's L4T, CUDA and jetson-containers call for.
+"""Stage 3: the Ollama image with the tag this board's L4T, CUDA and jetson-containers call for
+(the container runtime only: `jetson_runtime: native` runs the official release instead).
 
 With a fleet cache (`jetson_cache_host`), boards are grouped by that tag (the image variant): the
 first board of the run that needs a variant the LAN registry lacks builds or pulls it and pushes it
@@ -27,7 +28,7 @@ from .preflight import stop_if_refused
 @deploy("Ollama image")
 def ollama_image():
     plan = plan_for(host)
-    if stop_if_refused(plan):
+    if stop_if_refused(plan) or plan.native:
         return
     image, cache = plan.image, plan.cache
     lan_ref = cache.lan_ref(image.ref) if cache else None

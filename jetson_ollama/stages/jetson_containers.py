@@ -1,4 +1,5 @@
-"""Stage 2: jetson-containers at the pinned commit, installed non-interactively."""
+"""Stage 2: jetson-containers at the pinned commit, installed non-interactively (the container
+runtime only: `jetson_runtime: native` needs no image)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from .preflight import stop_if_refused
 @deploy("Install jetson-containers")
 def install_jetson_containers():
     plan = plan_for(host)
-    if stop_if_refused(plan):
+    if stop_if_refused(plan) or plan.native:
         return
     cfg = plan.settings
     if cfg.jetson_bundle:  # offline: a bundled prebuilt image (or reuse) needs no checkout, nor could it clone

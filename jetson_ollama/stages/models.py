@@ -13,9 +13,11 @@ blob, checked against the locked digests.
 from __future__ import annotations
 
 from pyinfra import host, logger
-from pyinfra.api import deploy
+from pyinfra.api import QuoteString, StringCommand, deploy
+from pyinfra.operations import server
+from pyinfra.operations.util import any_changed
 
-from .. import lock, models, pins
+from .. import lock, models, native, pins
 from ..bundle import open_bundle
 from ..facts.jetson import Memory
 from ..facts.containers import OllamaContainer
@@ -60,10 +62,16 @@ def ollama_models():
     stored = host.get_fact(OllamaManifests, models_dir=cfg.ollama_models_dir)
     # the version of the image this run leaves running: the planned image's own figure, or the live
     # API's when the container already runs that image (a build's version is known only then)
-    running = host.get_fact(OllamaContainer, container=cfg.ollama_container_name)
-    live = running.get("running") and running.get("image") == plan.image.ref
-    version = plan.image.ollama_version or (host.get_fact(OllamaVersion, url=url) if live else None)
-    pins.record(cfg, "ollama", plan.image.ref, version)
+    if plan.native:  # jetson_runtime: native runs the pinned release
+        version = plan.native.version
+        runs, way_out = f"the native Ollama is {version}", "raise ollama_native_version"
+    else:
+        running = host.get_fact(OllamaContainer, container=cfg.ollama_container_name)
+        live = running.get("running") and running.get("image") == plan.image.ref
+        version = plan.image.ollama_version or (host.get_fact(OllamaVersion, url=url) if live else None)
+        pins.record(cfg, "ollama", plan.image.ref, version)
+        runs = f"this board's image {plan.image.ref} has {version}"
+        way_out = "use jetson_image_strategy: build, or another image or ollama_version"
     locked = lock.load(cfg.ollama_lock_file)
     bundle = open_bundle(cfg.jetson_bundle) if cfg.jetson_bundle else None  # offline: manifests and blobs from it
     source = f"the bundle {cfg.jetson_bundle}" if bundle else cfg.ollama_registry
@@ -83,8 +91,7 @@ def ollama_models():
             problems.append(unknown)
             continue
         if version and not models.version_at_least(version, info.min_ollama):
-            problems.append(f"{tag} needs Ollama {info.min_ollama} or newer, this board's image {plan.image.ref} "
-                            f"has {version} (use jetson_image_strategy: build, or another image or ollama_version)")
+            problems.append(f"{tag} needs Ollama {info.min_ollama} or newer, {runs} ({way_out})")
             continue
         estimate = models.estimate(info, memory["mem_total_mb"], desktop, cfg.ollama_context_length,
                                    cfg.ollama_num_parallel)
@@ -119,15 +126,22 @@ def ollama_models():
         return
     for tag, entry, retagged in lock_writes:  # first pull of a tag (or an accepted retag): pin it
         (lock.update if retagged else lock.record)(cfg.ollama_lock_file, tag, entry)
+    copies = []
     for tag, entry in pulls:
         if bundle and entry:
-            bundle_ops.model_copied(name=f"Model {tag} from the bundle", model=tag, models_dir=cfg.ollama_models_dir,
-                                    manifest=entry.manifest, store_files=bundle.model_files(tag))
+            copies.append(bundle_ops.model_copied(name=f"Model {tag} from the bundle", model=tag,
+                                                  models_dir=cfg.ollama_models_dir, manifest=entry.manifest,
+                                                  store_files=bundle.model_files(tag)))
         elif plan.cache and entry:
-            model_ops.fetched(name=f"Model {tag} from the fleet's cache", model=tag, models_dir=cfg.ollama_models_dir,
-                              manifest=entry.manifest, store=plan.cache.models_url)
+            copies.append(model_ops.fetched(name=f"Model {tag} from the fleet's cache", model=tag,
+                                            models_dir=cfg.ollama_models_dir, manifest=entry.manifest,
+                                            store=plan.cache.models_url))
         else:
             model_ops.present(name=f"Model {tag}", model=tag, url=url, models_dir=cfg.ollama_models_dir,
                               expect_blobs=sorted(entry.blob_digests) if entry else None)
+    if plan.native and copies:  # root wrote the copies; ollama.service writes the store as its user
+        server.shell(name="The copied models belong to ollama", _if=any_changed(*copies),
+                     commands=[StringCommand("chown -R", QuoteString(f"{native.USER}:{native.GROUP}"),
+                                             QuoteString(cfg.ollama_models_dir))])
     if cfg.ollama_prune_models:
         model_ops.pruned(name="Remove models outside the set", keep=wanted, url=url)

@@ -1,6 +1,7 @@
 """Stage 6: the board scripts of the deployment log, rendered with the board's own data.
 
-`start-ollama` (docker start/restart of the deploy's container, then the wait for its API),
+`start-ollama` (docker start/restart of the deploy's container, or systemctl start/restart of
+ollama.service with `jetson_runtime: native`, then the wait for its API),
 `quick-test` (the log's six checks, one OK/FAIL line each), `monitor` (RAM, swap, GPU load,
 temperature and power from one tegrastats line, the loaded models' CPU/GPU split, alerts) and `bench`
 (a fixed prompt set, tokens/s as JSON, kept in /var/lib/jetson-ollama/bench.json), in
@@ -17,6 +18,7 @@ from pyinfra import host
 from pyinfra.api import deploy
 from pyinfra.operations import files
 
+from ..native import SERVICE
 from ..operations.ollama import container_spec, docker_run_words
 from ..plan import BoardPlan, plan_for
 from .preflight import stop_if_refused
@@ -37,6 +39,8 @@ def docker_run_line(plan: BoardPlan) -> str:
     while the container runs the image its tag names, so a container made by hand with it is kept.
     """
     cfg = plan.settings
+    if plan.image is None:  # jetson_runtime: native: no container
+        return ""
     spec, spec_hash = container_spec(plan.image.ref, plan.environment, cfg.ollama_models_dir,
                                      cfg.ollama_container_models_dir)
     words = docker_run_words(cfg.ollama_container_name, spec, spec_hash)
@@ -48,8 +52,11 @@ def script_context(board: str, plan: BoardPlan) -> dict:
     cfg = plan.settings
     return {
         "board": board,
-        "image": plan.image.ref,
+        "runtime": cfg.jetson_runtime,
+        "image": plan.image.ref if plan.image else "",
         "container": cfg.ollama_container_name,
+        "unit": SERVICE,
+        "native_version": plan.native.version if plan.native else "",
         "api": api_url(cfg.ollama_host),
         "models": list(plan.models),
         "test_model": plan.models[0] if plan.models else "",

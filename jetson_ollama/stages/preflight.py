@@ -25,8 +25,9 @@ def preflight():
     if stop_if_refused(plan):
         return
     release, image = plan.release, plan.image
-    logger.info(f"{host.name}: L4T {release.l4t} (JetPack {release.jetpack}, CUDA {release.cuda}), "
-                f"image {image.ref} ({image.strategy})")
+    runs = (f"native Ollama {plan.native.version} ({', '.join(plan.native.archives)})" if plan.native
+            else f"image {image.ref} ({image.strategy})")
+    logger.info(f"{host.name}: L4T {release.l4t} (JetPack {release.jetpack}, CUDA {release.cuda}), {runs}")
     if plan.configure_runtime:
         runtime = nvidia_runtime(name="Register the NVIDIA runtime with docker")
         systemd.service(name="Restart docker for the NVIDIA runtime", service="docker", restarted=True,
