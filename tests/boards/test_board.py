@@ -13,6 +13,9 @@ import posixpath
 import pytest
 
 from jetson_ollama import lock as lockfile
+from jetson_ollama import native
+from jetson_ollama.config import ollama_environment
+from jetson_ollama.facts.native import NativeInstall, OllamaService, StoreOwnership
 from jetson_ollama.facts.models import OllamaModels, OllamaManifests
 from jetson_ollama.facts.ollama import OllamaVersion
 from jetson_ollama.images import compatible_with, l4t_from_tag
@@ -23,6 +26,8 @@ QUICK_TEST = f"{LINK_DIR}/quick-test"
 
 
 def _running_container(board) -> dict:
+    if board.cfg.jetson_runtime == "native":
+        pytest.skip(f"{board.name}: jetson_runtime is native: no container (the native tests check ollama.service)")
     name = board.cfg.ollama_container_name
     container = board.container
     assert container, (f"{board.name}: there is no container {name!r} (docker container inspect {name} found none, "
@@ -73,7 +78,7 @@ def test_container_spec(board):
 def test_api_answers_on_loopback(board):
     version = board.facts.get_fact(OllamaVersion, url=board.api)
     assert version, (f"{board.name}: Ollama does not answer {board.api}/api/version on the board "
-                     f"(docker logs {board.cfg.ollama_container_name})")
+                     f"({'journalctl -u ollama.service' if board.cfg.jetson_runtime == 'native' else 'docker logs ' + board.cfg.ollama_container_name})")
 
 
 def test_models_present_and_locked(board):
@@ -112,7 +117,8 @@ def test_model_loads_fully_on_gpu(board):
     size, vram = entry.get("size", 0), entry.get("size_vram", 0)
     assert vram == size, (
         f"{board.name}: {model} is not fully on the GPU: {vram / 2**20:.0f} of {size / 2**20:.0f} MiB in GPU memory "
-        "(Ollama fell back to the CPU; the container needs --runtime nvidia and JETSON_JETPACK, facts section 5)")
+        "(Ollama fell back to the CPU; the container needs --runtime nvidia and JETSON_JETPACK, facts section 5; "
+        "natively, the JetPack bundle in /usr/local/lib/ollama and the ollama user in video and render)")
 
 
 def _scripts_installed(board):
@@ -151,3 +157,76 @@ def test_api_not_listening_on_all_addresses(board):
     assert not public, (
         f"{board.name}: the Ollama API listens on {', '.join(public)}, reachable from the network, though "
         f"ollama_host is {board.cfg.ollama_host} (set ollama_host: 0.0.0.0:{port} only if that is wanted)")
+
+
+# ---------------------------------------------------------------- jetson_runtime: native
+
+
+def _native(board):
+    if board.cfg.jetson_runtime != "native":
+        pytest.skip(f"{board.name}: jetson_runtime is {board.cfg.jetson_runtime}: no native ollama.service expected")
+
+
+def test_native_service_runs_the_pinned_release(board):
+    _native(board)
+    cfg, unit = board.cfg, native.SERVICE
+    shown = dict(line.partition("=")[::2] for line in board.host.check_output(
+        f"systemctl show {unit} -p ActiveState -p UnitFileState -p User -p ExecStart").splitlines())
+    problems = []
+    if shown.get("ActiveState") != "active" or shown.get("UnitFileState") != "enabled":
+        problems.append(f"{unit} is {shown.get('ActiveState')} and {shown.get('UnitFileState') or 'not installed'}, "
+                        "not active and enabled (journalctl -u ollama.service)")
+    if shown.get("User") != native.USER or f"path={native.BINARY} " not in shown.get("ExecStart", ""):
+        problems.append(f"{unit} runs {shown.get('ExecStart')!r} as {shown.get('User')!r}, not {native.BINARY} serve "
+                        f"as {native.USER} (the unit install.sh writes, facts section 5)")
+    installed = board.facts.get_fact(NativeInstall)
+    if installed.get("version") != cfg.ollama_native_version:
+        problems.append(f"{native.PREFIX} holds Ollama {installed.get('version') or 'not unpacked by jetson-ollama'}, "
+                        f"ollama_native_version is {cfg.ollama_native_version}")
+    elif installed.get("binary") != installed.get("binary_at_install"):
+        problems.append(f"{native.BINARY} is not the binary the release unpacked (replaced since)")
+    try:
+        pins = lockfile.load_pins(board.lock_path).get(native.PIN_SECTION, {})
+    except lockfile.LockError as exc:
+        pytest.fail(f"{board.name}: {exc}", pytrace=False)
+    release = native.release_for(cfg.ollama_native_version, cfg.ollama_native_url, board.release.jetpack)
+    locked = {archive: pins.get(release.pin_key(archive)) for archive in release.archives}
+    if installed.get("archives") != locked:
+        problems.append(f"the archives unpacked ({installed.get('archives')}) are not the ones {board.lock_path} "
+                        f"pins ({locked})")
+    assert not problems, f"{board.name}: " + "; ".join(problems)
+
+
+def test_native_settings_are_in_the_drop_in(board):
+    _native(board)
+    wanted = native.dropin_text(ollama_environment(board.cfg, board.release.jetpack))
+    found = board.host.file(native.DROPIN_PATH)
+    assert found.exists and found.content_string == wanted, (
+        f"{board.name}: {native.DROPIN_PATH} is {'not what the settings make' if found.exists else 'missing'}:\n"
+        f"{found.content_string if found.exists else ''}\nwanted:\n{wanted}")
+
+
+def test_native_user_may_use_the_gpu_and_owns_the_store(board):
+    _native(board)
+    groups = set(board.host.check_output(f"id -nG {native.USER}").split())
+    missing = [group for group in native.GPU_GROUPS if group not in groups]
+    assert not missing, (f"{board.name}: user {native.USER} is not in {', '.join(missing)}: Ollama cannot open the "
+                         f"GPU's device nodes and runs on the CPU")
+    store = board.facts.get_fact(StoreOwnership, path=board.cfg.ollama_models_dir, user=native.USER,
+                                 group=native.GROUP)
+    assert store.get("exists") and not store.get("foreign"), (
+        f"{board.name}: {board.cfg.ollama_models_dir} is not all {native.USER}'s "
+        f"({', '.join(store.get('foreign') or []) or 'missing'}): ollama.service cannot write its models")
+
+
+def test_one_runtime_only(board):
+    # both listen on the same port (facts section 5): the other runtime must be stopped
+    name = board.cfg.ollama_container_name
+    service = board.facts.get_fact(OllamaService)
+    if board.cfg.jetson_runtime == "native":
+        assert not board.container.get("running"), (
+            f"{board.name}: container {name} runs beside the native {native.SERVICE} (run the deploy)")
+    else:
+        assert not service.get("active"), (
+            f"{board.name}: {native.SERVICE} is active beside container {name}: one of them cannot have port "
+            f"{board.cfg.ollama_host.rsplit(':', 1)[1]}")
