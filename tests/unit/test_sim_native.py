@@ -190,19 +190,20 @@ def start_log(prefix: Path, board: Path, as_user: list[str] | None = None, witho
     (board / f"models-{port}").mkdir(mode=0o777)
     (board / f"models-{port}").chmod(0o777)
     argv = [*(as_user or []), sys.executable, "-I", "-S", str(prefix / "bin" / "ollama"), "serve"]
-    proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    log_file = board / f"serve-{port}.log"
+    with open(log_file, "w") as err:
+        proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=err, text=True)
     try:
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                assert proc.poll() is None, proc.stderr.read()
-                time.sleep(0.05)
+        deadline = time.monotonic() + 30
+        # the GPU decision is logged after the port is bound: wait for it, not for the port
+        while not any(decided in (log := log_file.read_text())
+                      for decided in ('msg="inference compute"', 'msg="no compatible GPUs were discovered"')):
+            assert proc.poll() is None, log
+            assert time.monotonic() < deadline, log
+            time.sleep(0.05)
     finally:
         proc.terminate()
-        log = proc.communicate(timeout=10)[1]
+        proc.wait(timeout=10)
         if without_bundle:
             shutil.move(prefix / "cuda_jetpack6.away", prefix / "lib/ollama/cuda_jetpack6")
     return log
