@@ -11,6 +11,7 @@ fleet (stages/cache.py). For a one-line summary of each board's facts without ch
 `pyinfra INVENTORY deploys/facts.py`.
 """
 
+from jetson_ollama.stages.access import api_access
 from jetson_ollama.stages.cache import fleet_cache
 from jetson_ollama.stages.image import ollama_image
 from jetson_ollama.stages.jetson_containers import install_jetson_containers
@@ -25,6 +26,7 @@ board_tuning()
 fleet_cache()
 install_jetson_containers()
 ollama_image()
+api_access()
 ollama_service()
 ollama_models()
 monitoring_scripts()

@@ -51,6 +51,8 @@ _ssh = {
     "ssh_strict_host_key_checking": "yes",  # the simulator records every board's host key
     "ssh_look_for_keys": False,
     "ssh_allow_agent": False,
+    # as inventories/lab.py: sudo's password for deploys/bootstrap.py from the environment only
+    **({"_sudo_password": os.environ["JETSON_SUDO_PASSWORD"]} if os.environ.get("JETSON_SUDO_PASSWORD") else {}),
 }
 
 

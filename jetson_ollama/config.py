@@ -74,6 +74,8 @@ class Settings:
     ollama_models_dir: str
     ollama_container_models_dir: str
     ollama_host: str
+    ollama_allow_from: list[str]
+    ollama_bind_address: str | None
     ollama_keep_alive: str | int
     ollama_num_parallel: int
     ollama_max_loaded_models: int
@@ -236,6 +238,27 @@ def _url(value: Any) -> str | None:
         "must be an http:// or https:// URL"
 
 
+def _networks(value: Any) -> str | None:
+    """IPv4 networks such as 10.0.0.0/8 (the API binds to an IPv4 address; a host firewall admits them)."""
+    problem = "must be a list of IPv4 networks such as 10.0.0.0/8"
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        return problem
+    for item in value:
+        try:
+            ipaddress.IPv4Network(item)
+        except ValueError as error:
+            return f"{problem} ({error})"
+    return None
+
+
+def _ipv4(value: Any) -> str | None:
+    try:
+        ipaddress.IPv4Address(value)
+    except ValueError:
+        return "must be an IPv4 address such as 192.168.55.101"
+    return None
+
+
 _CHECKS: dict[str, Callable[[Any], str | None]] = {
     "jetson_containers_repo": _text,
     "jetson_containers_commit": _pattern(r"[0-9a-f]{40}", "must be a full 40-hex commit id"),
@@ -274,6 +297,8 @@ _CHECKS: dict[str, Callable[[Any], str | None]] = {
     "ollama_models_dir": _absolute_path,
     "ollama_container_models_dir": _container_models_dir,
     "ollama_host": _host_port,
+    "ollama_allow_from": _networks,
+    "ollama_bind_address": _optional(_ipv4),
     "ollama_keep_alive": _keep_alive,
     "ollama_num_parallel": _integer(1),
     "ollama_max_loaded_models": _integer(1),
@@ -305,6 +330,23 @@ def _checked(host_data: Any) -> Iterator[tuple[str, Any, str | None]]:
         yield key, value, problem
 
 
+def api_problem(values: dict[str, Any], host_data: Any) -> tuple[str, str] | None:
+    """(key, problem) when the API would be exposed by accident or cannot be bound as asked; else
+    None, and `values["ollama_host"]` is set to the address the API listens on."""
+    address, _, port = values["ollama_host"].rpartition(":")
+    if not values["ollama_allow_from"]:
+        if address not in ("127.0.0.1", "localhost", "[::1]", "::1"):
+            return "ollama_host", (f"listens beyond the board ({address}) with no ollama_allow_from: list the networks "
+                                   "that may reach the API there (a host firewall then admits only them)")
+        return None
+    bind = values["ollama_bind_address"] or (host_data.get("ssh_hostname") if host_data is not None else None)
+    if not isinstance(bind, str) or _ipv4(bind):
+        return "ollama_bind_address", (f"with ollama_allow_from the API binds to the board's LAN address: set it "
+                                       f"(ssh_hostname {bind!r} is not an IPv4 address)")
+    values["ollama_host"] = f"{bind}:{port}"
+    return None
+
+
 def settings(host_data: Any = None) -> Settings:
     """The checked settings of a host: `host_data.get(key)` for every DEFAULTS key (pyinfra's
     `host.data`, or any mapping), the default where that is None. Raises ConfigError (one line)."""
@@ -313,6 +355,9 @@ def settings(host_data: Any = None) -> Settings:
         if problem:
             raise ConfigError(f"{key}: {problem} (got {value!r})")
         values[key] = list(value) if isinstance(value, list) else value  # never hand out DEFAULTS' lists
+    if found := api_problem(values, host_data):
+        key, problem = found
+        raise ConfigError(f"{key}: {problem} (got {values[key]!r})")
     return Settings(**values)
 
 
@@ -341,8 +386,8 @@ def problems(host_data: Any = None) -> list[str]:
             settings(host_data)
         except ConfigError as exc:
             found.append(str(exc))
-    models = good.get("ollama_models")
-    if good.get("ollama_allow_unknown_models") is False and isinstance(models, list):
+    models = good.get("ollama_models")  # (a bad ollama_allow_unknown_models is reported above)
+    if good.get("ollama_allow_unknown_models") is not True and isinstance(models, list):
         if unknown := [tag for tag in models if tag not in catalog()]:
             found.append(f"ollama_models: not in the catalog (data/models.yaml): {', '.join(unknown)}; set "
                          f"ollama_allow_unknown_models: true to size them from the registry (got {models!r})")

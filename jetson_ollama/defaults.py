@@ -79,8 +79,12 @@ DEFAULTS = {
     "ollama_models_dir": "/opt/ollama/models",
     # model store inside the container (OLLAMA_MODELS); never /data, which jetson-containers mounts
     "ollama_container_models_dir": "/ollama/models",
-    # OLLAMA_HOST, host:port the API listens on (host networking); 0.0.0.0 only when asked for
+    # OLLAMA_HOST, host:port the API listens on: a loopback address; with ollama_allow_from its address becomes the LAN one
     "ollama_host": "127.0.0.1:11434",
+    # networks (CIDRs) admitted to the API; [] keeps it on 127.0.0.1, else it binds to the board's LAN address behind a host firewall
+    "ollama_allow_from": [],
+    # the LAN IPv4 address the API binds to with ollama_allow_from; None: the board's ssh_hostname
+    "ollama_bind_address": None,
     # OLLAMA_KEEP_ALIVE, how long an idle model stays loaded (a Go duration such as 5m, or seconds)
     "ollama_keep_alive": "5m",
     # OLLAMA_NUM_PARALLEL, requests served at once per model (the KV cache grows with it)

@@ -18,6 +18,7 @@ from .config import ConfigError, Settings, ollama_environment, settings
 from .facts.containers import DockerImages, JetsonContainersCheckout, OllamaContainer
 from .facts.docker import DockerDaemonJson, DockerState
 from .facts.jetson import DefaultTarget, DiskFree, Memory, TegraRelease
+from .facts.network import LanAddresses
 from .facts.native import OllamaService
 from .facts.ollama import PortListener
 from .facts.tuning import PowerModes, SwapFile
@@ -120,6 +121,13 @@ def _make_plan(host) -> BoardPlan:
             plan.configure_runtime = True
             if host.get_fact(DockerDaemonJson).get("_invalid"):
                 return _refuse(plan, "/etc/docker/daemon.json does not parse; fix it by hand first")
+
+    if cfg.ollama_allow_from:  # the API binds to a LAN address: it must be one of the board's
+        bind = cfg.ollama_host.rsplit(":", 1)[0]
+        addresses = host.get_fact(LanAddresses)
+        if bind not in addresses:
+            return _refuse(plan, f"the API would bind to {bind}, which is not an address of this board (it has "
+                                 f"{', '.join(addresses) or 'none'}; set ollama_bind_address)")
 
     if problem := _tuning_problem(host, cfg):
         return _refuse(plan, problem)

@@ -8,6 +8,8 @@ deploy works it out; the assertion messages say what is wrong and where to look.
 
 from __future__ import annotations
 
+import ipaddress
+
 import posixpath
 
 import pytest
@@ -147,16 +149,33 @@ def test_quick_test_passes(board):
     assert exit_status == 0, f"{board.name}: quick-test exited {exit_status}:\n{output}"
 
 
-def test_api_not_listening_on_all_addresses(board):
-    port = int(board.cfg.ollama_host.rsplit(":", 1)[1])
-    if board.cfg.ollama_host.startswith("0.0.0.0"):
-        pytest.skip(f"{board.name}: ollama_host is {board.cfg.ollama_host}: the API is meant to be reachable "
-                    "from the network")
-    public = [spec for spec in board.host.socket.get_listening_sockets()
-              if spec in (f"tcp://0.0.0.0:{port}", f"tcp://:::{port}")]
-    assert not public, (
-        f"{board.name}: the Ollama API listens on {', '.join(public)}, reachable from the network, though "
-        f"ollama_host is {board.cfg.ollama_host} (set ollama_host: 0.0.0.0:{port} only if that is wanted)")
+def test_api_listens_only_where_the_settings_say(board):
+    # 127.0.0.1 unless ollama_allow_from lists networks; then the board's LAN address (ollama_bind_address)
+    address, port = board.cfg.ollama_host.rsplit(":", 1)
+    address = {"localhost": "127.0.0.1", "[::1]": "::1"}.get(address, address)
+    listening = sorted(spec for spec in board.host.socket.get_listening_sockets()
+                       if spec.startswith("tcp://") and spec.rsplit(":", 1)[1] == port)
+    assert listening == [f"tcp://{address}:{port}"], (
+        f"{board.name}: port {port} is listened on at {', '.join(listening) or 'nothing'}; the settings "
+        f"(ollama_host, ollama_allow_from {board.cfg.ollama_allow_from}) say {address} only")
+
+
+def test_firewall_admits_only_ollama_allow_from(board):
+    port = board.cfg.ollama_host.rsplit(":", 1)[1]
+    with board.host.sudo():
+        chain = board.host.run("iptables -S JETSON-OLLAMA")
+        jumps = board.host.run("iptables -S INPUT").stdout.splitlines()
+    ours = [line for line in jumps if line.endswith("-j JETSON-OLLAMA")]
+    if not board.cfg.ollama_allow_from:
+        assert chain.rc != 0 and not ours, f"{board.name}: an API firewall is left though ollama_allow_from is empty"
+        return
+    rules = [line.split() for line in chain.stdout.splitlines() if line.startswith("-A ")]
+    admitted = [rule[3] for rule in rules if rule[-2:] == ["-j", "ACCEPT"]]
+    wanted = ["lo", *(str(ipaddress.IPv4Network(net)) for net in board.cfg.ollama_allow_from)]
+    assert admitted == wanted and rules[-1][2:] == ["-j", "DROP"], (
+        f"{board.name}: the API port admits {admitted}, then {' '.join(rules[-1][2:]) if rules else 'nothing'}; "
+        f"ollama_allow_from says {board.cfg.ollama_allow_from}")
+    assert ours == [f"-A INPUT -p tcp -m tcp --dport {port} -j JETSON-OLLAMA"], f"{board.name}: INPUT has {ours}"
 
 
 # ---------------------------------------------------------------- jetson_runtime: native

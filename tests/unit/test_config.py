@@ -38,13 +38,13 @@ def test_none_falls_back_to_the_default_and_settings_are_frozen():
 
 def test_reads_pyinfra_host_data():
     # global data, a group's data and a host's own data; unset keys make host.data.get() return None
-    inventory = Inventory((["board1", ("board2", {"ollama_num_parallel": 2})], {"ollama_host": "0.0.0.0:11434"}),
+    inventory = Inventory((["board1", ("board2", {"ollama_num_parallel": 2})], {"ollama_host": "127.0.0.1:8080"}),
                           lab=(["board2"], {"ollama_keep_alive": "10m"}))
     State(inventory, Config())
     board1, board2 = inventory.get_host("board1"), inventory.get_host("board2")
-    assert settings(board1.data) == dataclasses.replace(settings({}), ollama_host="0.0.0.0:11434")
+    assert settings(board1.data) == dataclasses.replace(settings({}), ollama_host="127.0.0.1:8080")
     assert settings(board2.data) == dataclasses.replace(
-        settings({}), ollama_host="0.0.0.0:11434", ollama_keep_alive="10m", ollama_num_parallel=2)
+        settings({}), ollama_host="127.0.0.1:8080", ollama_keep_alive="10m", ollama_num_parallel=2)
 
 
 @pytest.mark.parametrize("key, value", [
@@ -106,9 +106,9 @@ def test_messages(key, value, message):
 
 
 @pytest.mark.parametrize("key, value", [
-    ("ollama_host", "0.0.0.0:11434"),
+    ("ollama_host", "127.0.0.1:8080"),
     ("ollama_host", "[::1]:11434"),
-    ("ollama_host", "jetson.local:1"),
+    ("ollama_host", "localhost:1"),
     ("ollama_container_models_dir", "/database/models"),  # only /data itself is taken
     ("ollama_keep_alive", "-1"),
     ("ollama_keep_alive", "1h30m"),
@@ -168,3 +168,40 @@ def test_readme_shows_the_defaults_table():
         pytest.skip("README.md has no defaults markers yet")
     between = readme.split(BEGIN, 1)[1].split(END, 1)[0]
     assert between.strip() == defaults_table().strip(), "paste the output of: python -m jetson_ollama.config"
+
+
+# ---- the API stays on the board unless networks are listed (secure defaults)
+
+@pytest.mark.parametrize("host", ["0.0.0.0:11434", "192.168.55.101:11434", "jetson.local:11434"])
+def test_an_api_beyond_the_board_needs_ollama_allow_from(host):
+    with pytest.raises(ConfigError, match=r"^ollama_host: listens beyond the board .* list the networks"):
+        settings({"ollama_host": host})
+
+
+def test_with_ollama_allow_from_the_api_binds_to_the_lan_address():
+    assert settings({"ollama_allow_from": ["10.0.0.0/8"], "ssh_hostname": "192.168.55.101"}).ollama_host == \
+        "192.168.55.101:11434"
+    chosen = settings({"ollama_allow_from": ["192.168.55.0/24"], "ssh_hostname": "nano-01.lab",
+                       "ollama_bind_address": "192.168.55.101", "ollama_host": "127.0.0.1:8080"})
+    assert chosen.ollama_host == "192.168.55.101:8080"  # the port stays the asked one
+
+
+@pytest.mark.parametrize("data, message", [
+    ({"ollama_allow_from": ["10.0.0.0/8"], "ssh_hostname": "nano-01.lab"},
+     "ollama_bind_address: with ollama_allow_from the API binds to the board's LAN address: set it "
+     "(ssh_hostname 'nano-01.lab' is not an IPv4 address) (got None)"),
+    ({"ollama_allow_from": ["10.0.0.1/8"]},
+     "ollama_allow_from: must be a list of IPv4 networks such as 10.0.0.0/8 (10.0.0.1/8 has host bits set) "
+     "(got ['10.0.0.1/8'])"),
+    ({"ollama_allow_from": "10.0.0.0/8"},
+     "ollama_allow_from: must be a list of IPv4 networks such as 10.0.0.0/8 (got '10.0.0.0/8')"),
+    ({"ollama_allow_from": ["fd00::/8"]},
+     "ollama_allow_from: must be a list of IPv4 networks such as 10.0.0.0/8 "
+     "(Expected 4 octets in 'fd00::') (got ['fd00::/8'])"),
+    ({"ollama_allow_from": ["10.0.0.0/8"], "ollama_bind_address": "nano"},
+     "ollama_bind_address: must be an IPv4 address such as 192.168.55.101 (got 'nano')"),
+])
+def test_allow_from_messages(data, message):
+    with pytest.raises(ConfigError) as err:
+        settings(data)
+    assert str(err.value) == message
