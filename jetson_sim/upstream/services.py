@@ -139,7 +139,7 @@ def ensure_mirror_storage(log=print) -> Path:
 
 
 # a blob GET in the registry's access log: `10.0.0.12 - - [date] "GET /v2/<repo>/blobs/sha256:... HTTP/1.1" 200 90921918 ...`
-_ACCESS_RE = re.compile(r'(?P<client>\S+) \S+ \S+ \[[^]]*\] "(?P<method>[A-Z]+) /v2/\S+/blobs/(?P<digest>sha256:[0-9a-f]{64})'
+_ACCESS_RE = re.compile(r'(?P<client>\S+) \S+ \S+ \[[^]]*\] "(?P<method>[A-Z]+) /v2/(?P<repository>\S+)/blobs/(?P<digest>sha256:[0-9a-f]{64})'
                         r' [^"]*" (?P<status>\d{3}) (?P<size>\d+)')
 
 
@@ -195,8 +195,10 @@ class Upstream:
     # ---- what was downloaded ------------------------------------------------------------------------
     def image_stats(self) -> dict:
         """Image blobs the Docker Hub stand-in served, from its access log (combined format): bytes per
-        client address and per digest, and how often each digest was served."""
-        stats = {"bytes_total": 0, "bytes_by_client": {}, "bytes_by_digest": {}, "gets_by_digest": {}}
+        client address and per digest, and how often each digest (and each repository's blob) was served."""
+        stats = {"bytes_total": 0, "bytes_by_client": {}, "bytes_by_digest": {}, "gets_by_digest": {},
+                 "gets_by_blob": {},  # "<repository>@<digest>": a layer two images share counts per image
+                 "clients_by_repository": {}}
         log = self.dir / "registry.log"
         for line in log.read_text(errors="replace").splitlines() if log.exists() else []:
             match = _ACCESS_RE.match(line)
@@ -208,6 +210,11 @@ class Upstream:
             digest = match["digest"]
             stats["bytes_by_digest"][digest] = stats["bytes_by_digest"].get(digest, 0) + size
             stats["gets_by_digest"][digest] = stats["gets_by_digest"].get(digest, 0) + 1
+            blob = f"{match['repository']}@{digest}"
+            stats["gets_by_blob"][blob] = stats["gets_by_blob"].get(blob, 0) + 1
+            clients = stats["clients_by_repository"].setdefault(match["repository"], [])
+            if match["client"] not in clients:
+                clients.append(match["client"])
         return stats
 
     def model_stats(self) -> dict:
