@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 APT=(debootstrap iproute2 openssh-client e2fsprogs util-linux mount git ca-certificates curl python3 python3-venv
      docker-registry apt-cacher-ng    # these two serve the boards' simulated upstream
      iptables                         # `python -m jetson_sim internet BOARD off` cuts a board from it
+     zstd                             # the simulated github.com packs Ollama's .tar.zst releases (0.14+)
      chromium)                        # the fleet report's page is checked in a headless browser
 missing=()
 for pkg in "${APT[@]}"; do dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg"); done
