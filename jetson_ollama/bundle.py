@@ -279,9 +279,10 @@ class Written:
 
 
 def build_bundle(plan: BundlePlan, out: Path, *, work: Path, registry: str, ollama_registry: str | None = None,
-                 log: Callable[[str], None] = lambda line: None) -> Written:
+                 native_url: str | None = None, log: Callable[[str], None] = lambda line: None) -> Written:
     """Fetches what `plan` names (work: a cache that later runs reuse) and writes the bundle to `out`.
-    Raises BundleError or ImageError (one line)."""
+    `native_url` replaces the hosts' ollama_native_url for the downloads (a mirror the controller
+    reaches). Raises BundleError or ImageError (one line)."""
     work.mkdir(parents=True, exist_ok=True)
     members: dict[str, Path | bytes] = {}
     index: dict[str, Any] = {"format": FORMAT, "version": VERSION, "hosts": plan.hosts, "images": {},
@@ -316,7 +317,7 @@ def build_bundle(plan: BundlePlan, out: Path, *, work: Path, registry: str, olla
 
     for version, native in sorted(plan.native.items()):
         log(f"native Ollama {version}")
-        base = f"{native.url}/v{version}"
+        base = f"{(native_url or native.url).rstrip('/')}/v{version}"
         folder = work / "native" / f"v{version}"
         sums = parse_sha256sums(_download(f"{base}/{NATIVE_SUMS}", folder / NATIVE_SUMS).read_text())
         files = {}
@@ -562,6 +563,9 @@ def add_command(commands: argparse._SubParsersAction) -> None:
                         help="the image registry (default: Docker Hub, what the boards' docker pulls from)")
     parser.add_argument("--ollama-registry", metavar="URL",
                         help="the Ollama registry to fetch models from (default: the hosts' ollama_registry)")
+    parser.add_argument("--native-url", metavar="URL",
+                        help="where the controller downloads native Ollama releases (default: the hosts' "
+                             "ollama_native_url)")
     parser.add_argument("--work", default=DEFAULT_WORK, metavar="DIR",
                         help=f"download cache, reused by later runs (default: {DEFAULT_WORK})")
 
@@ -603,7 +607,8 @@ def run(args: argparse.Namespace) -> int:
         return refuse(str(exc))
     try:
         written = build_bundle(plan, Path(args.output), work=Path(args.work), registry=args.registry or DOCKER_HUB,
-                               ollama_registry=args.ollama_registry, log=lambda line: print(line, file=sys.stderr))
+                               ollama_registry=args.ollama_registry, native_url=args.native_url,
+                               log=lambda line: print(line, file=sys.stderr))
     except (BundleError, ImageError, lock.LockError) as exc:
         return refuse(str(exc), 1)
     print(summary(written, plan.notes))

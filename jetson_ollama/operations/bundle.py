@@ -173,4 +173,6 @@ def model_copied(
         "python3", QuoteString(FETCH_SCRIPT_DEST), "--model", QuoteString(name), "--models-dir", QuoteString(models_dir),
         "--store", QuoteString(f"file://{store}"), "--expect-manifest", QuoteString(manifest),
     )
-    yield StringCommand("rm -rf", QuoteString(store))
+    # the staged store and the directories it made, so nothing of it stays on the board
+    yield StringCommand("rm -rf", QuoteString(store), "&& rmdir --ignore-fail-on-non-empty",
+                        QuoteString(posixpath.join(staging, "models", base)), QuoteString(posixpath.join(staging, "models")))

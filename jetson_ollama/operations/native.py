@@ -8,9 +8,11 @@ import json
 import posixpath
 import re
 from collections.abc import Mapping
+from typing import Any
 
 from pyinfra import host
 from pyinfra.api import OperationError, QuoteString, StringCommand, operation
+from pyinfra.operations import files
 
 from jetson_ollama.facts.containers import OllamaContainer
 from jetson_ollama.facts.native import MARKER, NativeInstall, StoreOwnership
@@ -35,7 +37,8 @@ def _check_path(label: str, path: str, *, depth: int = 1) -> str:
 
 
 @operation()
-def installed(version: str, archives: Mapping[str, str], *, url: str = RELEASES_URL, prefix: str = PREFIX):
+def installed(version: str, archives: Mapping[str, str], *, url: str = RELEASES_URL, prefix: str = PREFIX,
+              sources: Mapping[str, Any] | None = None):
     """
     Ensure an Ollama release is unpacked under ``prefix``, from archives whose sha256 is checked first.
 
@@ -45,6 +48,8 @@ def installed(version: str, archives: Mapping[str, str], *, url: str = RELEASES_
       (the base, then the board's JetPack bundle; the digests pinned in models.lock)
     + url: the releases' base URL; each archive is ``<url>/v<version>/<archive>``
     + prefix: where ``bin/ollama`` and ``lib/ollama/`` go, as install.sh's ``/usr/local``
+    + sources: the archives' bytes on the controller (file objects or paths, by archive name), e.g.
+      from an offline bundle: put on the board instead of downloaded, and checked the same way
 
     Every archive is downloaded to ``/var/tmp/jetson-ollama-native`` and its sha256 compared with the
     wanted one before anything is unpacked: a mismatch fails with one line (archive, expected and got
@@ -95,9 +100,14 @@ def installed(version: str, archives: Mapping[str, str], *, url: str = RELEASES_
                             QuoteString(f"the Ollama {version} archives are .tar.zst: unpacking needs zstd"),
                             ">&2; exit 1; }")
     yield StringCommand("rm -rf", QuoteString(staging), "&& mkdir -p", QuoteString(staging))
+    if sources is not None and set(sources) != set(wanted):
+        raise OperationError(f"sources must give exactly the archives {sorted(wanted)}, not {sorted(sources)}")
     for archive in wanted:
-        yield StringCommand("curl -fsSL --retry 3 -o", QuoteString(f"{staging}/{archive}"),
-                            QuoteString(f"{base}/v{version}/{archive}"))
+        if sources is not None:
+            yield from files.put._inner(src=sources[archive], dest=f"{staging}/{archive}", mode="644")
+        else:
+            yield StringCommand("curl -fsSL --retry 3 -o", QuoteString(f"{staging}/{archive}"),
+                                QuoteString(f"{base}/v{version}/{archive}"))
     for archive, digest in wanted.items():  # all of them before anything is unpacked
         path = f"{staging}/{archive}"
         yield StringCommand(

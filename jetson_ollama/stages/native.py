@@ -22,6 +22,7 @@ from pyinfra.operations import apt, files, server, systemd
 from pyinfra.operations.util import any_changed
 
 from .. import lock
+from ..bundle import BundleError, open_bundle
 from ..facts.native import OllamaService, ReleaseChecksums
 from ..native import (DROPIN_PATH, GPU_GROUPS, GROUP, HOME, PIN_SECTION, PREFIX, SERVICE, UNIT_PATH, USER,
                       NativeRelease, dropin_text, unit_text)
@@ -85,8 +86,17 @@ def native_service(plan: BoardPlan, url: str) -> None:
                 groups=list(GPU_GROUPS), home=HOME, shell="/bin/false")
     native_ops.store_owned(name=f"Model store {cfg.ollama_models_dir} owned by {USER}", path=cfg.ollama_models_dir,
                            user=USER, group=GROUP)
+    sources = None
+    if cfg.jetson_bundle:  # offline: the archives come from the bundle, checked against the same pins
+        bundle = open_bundle(cfg.jetson_bundle)
+        try:
+            sources = {archive: bundle.native_file(release.version, archive)[0] for archive in archives}
+        except BundleError as exc:
+            refused(name="Ollama release from the bundle", reason=str(exc))
+            return
     binary = native_ops.installed(name=f"Ollama {release.version} release ({', '.join(archives)})",
-                                  version=release.version, archives=archives, url=release.url, prefix=PREFIX)
+                                  version=release.version, archives=archives, url=release.url, prefix=PREFIX,
+                                  sources=sources)
     unit = files.put(name=f"Unit {SERVICE} (as install.sh writes it)", src=StringIO(unit_text()), dest=UNIT_PATH,
                      mode="644")
     dropin = files.put(name="ollama_* settings in the drop-in", src=StringIO(dropin_text(plan.environment)),

@@ -76,6 +76,8 @@ def test_a_cut_board_reaches_no_upstream_service_but_ssh_works(offline_fleet, si
 
 def test_the_bundle_is_built_on_the_controller_from_upstream(offline_fleet, sim_env, site_bundle):
     up = upstream(offline_fleet)
+    board = board_of(offline_fleet, SUPER)
+    images_before, models_before = up.image_stats(), up.model_stats()
     env = dict(sim_env, JETSON_SIM_FLEET=offline_fleet.name, JETSON_SIM_HOST_DATA=host_data())
     run = subprocess.run([sys.executable, "-m", "jetson_ollama", "bundle", "inventories/sim.py", "-o", str(site_bundle),
                           "--l4t", "36.4.3", "--registry", up.registry_url, "--ollama-registry", up.ollama_registry_url,
@@ -83,10 +85,9 @@ def test_the_bundle_is_built_on_the_controller_from_upstream(offline_fleet, sim_
                          cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
     assert run.returncode == 0, run.stderr[-3000:]
     assert f"image   {IMAGE}" in run.stdout and f"model   {MODEL}" in run.stdout
-    # the controller fetched it: nothing went to the board
-    board = board_of(offline_fleet, SUPER)
-    assert board.ip not in up.image_stats()["bytes_by_client"]
-    assert board.ip not in up.model_stats()["bytes_by_client"]
+    # the controller fetched it: nothing more went to the board
+    assert up.image_stats()["bytes_by_client"].get(board.ip, 0) == images_before["bytes_by_client"].get(board.ip, 0)
+    assert up.model_stats()["bytes_by_client"].get(board.ip, 0) == models_before["bytes_by_client"].get(board.ip, 0)
 
 
 def test_a_cut_board_converges_from_the_bundle_alone(offline_fleet, sim_env, site_bundle):
@@ -130,3 +131,36 @@ def test_a_board_whose_release_the_bundle_lacks_is_refused_before_any_change(off
     assert refusal(refused, board) == (
         f"the bundle {other} has no image {IMAGE}, which this board (L4T 36.4.3) needs; it has "
         "dustynv/ollama:r36.2.0 (L4T 36.2.0): bundle again with --l4t 36.4.3")
+
+
+def test_a_cut_native_board_converges_from_the_bundle_alone(offline_fleet, sim_env, tmp_path):
+    # the same board switched to the native runtime while cut off: the release archives come from the
+    # bundle (checked against the pins the bundle command wrote), the models stay where they are
+    board = board_of(offline_fleet, SUPER)
+    up = upstream(offline_fleet)
+    data = {"ollama_models": [MODEL], "ollama_api_timeout": 30, "jetson_runtime": "native"}
+    native = tmp_path / "native.tar"
+    run = subprocess.run([sys.executable, "-m", "jetson_ollama", "bundle", "inventories/sim.py", "-o", str(native),
+                          "--l4t", "36.4.3", "--registry", up.registry_url, "--ollama-registry", up.ollama_registry_url,
+                          "--native-url", f"{up.releases_hooks_url}/ollama/ollama/releases/download",
+                          "--work", str(tmp_path / "work")], cwd=REPO, capture_output=True, text=True, timeout=900,
+                         env=dict(sim_env, JETSON_SIM_FLEET=offline_fleet.name, JETSON_SIM_HOST_DATA=json.dumps(data)))
+    assert run.returncode == 0, run.stderr[-3000:]
+    releases_before = up.release_stats()["bytes_by_client"].get(board.ip, 0)
+    models_before = up.model_stats()["bytes_by_client"].get(board.ip, 0)
+    env = dict(sim_env, JETSON_SIM_HOST_DATA=json.dumps({**data, "jetson_bundle": str(native)}))
+    sim(sim_env, offline_fleet, "internet", board.name, "off")
+    try:
+        first = converge(offline_fleet, env)
+        assert first["failed_hosts"] == [], first["stderr"][-3000:]
+        host = board_host(offline_fleet, board)
+        assert host.service("ollama").is_running
+        assert host.run("docker inspect ollama").rc != 0  # the container gave the port up
+        quick = host.run("quick-test")
+        assert quick.rc == 0, quick.stdout + quick.stderr
+        again = converge(offline_fleet, env)
+        assert again["failed_hosts"] == [] and again["totals"]["success"] == 0, changed(again)
+    finally:
+        sim(sim_env, offline_fleet, "internet", board.name, "on")
+    assert up.release_stats()["bytes_by_client"].get(board.ip, 0) == releases_before
+    assert up.model_stats()["bytes_by_client"].get(board.ip, 0) == models_before
