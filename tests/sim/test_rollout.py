@@ -119,6 +119,7 @@ def test_a_rollout_builds_each_variant_once_and_downloads_each_model_once(fleet7
     assert len(ids) == 1 and stage_tags == 1
 
 
+
 def test_a_second_rollout_changes_and_downloads_nothing(fleet7, sim_env, state_file):
     images, models = upstream(fleet7).image_stats(), upstream(fleet7).model_stats()
     run = rollout(fleet7, sim_env, state_file, "--recheck")
@@ -128,6 +129,15 @@ def test_a_second_rollout_changes_and_downloads_nothing(fleet7, sim_env, state_f
     after = upstream(fleet7).model_stats()
     assert after["requests"]["blob_get"] == models["requests"]["blob_get"]
     assert after["bytes_by_digest"] == models["bytes_by_digest"]
+    # models.lock pins what was deployed: the commit, each image's digest and (once a board ran it, for
+    # a build) its Ollama version, and the models
+    locked = yaml.safe_load((fleet7.dir / "models.lock").read_text())
+    assert set(MODELS) <= set(locked)
+    pins = locked["pins"]
+    assert list(pins["jetson-containers"].values()) == [json.loads(
+        (fleet7.dir / "upstream" / "state.json").read_text())["commits"]["head"]]
+    assert set(pins["images"]) == {BUILT, PREBUILT} and all(v.startswith("sha256:") for v in pins["images"].values())
+    assert pins["ollama"] == {BUILT: "0.6.8", PREBUILT: "0.6.8"}
     # and without --recheck, every board is done at this release: nothing is contacted
     again = rollout(fleet7, sim_env, state_file)
     assert again.returncode == 0 and again.stdout.count("already ok at this release") == 3
