@@ -3,7 +3,8 @@ key can be (wrong type, out of range, a model outside the catalog, a bad network
 path, an unknown key, a cache host outside the inventory). Each is written as an inventory file and
 checked the way the CLI checks it (runner.inventory_hosts + hostdata.check_inventory; for a sample, the
 pyinfra command with the repo-root config.py): every one fails with a line naming that host, that key
-and the value, and nothing connects to the boards (a port that counts connections)."""
+and the value, and nothing connects to the boards (a port that counts connections). Examples are
+derandomized (the same 200 and 12 on every run), so CI is deterministic; drop `derandomize` to explore."""
 
 from __future__ import annotations
 
@@ -79,7 +80,8 @@ def _not(pattern: str) -> st.SearchStrategy[str]:
 
 
 WRONG_TYPE = st.one_of(st.dictionaries(st.sampled_from("ab"), st.integers(), max_size=1),
-                       st.tuples(st.integers()), st.complex_numbers(allow_nan=False, allow_infinity=False))
+                       # complex numbers from small integers: a literal such as -0j reads back as (-0-0j)
+                       st.tuples(st.integers()), st.builds(complex, st.integers(-9, 9), st.integers(1, 9)))
 NOT_A_BOOL = st.one_of(st.sampled_from(["yes", "no", "true", "false", "True", ""]), st.integers(), st.floats(0, 1))
 UNSAFE = " \t\n\r\x00$%:;'\"\\`*?&|<>!#~{}()[]="
 BAD_PATH = st.one_of(
@@ -213,13 +215,13 @@ def assert_named(lines: list[str], mutations: list[tuple[str, str, object]]) -> 
                    for line in lines), (name, key, value, lines)
 
 
-@hypothesis_settings(max_examples=100, deadline=None, database=None)
+@hypothesis_settings(max_examples=100, deadline=None, database=None, derandomize=True)
 @given(good_inventory())
 def test_good_inventories_pass(hosts):
     assert checked(hosts) == []
 
 
-@hypothesis_settings(max_examples=300, deadline=None, database=None)
+@hypothesis_settings(max_examples=200, deadline=None, database=None, derandomize=True)
 @given(bad_inventory())
 def test_every_bad_inventory_names_host_key_and_value(case):
     hosts, mutations = case
@@ -228,7 +230,7 @@ def test_every_bad_inventory_names_host_key_and_value(case):
     assert BOARDS.accepted == before
 
 
-@hypothesis_settings(max_examples=20, deadline=None, database=None)
+@hypothesis_settings(max_examples=12, deadline=None, database=None, derandomize=True)
 @given(bad_inventory())
 def test_pyinfra_stops_every_bad_inventory_before_connecting(case):
     hosts, mutations = case
