@@ -9,6 +9,7 @@ from __future__ import annotations
 import socket
 from dataclasses import dataclass, field
 
+from paramiko import SSHException
 from pyinfra.api import OperationError
 from pyinfra.facts.server import Arch
 
@@ -76,6 +77,22 @@ def _detect_dead_links(host, seconds: int = 20) -> None:
                           ("TCP_USER_TIMEOUT", seconds * 1000)):
         if hasattr(socket, option):
             sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, option), value)
+    _dead_link_fails_the_host(host, transport)
+
+
+def _dead_link_fails_the_host(host, transport) -> None:
+    """When the dropped link is noticed between two commands, paramiko's next `open_session` raises
+    the transport's EOFError, which pyinfra does not catch around a command (it catches OSError and
+    SSHException) and which stops the whole run: give it as an SSHException, so only this host fails."""
+    open_session = transport.open_session
+
+    def open_session_or_fail(*args, **kwargs):
+        try:
+            return open_session(*args, **kwargs)
+        except EOFError as exc:
+            raise SSHException(f"the SSH link to {host.name} is gone") from exc
+
+    transport.open_session = open_session_or_fail
 
 
 def _make_plan(host) -> BoardPlan:

@@ -281,6 +281,7 @@ def test_partition_mid_run_fails_that_board_alone(stage_fleet, sim_env):
         if proc.poll() is None:
             proc.kill()
         sim(sim_env, stage_fleet, "partition", victim.name, "off")
+    assert out.strip(), f"pyinfra printed no JSON (rc {proc.returncode}):\n" + "".join(stderr)[-4000:]
     results = json.loads(out)["results"]
     assert results["failed_hosts"] == [victim.name], "".join(stderr)[-2000:]
     assert any(victim.name in line and "Error" in line for line in stderr)
