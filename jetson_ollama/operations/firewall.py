@@ -44,6 +44,11 @@ def firewall_script(port: int, networks: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _drop_jump(port) -> StringCommand:
+    """Deletes INPUT's jump to the chain for `port` (read from the board's rules)."""
+    return StringCommand("iptables -D INPUT -p tcp --dport", QuoteString(str(port)), "-j", QuoteString(CHAIN))
+
+
 def _normalized(networks) -> list[str]:
     if isinstance(networks, str) or not isinstance(networks, (list, tuple)):
         raise OperationError(f"networks must be a list of IPv4 networks like 10.0.0.0/8, not {networks!r}")
@@ -89,11 +94,11 @@ def api_admits(port: int, networks: list[str]):
             host.noop("no API firewall of ours")
             return
         for old_port in live["ports"]:
-            yield StringCommand(f"iptables -D INPUT -p tcp --dport {int(old_port)} -j {CHAIN}")
+            yield _drop_jump(old_port)
         if live["chain"]:
-            yield StringCommand(f"iptables -F {CHAIN} && iptables -X {CHAIN}")
+            yield StringCommand("iptables -F", QuoteString(CHAIN), "&& iptables -X", QuoteString(CHAIN))
         if enabled or installed:
-            yield StringCommand(f"systemctl disable {UNIT_NAME} 2>/dev/null; rm -f", QuoteString(UNIT),
+            yield StringCommand("systemctl disable", QuoteString(UNIT_NAME), "2>/dev/null; rm -f", QuoteString(UNIT),
                                 QuoteString(SCRIPT), "&& systemctl daemon-reload")
         return
     script = firewall_script(port, wanted)
@@ -107,7 +112,7 @@ def api_admits(port: int, networks: list[str]):
     if not in_force:
         for index, old_port in enumerate(live["ports"]):
             if old_port != port or port in live["ports"][:index]:  # other ports, and second jumps for ours
-                yield StringCommand(f"iptables -D INPUT -p tcp --dport {int(old_port)} -j {CHAIN}")
+                yield _drop_jump(old_port)
         yield StringCommand("sh", QuoteString(SCRIPT))
     if not enabled:
-        yield StringCommand(f"systemctl daemon-reload && systemctl enable {UNIT_NAME}")
+        yield StringCommand("systemctl daemon-reload && systemctl enable", QuoteString(UNIT_NAME))

@@ -104,7 +104,7 @@ def installed(version: str, archives: Mapping[str, str], *, url: str = RELEASES_
         raise OperationError(f"sources must give exactly the archives {sorted(wanted)}, not {sorted(sources)}")
     for archive in wanted:
         if sources is not None:
-            yield from files.put._inner(src=sources[archive], dest=f"{staging}/{archive}", mode="644")
+            yield from files.put._inner(src=sources[archive], dest=posixpath.join(staging, archive), mode="644")
         else:
             yield StringCommand("curl -fsSL --retry 3 -o", QuoteString(f"{staging}/{archive}"),
                                 QuoteString(f"{base}/v{version}/{archive}"))
