@@ -6,6 +6,7 @@ The values model /work/shared/reference/jetson-ollama-facts.md; anything not rec
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import yaml
@@ -35,13 +36,27 @@ _JETSON_SCHEMA = {
     "model": str,
     "compatible": list,
     "module": str,
-    "cuda": {"version": str, "release": str, "build": str, "built": str},
+    # null: JetPack flashed without nvidia-jetpack, no host CUDA toolkit (no /usr/local/cuda, no nvcc)
+    "cuda": (dict, _NONE),
     "nvidia_smi": (dict, _NONE),
     "cpus": int,
     "power_models": list,
     "power_model_default": int,
     "tegrastats_rails": list,
 }
+_CUDA_SCHEMA = {"version": str, "release": str, "build": str, "built": str}
+# optional keys (key -> type): a profile without one gets what seed.py/simtools.py default to
+_JETSON_OPTIONAL = {
+    # X.Y.Z of a libcudart.so.X.Y.Z under /usr/local/cuda/targets/aarch64-linux/lib when the host has
+    # only the CUDA runtime (cuda: null): no version.json, no nvcc
+    "cuda_runtime": (str, _NONE),
+}
+_SMI_SCHEMA = {"version": str, "cuda": str}
+_SMI_OPTIONAL = {
+    "gpu_name": str,        # the GPU's name, default "Orin (nvgpu)" (JetPack 6 Orin, facts section 2)
+    "driver_version": str,  # "Driver Version:" of the table and driver_version of --query-gpu, default N/A
+}
+_MODE_OPTIONAL = {"cores_online": int}  # CPU cores the mode keeps online (default: seed.MODE_LIMITS by name)
 
 
 def list_profiles() -> list[str]:
@@ -69,14 +84,24 @@ def validate(profile: dict) -> None:
     jetson = profile["jetson"]
     if profile["arch"] != "aarch64":  # facts section 1: anything not aarch64 is not a Jetson
         raise ValueError(f"jetson: present but arch is {profile['arch']!r}, Jetsons are aarch64")
-    _check(jetson, _JETSON_SCHEMA, "jetson.")
+    _check(jetson, _JETSON_SCHEMA, "jetson.", optional=_JETSON_OPTIONAL)
+    if jetson["cuda"] is not None:
+        _check(jetson["cuda"], _CUDA_SCHEMA, "jetson.cuda.")
+    if (runtime := jetson.get("cuda_runtime")) is not None:
+        if jetson["cuda"] is not None:
+            raise ValueError("jetson.cuda_runtime: only for a board without the toolkit (jetson.cuda: null)")
+        if not re.fullmatch(r"\d+\.\d+\.\d+", runtime):
+            raise ValueError(f"jetson.cuda_runtime: expected X.Y.Z, got {runtime!r}")
     if jetson["nvidia_smi"] is not None:
-        _check(jetson["nvidia_smi"], {"version": str, "cuda": str}, "jetson.nvidia_smi.")
+        _check(jetson["nvidia_smi"], _SMI_SCHEMA, "jetson.nvidia_smi.", optional=_SMI_OPTIONAL)
     if not all(isinstance(item, str) for item in jetson["compatible"] + jetson["tegrastats_rails"]):
         raise ValueError("jetson.compatible and jetson.tegrastats_rails: must be lists of strings")
     ids = []
     for mode in jetson["power_models"]:
-        _check(mode, {"id": int, "name": str}, "jetson.power_models[].")
+        _check(mode, {"id": int, "name": str}, "jetson.power_models[].", optional=_MODE_OPTIONAL)
+        if not 1 <= mode.get("cores_online", 1) <= jetson["cpus"]:
+            cores = mode["cores_online"]
+            raise ValueError(f"jetson.power_models[].cores_online: {cores} is not in 1..{jetson['cpus']}")
         ids.append(mode["id"])
     if jetson["power_model_default"] not in ids:
         default = jetson["power_model_default"]
@@ -85,10 +110,12 @@ def validate(profile: dict) -> None:
         raise ValueError("docker.default_runtime: must be null or 'nvidia'")
 
 
-def _check(data, schema: dict, prefix: str, strict: bool = True) -> None:
+def _check(data, schema: dict, prefix: str, strict: bool = True, optional: dict | None = None) -> None:
+    """Check DATA against SCHEMA (every key required) and OPTIONAL (the same form, keys that may be absent)."""
     if not isinstance(data, dict):
         raise ValueError(f"{prefix.rstrip('.') or 'profile'}: must be a mapping")
-    for key, want in schema.items():
+    optional = optional or {}
+    for key, want in [*schema.items(), *((k, w) for k, w in optional.items() if k in data)]:
         if key not in data:
             raise ValueError(f"{prefix}{key}: missing")
         value = data[key]
@@ -98,5 +125,5 @@ def _check(data, schema: dict, prefix: str, strict: bool = True) -> None:
         elif not isinstance(value, want) or (isinstance(value, bool) and want is not bool):
             names = "/".join(t.__name__ for t in (want if isinstance(want, tuple) else (want,)))
             raise ValueError(f"{prefix}{key}: expected {names}, got {type(value).__name__} {value!r}")
-    if strict and (extra := sorted(set(data) - set(schema))):
+    if strict and (extra := sorted(set(data) - set(schema) - set(optional))):
         raise ValueError(f"{prefix}{', '.join(extra)}: unknown key")

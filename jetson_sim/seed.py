@@ -20,7 +20,10 @@ from pathlib import Path, PurePosixPath
 SIMTOOLS_SRC = Path(__file__).parent / "board" / "simtools.py"
 SIMTOOLS = "/usr/lib/jetson-sim/simtools.py"
 JETSON_TOOLS = {"/usr/bin/tegrastats", "/usr/sbin/nvpmodel", "/usr/bin/nvidia-container-runtime",
-                "/usr/bin/jetson_clocks", "/etc/systemd/nvzramconfig.sh"}
+                "/usr/bin/jetson_clocks", "/etc/systemd/nvzramconfig.sh", "/usr/bin/lsb_release"}
+# Ubuntu release -> codename, for /etc/lsb-release (the board's Debian base answers as the profile's Ubuntu)
+UBUNTU_CODENAMES = {"20.04": "focal", "22.04": "jammy", "24.04": "noble"}
+CUDART_DIR = "targets/aarch64-linux/lib"  # under /usr/local/cuda-X.Y, where cuda-cudart puts libcudart
 # every board: a real swapon would give the whole host swap on a board's disk (simtools keeps a table)
 SWAP_TOOLS = ("/usr/sbin/swapon", "/usr/sbin/swapoff")
 # JetPack's units a tuning deploy turns off (facts section 3), enabled as JetPack ships them; unit
@@ -159,7 +162,7 @@ def seed_board(profile: dict, upper: Path, lower: Path) -> None:
     # Jetson the GPU marker that the nvidia runtime hands to containers. Any process allocates RAM, so
     # mem.d takes anyone's lease (sticky, as /tmp); the GPU load is written by a GPU user (group video,
     # as the real device nodes): a native ollama.service runs as its own user, not root
-    gpu = ("f /run/jetson-sim/gpu 0644 root root - simulated Orin GPU (nvgpu)\n"
+    gpu = (f"f /run/jetson-sim/gpu 0644 root root - simulated GPU of the {profile['jetson']['model']}\n"
            "f /run/jetson-sim/gr3d 0664 root video - 0\n") if profile.get("jetson") else ""
     board.write("/etc/tmpfiles.d/jetson-sim.conf",
                 "d /run/jetson-sim 0755 root root -\nd /run/jetson-sim/mem.d 1777 root root -\n" + gpu)
@@ -195,16 +198,11 @@ def _seed_jetson(board: _Layers, profile: dict, jet: dict) -> None:
     lines += ["TARGET_USERSPACE_LIB_DIR=nvidia", "TARGET_USERSPACE_LIB_DIR_PATH=usr/lib/aarch64-linux-gnu/nvidia"]
     board.write("/etc/nv_tegra_release", "\n".join(lines) + "\n")
 
-    cuda = jet["cuda"]
-    home = f"/usr/local/cuda-{cuda['release']}"
-    version = {  # facts section 1: checks read cuda_nvcc.version; the SDK patch level is unverified
-        "cuda": {"name": "CUDA SDK", "version": f"{cuda['release']}.0"},
-        "cuda_cudart": {"name": "CUDA Runtime (cudart)", "version": cuda["version"]},
-        "cuda_nvcc": {"name": "CUDA NVCC", "version": cuda["version"]},
-    }
-    board.write(f"{home}/version.json", json.dumps(version, indent=3) + "\n")
-    board.symlink(f"{home}/bin/nvcc", SIMTOOLS)
-    board.symlink("/usr/local/cuda", f"cuda-{cuda['release']}")
+    _seed_cuda(board, jet["cuda"], jet.get("cuda_runtime"))
+    codename = UBUNTU_CODENAMES.get(jet["ubuntu"], "unknown")
+    # what `lsb_release` (simtools) reads; the real description names a point release (unverified here)
+    board.write("/etc/lsb-release", f"DISTRIB_ID=Ubuntu\nDISTRIB_RELEASE={jet['ubuntu']}\nDISTRIB_CODENAME={codename}\n"
+                                    f"DISTRIB_DESCRIPTION=\"Ubuntu {jet['ubuntu']} LTS\"\n")
 
     for tool in sorted(JETSON_TOOLS):
         board.symlink(tool, SIMTOOLS)
@@ -219,6 +217,33 @@ def _seed_jetson(board: _Layers, profile: dict, jet: dict) -> None:
     if not board.host("/var/lib/nvpmodel/status").exists():
         board.write("/var/lib/nvpmodel/status", f"pmode:{jet['power_model_default']:04d}\n")
     _seed_l4t_core(board, jet["l4t_core_version"])
+
+
+def _seed_cuda(board: _Layers, cuda: dict | None, runtime: str | None) -> None:
+    """The host CUDA of facts section 1: the toolkit (version.json, nvcc, libcudart) under
+    /usr/local/cuda-X.Y with /usr/local/cuda linked to it; with `cuda: null` only the runtime library
+    when the profile names one (`cuda_runtime`), else nothing at all: JetPack flashed without
+    nvidia-jetpack has no /usr/local/cuda and no nvcc, while the L4T driver side stays."""
+    version = cuda["version"] if cuda else runtime
+    if version is None:
+        board.remove("/usr/local/cuda")
+        return
+    release = cuda["release"] if cuda else ".".join(runtime.split(".")[:2])
+    home = f"/usr/local/cuda-{release}"
+    if cuda:
+        version_json = {  # facts section 1: checks read cuda_nvcc.version; the SDK patch level is unverified
+            "cuda": {"name": "CUDA SDK", "version": f"{cuda['release']}.0"},
+            "cuda_cudart": {"name": "CUDA Runtime (cudart)", "version": cuda["version"]},
+            "cuda_nvcc": {"name": "CUDA NVCC", "version": cuda["version"]},
+        }
+        board.write(f"{home}/version.json", json.dumps(version_json, indent=3) + "\n")
+        board.symlink(f"{home}/bin/nvcc", SIMTOOLS)
+    # the library's soname links as cuda-cudart ships them (libcudart.so.12 -> libcudart.so.12.2.140)
+    lib, major = f"{home}/{CUDART_DIR}", version.split(".")[0]
+    board.write(f"{lib}/libcudart.so.{version}", f"jetson-sim placeholder for libcudart {version}\n")
+    board.symlink(f"{lib}/libcudart.so.{major}", f"libcudart.so.{version}")
+    board.symlink(f"{lib}/libcudart.so", f"libcudart.so.{major}")
+    board.symlink("/usr/local/cuda", f"cuda-{release}")
 
 
 def _seed_jetpack_units(board: _Layers) -> None:
@@ -246,6 +271,7 @@ def _nvpmodel_conf(jet: dict) -> str:
             "MIN_FREQ /sys/devices/platform/bus@0/17000000.gpu/devfreq/17000000.gpu/min_freq", ""]
     for mode in jet["power_models"]:
         cores, cpu_khz, gpu_hz = MODE_LIMITS.get(mode["name"], (cpus, 1497600, 612000000))
+        cores = mode.get("cores_online", cores)  # the profile's figure wins over the table's by name
         out.append(f"< POWER_MODEL ID={mode['id']} NAME={mode['name']} >")
         out += [f"CPU_ONLINE CORE_{i} {int(i < cores)}" for i in range(cpus)]
         out += ["CPU_A78_0 MIN_FREQ 729600", f"CPU_A78_0 MAX_FREQ {cpu_khz}",

@@ -73,6 +73,16 @@ def read_text(path, default=""):
 GPU_NAME = "Orin (nvgpu)"  # jetson-containers treats a name containing "nvgpu" as Tegra
 
 
+def gpu_name(smi):
+    """The profile's jetson.nvidia_smi.gpu_name: "NVIDIA Thor" on JetPack 7 (no "nvgpu": SBSA to
+    jetson-containers), else the JetPack 6 Orin's name."""
+    return smi.get("gpu_name", GPU_NAME)
+
+
+def driver_version(smi):
+    return smi.get("driver_version", "N/A")  # JetPack 6 prints N/A (facts §2)
+
+
 def gpu_uuid():
     # a stable per-board UUID from the devicetree serial number (the real value's origin is unverified)
     serial = read_text(SERIAL, "0").strip("\0\n")
@@ -89,7 +99,7 @@ def nvidia_smi(args):
               "usage: nvidia-smi [-L] [--query-gpu=FIELDS --format=csv[,noheader][,nounits]]")
         return 0
     if args and args[0] in ("-L", "--list-gpus"):
-        print(f"GPU 0: {GPU_NAME} (UUID: {gpu_uuid()})")
+        print(f"GPU 0: {gpu_name(smi)} (UUID: {gpu_uuid()})")
         return 0
     query = fmt = None
     for i, arg in enumerate(args):
@@ -98,7 +108,7 @@ def nvidia_smi(args):
         elif arg.startswith("--format"):
             fmt = arg.partition("=")[2] or (args[i + 1] if i + 1 < len(args) else "")
     if query is not None:
-        return smi_query(query, fmt)
+        return smi_query(smi, query, fmt)
     if args:
         print("Invalid combination of input arguments. Please run 'nvidia-smi -h' for help.")
         return 2
@@ -107,18 +117,21 @@ def nvidia_smi(args):
 
 
 # --query-gpu on a JetPack 6 board: only the name is known, the rest [N/A]. unverified: the facts
-# record [N/A]-style fields for the table, not the exact CSV answers.
+# record [N/A]-style fields for the table, not the exact CSV answers. Thor's memory fields are
+# unverified too: [N/A] here, as third-party reports say some Thor BSPs answer.
 SMI_FIELDS = {
-    "name": ("name", lambda: GPU_NAME), "gpu_name": ("name", lambda: GPU_NAME),
-    "uuid": ("uuid", gpu_uuid), "gpu_uuid": ("uuid", gpu_uuid), "index": ("index", lambda: "0"),
-    "driver_version": ("driver_version", None), "memory.used": ("memory.used [MiB]", None),
+    "name": ("name", gpu_name), "gpu_name": ("name", gpu_name),
+    "uuid": ("uuid", lambda smi: gpu_uuid()), "gpu_uuid": ("uuid", lambda smi: gpu_uuid()),
+    "index": ("index", lambda smi: "0"),
+    "driver_version": ("driver_version", lambda smi: smi.get("driver_version", "[N/A]")),
+    "memory.used": ("memory.used [MiB]", None),
     "memory.total": ("memory.total [MiB]", None), "memory.free": ("memory.free [MiB]", None),
     "utilization.gpu": ("utilization.gpu [%]", None), "temperature.gpu": ("temperature.gpu", None),
     "power.draw": ("power.draw [W]", None),
 }
 
 
-def smi_query(query, fmt):
+def smi_query(smi, query, fmt):
     if not fmt or not fmt.split(",")[0] == "csv":
         print('Missing or invalid --format option. Use --format=csv.')
         return 2
@@ -133,24 +146,25 @@ def smi_query(query, fmt):
         if "nounits" in opts:
             heads = [re.sub(r" \[.*\]$", "", h) for h in heads]
         print(", ".join(heads))
-    print(", ".join(SMI_FIELDS[f][1]() if SMI_FIELDS[f][1] else "[N/A]" for f in fields))
+    print(", ".join(SMI_FIELDS[f][1](smi) if SMI_FIELDS[f][1] else "[N/A]" for f in fields))
     return 0
 
 
 def print_smi_table(smi):
-    # the JetPack 6 table: Driver Version N/A, Memory-Usage "Not Supported", the rest N/A (facts §2)
+    # the JetPack 6 table: Driver Version N/A, Memory-Usage "Not Supported", the rest N/A (facts §2).
+    # A Thor profile changes the name and the driver version only; its other columns are unverified
     rule = "+" + "-" * 41 + "+" + "-" * 22 + "+" + "-" * 22 + "+"
     wide = "+" + "-" * 87 + "+"
     row = lambda a, b, c: f"|{a:<41}|{b:<22}|{c:<22}|"  # noqa: E731
     print(time.strftime("%a %b %d %H:%M:%S %Y") + "       ")
     print(wide)
-    print(f"| NVIDIA-SMI {smi['version']:<23}Driver Version: {'N/A':<13}CUDA Version: {smi['cuda']:<9}|")
+    print(f"| NVIDIA-SMI {smi['version']:<23}Driver Version: {driver_version(smi):<13}CUDA Version: {smi['cuda']:<9}|")
     print(rule.replace("+", "|", 1)[:-1] + "+")
     print(row(" GPU  Name                 Persistence-M", " Bus-Id        Disp.A", " Volatile Uncorr. ECC"))
     print(row(" Fan  Temp   Perf          Pwr:Usage/Cap", "         Memory-Usage", " GPU-Util  Compute M."))
     print(row("", "", "               MIG M."))
     print("|" + "=" * 41 + "+" + "=" * 22 + "+" + "=" * 22 + "|")
-    print(row(f"   0  {GPU_NAME:<31}N/A ", " N/A              N/A", "                  N/A"))
+    print(row(f"   0  {gpu_name(smi):<31}N/A ", " N/A              N/A", "                  N/A"))
     print(row(" N/A   N/A  N/A               N/A /  N/A", " Not Supported", "     N/A          N/A"))
     print(row("", "", "                  N/A"))
     print(rule)
@@ -463,10 +477,14 @@ def nvzramconfig(args):
 # ---------------------------------------------------------------- tegrastats (facts §2)
 
 # rail -> (idle mW, extra mW per GR3D percent). Idle values of VDD_IN/VDD_CPU_GPU_CV/VDD_SOC and
-# VDD_GPU_SOC are the recorded lines (facts §2); the others and every slope are unverified.
+# VDD_GPU_SOC are the recorded lines (facts §2); the others and every slope are unverified. AGX
+# Xavier's rails (GPU ... SYS5V) idle as in a third-party JetPack 4 line; Thor's (VDD_GPU,
+# VDD_CPU_SOC_MSS) as third-party readings say; both unverified.
 RAILS = {
     "VDD_IN": (5263, 55), "VDD_CPU_GPU_CV": (717, 42), "VDD_SOC": (1794, 9),
     "VDD_GPU_SOC": (3193, 95), "VDD_CPU_CV": (810, 18), "VIN_SYS_5V0": (4420, 12), "VDDQ_VDD2_1V8AO": (655, 14),
+    "GPU": (463, 150), "CPU": (618, 20), "SOC": (2936, 12), "CV": (0, 0), "VDDRQ": (309, 10), "SYS5V": (3306, 15),
+    "VDD_GPU": (0, 400), "VDD_CPU_SOC_MSS": (6510, 40),
 }
 
 
@@ -799,7 +817,44 @@ def nvidia_container_runtime(args):
     return fail("nvidia-container-runtime", "runc not found")
 
 
+# ---------------------------------------------------------------- lsb_release (Ubuntu's)
+
+LSB_RELEASE = "/etc/lsb-release"  # DISTRIB_* of the profile's Ubuntu, written by seed.py
+
+
+def lsb_release(args):
+    """Ubuntu's `lsb_release -a | -i | -d | -r | -c [-s]` from /etc/lsb-release: a Jetson board's
+    Ubuntu (facts section 1 table), over the simulated board's Debian base."""
+    info = dict(re.findall(r'^DISTRIB_(\w+)="?(.*?)"?$', read_text(LSB_RELEASE), re.M))
+    fields = (("i", "id", "Distributor ID", "ID"), ("d", "description", "Description", "DESCRIPTION"),
+              ("r", "release", "Release", "RELEASE"), ("c", "codename", "Codename", "CODENAME"))
+    wanted, short, modules = set(), False, not args
+    for arg in args:
+        flags = [arg[2:]] if arg.startswith("--") else list(arg[1:]) if arg.startswith("-") else [arg]
+        for flag in flags:
+            if flag in ("h", "help"):
+                print(f"Usage: lsb_release [options]  {SIM_NOTE}\n  -v -i -d -r -c -a -s")
+                return 0
+            if flag in ("s", "short"):
+                short = True
+            elif flag in ("a", "all", "v", "version"):
+                modules = True
+                wanted.update(f[0] for f in fields if flag in ("a", "all"))
+            elif matches := [f[0] for f in fields if flag in f[:2]]:
+                wanted.update(matches)
+            else:
+                return fail("lsb_release", f"error: no such option: {arg}", 2)
+    if modules and not short:  # -v, -a or nothing asked: the LSB modules line, on stderr
+        print("No LSB modules are available.", file=sys.stderr)
+    for short_flag, _, label, key in fields:
+        if short_flag in wanted:
+            value = info.get(key, "n/a")
+            print(value if short else f"{label}:\t{value}")
+    return 0
+
+
 TOOLS = {
+    "lsb_release": lsb_release,
     "nvidia-smi": nvidia_smi, "tegrastats": tegrastats, "nvpmodel": nvpmodel, "nvcc": nvcc,
     "uname": uname, "arch": arch, "jetson-sim-meminfo": jetson_sim_meminfo,
     "nvidia-container-runtime": nvidia_container_runtime, "jetson_clocks": jetson_clocks,

@@ -1,16 +1,17 @@
-"""Board profiles: the five shipped boards load, validate, and agree with the facts file."""
+"""Board profiles: the shipped boards load, validate, and agree with the facts file."""
 
 import copy
+import re
 
 import pytest
 
 from jetson_sim.profiles import list_profiles, load_profile, validate
 
-NAMES = ["agx-orin-64gb-r36.4.4", "orin-nano-8gb-r36.2.0", "orin-nano-super-r36.4.3",
-         "orin-nx-16gb-r35.4.1", "x86-server"]
+NAMES = ["agx-orin-64gb-r36.4.4", "agx-thor-128gb-r38.2.0", "agx-xavier-32gb-r35.6.0", "orin-nano-8gb-r36.2.0",
+         "orin-nano-8gb-r36.3.0-nocuda", "orin-nano-super-r36.4.3", "orin-nx-16gb-r35.4.1", "x86-server"]
 
 
-def test_the_shipped_profiles_are_exactly_the_five_boards():
+def test_the_shipped_profiles_are_exactly_these_boards():
     assert list_profiles() == NAMES
 
 
@@ -20,7 +21,8 @@ def test_profile_loads_and_its_name_says_its_l4t(name):
     assert profile["name"] == name
     if "jetson" in profile:
         l4t = profile["jetson"]["l4t"]
-        assert name.endswith(f"-r{l4t['major']}.{l4t['revision']}")
+        # the L4T, then at most a variant (`-nocuda`: the same board without the host CUDA toolkit)
+        assert re.search(rf"-r{l4t['major']}\.{re.escape(l4t['revision'])}(-[a-z]+)?$", name)
         assert profile["arch"] == "aarch64"
         assert profile["jetson"]["l4t_core_version"].startswith(f"{l4t['major']}.{l4t['revision']}-")
 
@@ -40,6 +42,27 @@ def test_values_recorded_in_the_facts_file():
     assert sup["jetson"]["power_model_default"] == 2
     assert agx["jetson"]["power_models"][0] == {"id": 0, "name": "MAXN"}
     assert "jetson" not in x86 and x86["arch"] == "x86_64" and not x86["docker"]["nvidia_runtime"]
+
+
+def test_the_newer_boards_agree_with_the_facts_file():
+    nocuda, thor = load_profile("orin-nano-8gb-r36.3.0-nocuda"), load_profile("agx-thor-128gb-r38.2.0")
+    xavier = load_profile("agx-xavier-32gb-r35.6.0")
+    # facts section 1, L4T table: 36.3.0 = JetPack 6.0 GA on 22.04; 38.2 = 7.0, CUDA 13.0, 24.04; R35 = 20.04
+    assert (nocuda["jetson"]["jetpack"], nocuda["jetson"]["ubuntu"]) == ("6.0", "22.04")
+    assert (thor["jetson"]["jetpack"], thor["jetson"]["ubuntu"]) == ("7.0", "24.04")
+    assert thor["jetson"]["cuda"]["release"] == "13.0"
+    assert xavier["jetson"]["ubuntu"] == "20.04" and xavier["jetson"]["cuda"]["release"] == "11.4"
+    # no host CUDA toolkit, the driver side stays (facts section 2: JetPack 6 names the GPU Orin (nvgpu))
+    assert nocuda["jetson"]["cuda"] is None and nocuda["jetson"]["nvidia_smi"]["gpu_name"] == "Orin (nvgpu)"
+    # facts sections 1-2: Thor's model string, 128 GB (about 120 GiB seen), full nvidia-smi without "nvgpu"
+    assert thor["jetson"]["model"] == "NVIDIA Jetson AGX Thor Developer Kit"
+    assert thor["jetson"]["module"] == "p3834-0008"
+    assert 118 * 1024 <= thor["memory"]["mem_total_mb"] <= 128 * 1024
+    assert "nvgpu" not in thor["jetson"]["nvidia_smi"]["gpu_name"]
+    # JetPack 5: no nvidia-smi, BOARD: t186ref
+    assert xavier["jetson"]["nvidia_smi"] is None and xavier["jetson"]["l4t"]["board"] == "t186ref"
+    assert [p["jetson"]["compatible"][-1] for p in (nocuda, thor, xavier)] == \
+        ["nvidia,tegra234", "nvidia,tegra264", "nvidia,tegra194"]
 
 
 def test_unknown_profile_names_the_known_ones():
