@@ -1,12 +1,14 @@
-"""L4T releases and what ships with them: JetPack, host CUDA, Ubuntu (facts section 1).
+"""L4T releases and what ships with them: JetPack, host CUDA, Ubuntu, SoCs (facts section 1).
 
-The table is data: `data/l4t_releases.yaml`.
+The table is data: `data/l4t_releases.yaml`. A patch release the table does not list, of a family
+(major.minor) it does, gets that family's newest listed values and a warning (`ReleaseInfo.note`):
+NVIDIA's patch releases keep JetPack's CUDA and Ubuntu. A family the table does not know is refused.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
 
@@ -40,6 +42,8 @@ class ReleaseInfo:
     jetpack: str
     cuda: str  # major.minor of the CUDA toolkit JetPack installs on the host
     ubuntu: str
+    socs: str = ""   # t194 (Xavier) t234 (Orin) t264 (Thor)
+    note: str = ""   # why these values are assumed (an unlisted patch release), else ""
 
 
 class UnknownRelease(ValueError):
@@ -58,11 +62,22 @@ def known_releases() -> list[L4TRelease]:
 
 
 def release_info(release: L4TRelease | str) -> ReleaseInfo:
-    """JetPack, CUDA and Ubuntu of an L4T release; UnknownRelease when it is not in the table."""
+    """JetPack, CUDA and Ubuntu of an L4T release. An unlisted patch release of a listed family gets the
+    family's newest listed values with a `note`; UnknownRelease (one line) for an unlisted family."""
     if isinstance(release, str):
         release = L4TRelease.parse(release)
-    try:
-        return _table()[release]
-    except KeyError:
-        known = ", ".join(map(str, known_releases()))
-        raise UnknownRelease(f"unknown L4T release {release}; known: {known}") from None
+    table = _table()
+    if release in table:
+        return table[release]
+    family = [known for known in table if (known.major, known.minor) == (release.major, release.minor)]
+    if family:
+        nearest = max(family)
+        return replace(table[nearest], l4t=release,
+                       note=f"L4T {release} is not in this library's table: taking {nearest}'s values "
+                            f"(JetPack {table[nearest].jetpack}, CUDA {table[nearest].cuda})")
+    families = sorted({(known.major, known.minor) for known in table})
+    spans = {}
+    for major, minor in families:
+        spans.setdefault(major, []).append(minor)
+    known = ", ".join(f"{major}.{min(minors)}-{major}.{max(minors)}" for major, minors in spans.items())
+    raise UnknownRelease(f"unknown L4T release {release} (known families: {known})")
