@@ -68,8 +68,16 @@ def bundle(jetpack: str | int) -> str:
 
 def archive_names(version: str, jetpack: str | int) -> list[str]:
     """The archives of a release for a board, unpacked in this order: the base, then the JetPack bundle,
-    e.g. `["ollama-linux-arm64.tgz", "ollama-linux-arm64-jetpack6.tgz"]`."""
+    e.g. `["ollama-linux-arm64.tgz", "ollama-linux-arm64-jetpack6.tgz"]`; on JetPack 7 the base alone,
+    from the first release whose base carries a runner for it (`base_only` of the data file)."""
     ext = extension(version)
+    major = str(jetpack).split(".")[0]
+    since = (_data().get("base_only") or {}).get(major)
+    if since is not None:
+        if not version_at_least(version, since):
+            raise NoBundle(f"Ollama {version} has no GPU runner for JetPack {jetpack}: its arm64 archive carries CUDA 13 "
+                           f"(Thor) from {since} on; set ollama_native_version: {since} or newer")
+        return [_data()["base"] + ext]
     return [_data()["base"] + ext, bundle(jetpack) + ext]
 
 
@@ -79,7 +87,7 @@ class NativeRelease:
 
     version: str               # e.g. 0.6.8
     url: str                   # the releases' base URL, without a trailing slash
-    archives: tuple[str, ...]  # base first, then the JetPack bundle
+    archives: tuple[str, ...]  # base first, then the JetPack bundle (none on JetPack 7)
     jetpack: str               # the board's JetPack, e.g. 6.2
 
     def archive_url(self, archive: str) -> str:

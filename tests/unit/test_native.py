@@ -42,9 +42,15 @@ def test_archives_follow_the_version_and_the_boards_jetpack(version, jetpack, na
     assert native.archive_names(version, jetpack) == names
 
 
-def test_jetpack_7_has_no_bundle_and_a_bad_version_is_refused():
-    with pytest.raises(native.NoBundle, match="no JetPack bundle for JetPack 7.0 .*jetson_runtime: container"):
-        native.archive_names("0.6.8", "7.0")
+def test_jetpack_7_runs_the_base_archive_from_0_11_11_and_a_bad_version_is_refused():
+    # ollama/ollama Dockerfile @v0.11.11: the arm64 archive carries the CUDA 13 runner (Thor) from then on
+    assert native.archive_names("0.11.11", "7.0") == ["ollama-linux-arm64.tgz"]
+    assert native.archive_names("0.14.0", "7.1") == ["ollama-linux-arm64.tar.zst"]
+    with pytest.raises(native.NoBundle, match=r"^Ollama 0.11.10 has no GPU runner for JetPack 7.0: .*"
+                                              r"set ollama_native_version: 0.11.11 or newer$"):
+        native.archive_names("0.11.10", "7.0")
+    with pytest.raises(native.NoBundle, match="no JetPack bundle for JetPack 8.0 .*jetson_runtime: container"):
+        native.archive_names("0.14.0", "8.0")
     with pytest.raises(ValueError, match="not an Ollama release version"):
         native.archive_names("0.6", "6.2")
 
@@ -191,9 +197,11 @@ def test_port_held_by_our_other_runtime_is_allowed_and_a_foreign_one_refused(hol
         assert made.refusal is None, made.refusal
 
 
-def test_native_plan_refuses_a_jetpack_without_bundle_and_a_release_too_old_for_the_models():
+def test_native_plan_on_thor_and_a_release_too_old_for_the_models():
     thor = make_plan(board_facts(TegraRelease={"l4t": "38.2", "major": 38}))
-    assert thor.refusal.startswith("Ollama publishes no JetPack bundle for JetPack 7.0")
+    assert thor.refusal.startswith("Ollama 0.6.8 has no GPU runner for JetPack 7.0")
+    thor = make_plan(board_facts(TegraRelease={"l4t": "38.2", "major": 38}), ollama_native_version="0.14.0")
+    assert thor.refusal is None and thor.native.archives == ("ollama-linux-arm64.tar.zst",)
     old = make_plan(board_facts(), ollama_models=["qwen3:0.6b"], ollama_native_version="0.5.7")
     assert old.refusal == "the model set needs Ollama 0.6.6 or newer, ollama_native_version is 0.5.7"
 
