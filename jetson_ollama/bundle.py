@@ -52,9 +52,13 @@ from typing import Any
 from . import lock
 from .config import ConfigError, settings
 from .image_archive import ImageError, RegistryClient, fetch_image, split_ref, write_docker_archive, write_tar
-from .images import NoImage, resolve_image
+from .images import BuildNames, NoImage, resolve_image
 from .models import model_info
 from .releases import UnknownRelease, release_info
+
+# a bundle carries prebuilt images only: a board that would build is refused by the deploy (board_problem)
+_NO_BUILD = BuildNames(images={}, problem="no prebuilt image fits its settings, and a build needs the internet "
+                                           "(the deploy refuses such a board)")
 
 FORMAT, VERSION = "jetson-ollama-bundle", 1
 INDEX = "index.json"
@@ -153,7 +157,7 @@ def plan_bundle(hosts: Iterable[Any], l4t: list[str], auto_models: list[str] | N
                                   "(`pyinfra INVENTORY deploys/facts.py` prints them)")
             for release in releases:
                 try:
-                    image = resolve_image(release, cfg.jetson_image_strategy, "2025-07", cfg.ollama_version,
+                    image = resolve_image(release, cfg.jetson_image_strategy, _NO_BUILD, cfg.ollama_version,
                                           min_ollama=min_ollama)
                 except NoImage as exc:
                     plan.notes.append(f"{name}: L4T {release.l4t} skipped: {exc}")

@@ -262,7 +262,9 @@ def _ipv4(value: Any) -> str | None:
 _CHECKS: dict[str, Callable[[Any], str | None]] = {
     "jetson_containers_repo": _text,
     "jetson_containers_commit": _pattern(r"[0-9a-f]{40}", "must be a full 40-hex commit id"),
-    "jetson_containers_commit_date": _optional(_pattern(r"\d{4}-\d{2}-\d{2}", "must be a date YYYY-MM-DD")),
+    "jetson_containers_commit_date": _optional(_pattern(
+        r"\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}:\d{2}(?:Z|[+-]\d{2}:\d{2}))?",
+        "must be the commit's committer time as git show -s --format=%cI prints it (or a date YYYY-MM-DD)")),
     "jetson_containers_path": _absolute_path,
     "jetson_image_strategy": _choice(STRATEGIES),
     "jetson_image": _optional(_text),

@@ -8,9 +8,9 @@ each to one line. Facts sections refer to /work/shared/reference/jetson-ollama-f
 DEFAULTS = {
     # git URL of jetson-containers (facts section 4)
     "jetson_containers_repo": "https://github.com/dusty-nv/jetson-containers",
-    # pinned jetson-containers commit, a full 40-hex id (upstream moves fast; tag formats changed twice in 2025)
+    # pinned jetson-containers commit, a full 40-hex id (upstream moves fast; its image names changed five times in 2025)
     "jetson_containers_commit": "16f7cf4145d9f943230b4c92bc2183853a2aeb30",
-    # committer date (YYYY-MM-DD) of that commit, which fixes its image naming era for a first build; read from the checkout once it exists
+    # committer time of a pinned commit this library does not know (git show -s --format=%cI), so a first build can name its image; read from the checkout once it exists
     "jetson_containers_commit_date": None,
     # where jetson-containers is cloned on the board
     "jetson_containers_path": "/opt/jetson-containers",
@@ -100,8 +100,8 @@ DEFAULTS = {
     # model tags for this board (name:tag), or "auto" (the first green model of ollama_models_auto)
     "ollama_models": [],
     # preference list for "auto", largest first: the board gets the largest that stays green (facts section 6)
-    "ollama_models_auto": ["qwen3:8b", "qwen2.5:7b", "qwen3:4b", "qwen2.5:3b", "qwen3:1.7b", "qwen2.5:1.5b",
-                           "qwen2.5:0.5b"],
+    "ollama_models_auto": ["qwen3:32b", "qwen2.5:32b", "qwen3:30b", "qwen3:14b", "qwen2.5:14b", "qwen3:8b",
+                           "qwen2.5:7b", "qwen3:4b", "qwen2.5:3b", "qwen3:1.7b", "qwen2.5:1.5b", "qwen2.5:0.5b"],
     # strict (refuse red and black) | warn | off: what to do with a model the memory estimate puts at >= 85 % of RAM
     "ollama_memory_policy": "strict",
     # allow tags not in the catalog (sizes read from the registry manifest)

@@ -1,16 +1,16 @@
 """Which Ollama container image a board gets (facts section 4).
 
-`jetson-containers build ollama` names its image by a postfix whose format changed twice in 2025;
-Docker Hub's `dustynv/ollama` holds a few prebuilt tags, each usable only on boards of its JetPack
-generation. Both are data: `data/image_tags.yaml`. Everything here is pure: facts come in as arguments.
+`jetson-containers build ollama[:VERSION]` names its image from the board's facts and the pinned commit's
+rules (naming.py); Docker Hub's `dustynv/ollama` holds a few prebuilt tags, each usable only on boards
+its L4T is compatible with. Both are data: `data/image_tags.yaml`. Everything here is pure: facts come in
+as arguments.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import date, datetime
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
@@ -21,7 +21,7 @@ from .releases import L4TRelease, ReleaseInfo
 _TAGS_FILE = Path(__file__).parent / "data" / "image_tags.yaml"
 # `r36.2.0` in `0.6.8-r36.2.0-cu122-22.04`; `r36.4` in `r36.4-cu126-...` and `r36.4.tegra-aarch64-...`
 _TAG_L4T_RE = re.compile(r"(?:^|-)r(\d+)\.(\d+)(?:\.(\d+))?(?=$|[-.])")
-_VERSION_RE = re.compile(r"\d+(?:\.\d+)*")
+_VERSION_RE = re.compile(r"v?(\d+(?:\.\d+)*)(?:[-+].*)?")
 
 STRATEGIES = ("prebuilt", "build", "reuse", "auto")
 
@@ -36,7 +36,23 @@ class PrebuiltImage:
     tag: str  # r36.4.3
     l4t: L4TRelease  # built for; 36.4.0 for a 36.4.x family tag such as 0.6.8-r36.4-cu126-22.04
     cuda: str
-    ollama_version: str  # what /api/version reports (unverified, see the data file)
+    ollama_version: str | None  # what /api/version reports; None: not known until pulled (then pinned)
+
+
+@dataclass(frozen=True)
+class BuildNames:
+    """What the pinned jetson-containers builds on this board: image names per package, the Ollama
+    versions its ollama package offers (empty: not known before the checkout exists) and its default."""
+
+    images: Mapping[str, str]           # "ollama" -> "ollama:<postfix>", "ollama:0.11.8" -> ...
+    versions: tuple[str, ...] = ()
+    default: str | None = None
+    source: str = ""                    # where the names come from, for messages
+    warnings: tuple[str, ...] = field(default=())
+    problem: str = ""                   # why no name can be known (then `images` is empty)
+
+    def image(self, package: str) -> str:
+        return self.images[package]
 
 
 @dataclass(frozen=True)
@@ -44,34 +60,13 @@ class ImagePlan:
     strategy: str  # prebuilt | build | reuse ("auto" resolved to one of the first two)
     ref: str | None  # the image to run; None for reuse (the deploy picks a local image)
     build_package: str | None  # `jetson-containers build` argument: "ollama" or "ollama:0.6.8"
-    ollama_version: str | None  # the version the image should report; None: the package default
-
-
-@dataclass(frozen=True)
-class _Era:
-    since: date
-    postfix: str
-    short_since: L4TRelease | None
-    short_postfix: str | None
+    ollama_version: str | None  # the version the image reports; None: read after the pull or the start
+    version_pinned: bool = False  # ollama_version comes from models.lock, read from the image earlier
 
 
 @cache
 def _data() -> dict:
     return yaml.safe_load(_TAGS_FILE.read_text())
-
-
-@cache
-def _eras() -> dict[str, _Era]:
-    eras = {}
-    for name, row in _data()["eras"].items():
-        short_since = L4TRelease.parse(row["short_since"]) if "short_since" in row else None
-        eras[name] = _Era(date.fromisoformat(row["since"]), row["postfix"], short_since, row.get("short_postfix"))
-    return dict(sorted(eras.items(), key=lambda item: item[1].since))
-
-
-@cache
-def _generations() -> list[tuple[L4TRelease, str]]:
-    return sorted((L4TRelease.parse(row["since"]), row["name"]) for row in _data()["generations"])
 
 
 @cache
@@ -84,42 +79,31 @@ def _prebuilt() -> tuple[PrebuiltImage, ...]:
     )
 
 
+def prebuilt_images() -> tuple[PrebuiltImage, ...]:
+    return _prebuilt()
+
+
 def _release(value: L4TRelease | str) -> L4TRelease:
     return value if isinstance(value, L4TRelease) else L4TRelease.parse(value)
 
 
-def _version(text: str) -> tuple[int, ...]:
-    if not _VERSION_RE.fullmatch(str(text)):
-        raise ValueError(f"not an Ollama version: {text!r} (expected e.g. 0.6.8)")
-    return tuple(int(part) for part in str(text).split("."))
+def _version(text: str | None) -> tuple[int, ...] | None:
+    """(0, 6, 8) of "0.6.8" or "v0.6.8-rc1"; None for what no image reports as a release (a bare git
+    hash, as images built from a shallow clone do)."""
+    match = _VERSION_RE.fullmatch(str(text or "").strip())
+    if not match:
+        return None
+    parts = tuple(int(part) for part in match[1].split("."))
+    return parts + (0,) * (3 - len(parts))
 
 
-def containers_era(commit_date: str | date) -> str:
-    """The naming era ("2025-03", "2025-05", "2025-07") of a jetson-containers commit, by its date
-    (an ISO date or timestamp such as `git show -s --format=%cI` prints)."""
-    if isinstance(commit_date, datetime):
-        commit_date = commit_date.date()
-    elif isinstance(commit_date, str):
-        commit_date = date.fromisoformat(commit_date.strip()[:10])
-    names = [name for name, era in _eras().items() if era.since <= commit_date]
-    if not names:
-        first = next(iter(_eras().values())).since
-        raise ValueError(f"no jetson-containers naming era before {first} (got {commit_date})")
-    return names[-1]
-
-
-def local_image_name(l4t: L4TRelease | str, cuda: str, ubuntu: str, era: str,
-                     ollama_version: str | None = None, package: str = "ollama") -> str:
-    """The image `jetson-containers build <package>[:<ollama_version>]` tags in ERA (facts section 4):
-    `ollama:r36.2.0`, `ollama:r36.4-cu126-22.04`, `ollama:0.6.8-r36.2.0-cu122-22.04`, ..."""
-    if era not in _eras():
-        raise ValueError(f"unknown jetson-containers naming era {era!r}; known: {', '.join(_eras())}")
-    release, spec = _release(l4t), _eras()[era]
-    short = spec.short_since is not None and release >= spec.short_since
-    postfix = (spec.short_postfix if short else spec.postfix).format(
-        l4t=release, major=release.major, minor=release.minor,
-        cu="cu" + "".join(cuda.split(".")[:2]), ubuntu=ubuntu)
-    return f"{package}:{ollama_version}-{postfix}" if ollama_version else f"{package}:{postfix}"
+def at_least(have: str | None, need: str | None) -> bool:
+    """Whether Ollama `have` is `need` or newer; an unknown or non-release `have` never is, unless any
+    version will do (no `need`, or 0.0.0)."""
+    if not need or _version(need) == (0, 0, 0):
+        return True
+    have_key, need_key = _version(have), _version(need)
+    return have_key is not None and need_key is not None and have_key >= need_key
 
 
 def l4t_from_tag(tag: str) -> L4TRelease | None:
@@ -135,54 +119,99 @@ def _names_patch(tag: str) -> bool:
     return bool(match and match[3] is not None)
 
 
-def _generation(release: L4TRelease) -> str | None:
-    names = [name for since, name in _generations() if since <= release]
-    return names[-1] if names else None
+def _in(release: L4TRelease, span: list[str]) -> bool:
+    return L4TRelease.parse(span[0]) <= release < L4TRelease.parse(span[1])
 
 
-def compatible_with(image_l4t: L4TRelease | str | None, board_l4t: L4TRelease | str) -> bool:
-    """Whether an image built for IMAGE_L4T runs on a board with BOARD_L4T: same L4T major and same
-    JetPack generation (6.0 and 6.1+ differ in CUDA; JetPack 5 images get no CUDA on 6: #725)."""
+def compatible_with(image_l4t: L4TRelease | str | None, board_l4t: L4TRelease | str, *, chosen: bool = False) -> bool:
+    """Whether an image built for IMAGE_L4T runs on a board with BOARD_L4T, as jetson-containers'
+    l4t_version_compatible says (data file, `compatibility:`). `chosen`: the deploy picks the image by
+    itself, and then also wants the board's own L4T major (`auto_same_major`, with the reason there)."""
     if image_l4t is None:
         return False
     image, board = _release(image_l4t), _release(board_l4t)
-    generation = _generation(image)
-    return image.major == board.major and generation is not None and generation == _generation(board)
+    if chosen and _data().get("auto_same_major") and image.major != board.major:
+        return False
+    for row in _data()["compatibility"]:
+        if _in(board, row["host"]):
+            return row["images"] == "any" or _in(image, row["images"])
+    return image == board
+
+
+def image_version(image: PrebuiltImage, pinned: Mapping[str, str] | None = None) -> tuple[str | None, bool]:
+    """The Ollama version of a prebuilt image: the data file's, else the one models.lock pinned when the
+    image was pulled before (`pins: ollama: <ref>: <version>`); (version, whether it came from the lock)."""
+    if image.ollama_version:
+        return image.ollama_version, False
+    found = (pinned or {}).get(image.ref)
+    return (found, True) if found else (None, False)
 
 
 def prebuilt_tag(l4t: L4TRelease | str, min_ollama: str | None = None, *,
-                 ollama_version: str | None = None) -> PrebuiltImage | None:
+                 ollama_version: str | None = None, pinned: Mapping[str, str] | None = None) -> PrebuiltImage | None:
     """The `dustynv/ollama` image for a board (facts section 4), None when none fits.
 
     + l4t: the board's release
-    + min_ollama: skip images whose Ollama is older (new models need a new Ollama: registry 412)
+    + min_ollama: skip images whose Ollama is older, or not known (new models need a new Ollama:
+      registry 412)
     + ollama_version: only images reporting exactly this version
+    + pinned: versions models.lock pinned for images read after an earlier pull
 
-    Compatible images only (see `compatible_with`); those built for exactly this L4T come first;
-    among them the newest Ollama wins, ties going to the data file's order.
+    Compatible images of the board's L4T major only (see `compatible_with`); those built for exactly this
+    L4T come first; among them the newest known Ollama wins, then images whose version is not known (the
+    deploy reads it after the pull), ties going to the data file's order.
     """
     board = _release(l4t)
-    images = [image for image in _prebuilt()
-              if compatible_with(image.l4t, board)
-              and (min_ollama is None or _version(image.ollama_version) >= _version(min_ollama))
-              and (ollama_version is None or _version(image.ollama_version) == _version(ollama_version))]
-    exact = [image for image in images if image.l4t == board and _names_patch(image.tag)]
-    return max(exact or images, key=lambda image: _version(image.ollama_version), default=None)
+    candidates = []
+    for image in _prebuilt():
+        if not compatible_with(image.l4t, board, chosen=True):
+            continue
+        version, _ = image_version(image, pinned)
+        if not at_least(version, min_ollama):
+            continue
+        if ollama_version and _version(version) != _version(ollama_version):
+            continue
+        candidates.append((image, version))
+    exact = [item for item in candidates if item[0].l4t == board and _names_patch(item[0].tag)]
+    pool = exact or candidates
+    if not pool:
+        return None
+    return max(pool, key=lambda item: (_version(item[1]) is not None, _version(item[1]) or ()))[0]
 
 
-def resolve_image(release_info: ReleaseInfo, strategy: str, era: str,
-                  ollama_version: str | None = None, min_ollama: str | None = None) -> ImagePlan:
+def _build_plan(names: BuildNames | None, l4t: L4TRelease, ollama_version: str | None,
+                min_ollama: str | None) -> ImagePlan:
+    if names is None or names.problem:
+        raise NoImage(names.problem if names else f"the name jetson-containers gives a build on L4T {l4t} is not known")
+    if ollama_version and names.versions and ollama_version not in names.versions:
+        raise NoImage(f"{names.source} offers ollama {', '.join(names.versions)} (default {names.default}), "
+                      f"not {ollama_version}: set ollama_version to one of them, or pin another "
+                      "jetson_containers_commit")
+    version = ollama_version or names.default
+    if min_ollama and version and not at_least(version, min_ollama):
+        way_out = f"set ollama_version: {min_ollama} or newer" if not names.versions else (
+            "set ollama_version to one of " + ", ".join(v for v in names.versions if at_least(v, min_ollama))
+            if any(at_least(v, min_ollama) for v in names.versions) else "pin a newer jetson_containers_commit")
+        raise NoImage(f"ollama {version} is older than {min_ollama}, which the models need (L4T {l4t}); {way_out}")
+    package = f"ollama:{ollama_version}" if ollama_version else "ollama"
+    return ImagePlan("build", names.image(package), package, version)
+
+
+def resolve_image(release_info: ReleaseInfo, strategy: str, names: BuildNames | None,
+                  ollama_version: str | None = None, min_ollama: str | None = None,
+                  pinned: Mapping[str, str] | None = None) -> ImagePlan:
     """How this board gets its image.
 
-    + release_info: the board's L4T, CUDA and Ubuntu (`releases.release_info`)
+    + release_info: the board's L4T, JetPack, CUDA and Ubuntu (`releases.release_info`)
     + strategy: prebuilt | build | reuse | auto (prebuilt when one fits, else build)
-    + era: naming era of the pinned jetson-containers commit (`containers_era`)
+    + names: what a build makes on this board (`BuildNames`), None when that cannot be known
     + ollama_version: build `ollama:<version>` / take only a prebuilt image of that version
     + min_ollama: the oldest Ollama the wanted models accept
+    + pinned: Ollama versions models.lock pinned per image (read from images pulled earlier)
 
     `reuse` plans no ref: the deploy takes `jetson_image` or `reusable_image(...)` of the board's images.
-    Raises NoImage (one line, with the way out) when `prebuilt` finds nothing or the asked version
-    is older than `min_ollama`.
+    Raises NoImage (one line, with the way out) when `prebuilt` finds nothing, when the asked version is
+    not one the pinned jetson-containers offers, or when it is older than `min_ollama`.
     """
     if strategy not in STRATEGIES:
         raise ValueError(f"image strategy must be one of {', '.join(STRATEGIES)} (got {strategy!r})")
@@ -190,19 +219,16 @@ def resolve_image(release_info: ReleaseInfo, strategy: str, era: str,
     if strategy == "reuse":
         return ImagePlan("reuse", None, None, ollama_version)
     if strategy in ("prebuilt", "auto"):
-        image = prebuilt_tag(l4t, min_ollama, ollama_version=ollama_version)
+        image = prebuilt_tag(l4t, min_ollama, ollama_version=ollama_version, pinned=pinned)
         if image:
-            return ImagePlan("prebuilt", image.ref, None, image.ollama_version)
+            version, from_lock = image_version(image, pinned)
+            return ImagePlan("prebuilt", image.ref, None, version, from_lock)
         if strategy == "prebuilt":
             asked = [part for part in (ollama_version, min_ollama and f">= {min_ollama}") if part]
             wanted = f" with Ollama {' and '.join(asked)}" if asked else ""
             raise NoImage(f"no prebuilt {_data()['prebuilt']['repository']} image for L4T {l4t}{wanted}; "
                           "set jetson_image_strategy: build")
-    if ollama_version and min_ollama and _version(ollama_version) < _version(min_ollama):
-        raise NoImage(f"ollama_version {ollama_version} is older than {min_ollama}, which the models need "
-                      f"(L4T {l4t}); set ollama_version: {min_ollama} or newer")
-    return ImagePlan("build", local_image_name(l4t, release_info.cuda, release_info.ubuntu, era, ollama_version),
-                     f"ollama:{ollama_version}" if ollama_version else "ollama", ollama_version)
+    return _build_plan(names, l4t, ollama_version, min_ollama)
 
 
 def reusable_image(images: Iterable[str], board_l4t: L4TRelease | str, package: str = "ollama") -> str | None:
@@ -211,7 +237,8 @@ def reusable_image(images: Iterable[str], board_l4t: L4TRelease | str, package: 
     failed leaves only that one, facts section 4) are skipped."""
     for image in images:
         repository, _, tag = image.rpartition(":")
-        if (repository.rsplit("/", 1)[-1] == package and not tag.endswith(f"-{package}")
-                and compatible_with(l4t_from_tag(tag), board_l4t)):
+        if (repository.rsplit("/", 1)[-1] == package
+                and not re.search(rf"-{re.escape(package)}(_[\w.]+)?$", tag)
+                and compatible_with(l4t_from_tag(tag), board_l4t, chosen=True)):
             return image
     return None

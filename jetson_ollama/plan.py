@@ -8,24 +8,30 @@ from __future__ import annotations
 
 import socket
 from dataclasses import dataclass, field
+from datetime import date
 
 from paramiko import SSHException
+from pyinfra import logger
 from pyinfra.api import OperationError
-from pyinfra.facts.server import Arch
+from pyinfra.facts.server import Arch, KernelVersion
 
 from .bundle import board_problem as bundle_problem
 from .cache import Cache, CacheUnavailable, cache_of, is_cache_host
 from .config import ConfigError, Settings, ollama_environment, settings
-from .facts.containers import DockerImages, JetsonContainersCheckout, OllamaContainer
+from .facts.containers import CheckoutNaming, DockerImages, ImageOllamaVersion, JetsonContainersCheckout, OllamaContainer
 from .facts.docker import DockerDaemonJson, DockerState
-from .facts.jetson import DefaultTarget, DiskFree, Memory, TegraRelease
+from .facts.jetson import CudaToolkit, DefaultTarget, DiskFree, Memory, NvidiaSmi, TegraRelease, UbuntuRelease
 from .facts.network import LanAddresses
 from .facts.native import OllamaService
 from .facts.ollama import PortListener
 from .facts.tuning import PowerModes, SwapFile
-from .images import ImagePlan, NoImage, compatible_with, containers_era, l4t_from_tag, resolve_image, reusable_image
+from . import lock
+from .images import (BuildNames, ImagePlan, NoImage, compatible_with, l4t_from_tag, prebuilt_images, resolve_image,
+                     reusable_image)
 from .models import auto_models, model_info, version_at_least
+from .naming import BoardInputs, NoNaming, ambiguous_day, known_commit, naming, rule_at
 from .native import NativeRelease, NoBundle, release_for
+from . import pins
 from .operations.tuning import check_data_root, check_swapfile, mode_named
 from .releases import ReleaseInfo, UnknownRelease, release_info
 
@@ -46,6 +52,8 @@ class BoardPlan:
     refused_once: bool = False            # the refusal operation was already added in this run
     cache_role: bool = False              # this host is the fleet's cache host, not a board
     cache: Cache | None = None            # the fleet's cache this board uses (jetson_cache_host)
+    build_names: BuildNames | None = None  # what the pinned jetson-containers builds on this board
+    warnings: list[str] = field(default_factory=list)  # said once, when the plan is made
 
 
 _plans: dict[str, BoardPlan] = {}
@@ -59,7 +67,9 @@ def reset_plans() -> None:
 def plan_for(host) -> BoardPlan:
     if host.name not in _plans:
         _detect_dead_links(host)
-        _plans[host.name] = _make_plan(host)
+        plan = _plans[host.name] = _make_plan(host)
+        for warning in plan.warnings:
+            logger.warning(f"{host.name}: {warning}")
     return _plans[host.name]
 
 
@@ -118,6 +128,8 @@ def _make_plan(host) -> BoardPlan:
         plan.release = release_info(tegra["l4t"])
     except UnknownRelease as exc:
         return _refuse(plan, str(exc))
+    if plan.release.note:
+        plan.warnings.append(plan.release.note)
 
     native = cfg.jetson_runtime == "native"  # the official release and ollama.service: no docker needed
     if native:
@@ -159,11 +171,6 @@ def _make_plan(host) -> BoardPlan:
         who = ", ".join(sorted({f"{lst.get('process') or 'a process'} on {lst.get('address')}" for lst in listeners}))
         return _refuse(plan, f"port {port} is already taken by {who} (a native ollama.service?)")
 
-    checkout = host.get_fact(JetsonContainersCheckout, path=cfg.jetson_containers_path)
-    if checkout.get("commit") == cfg.jetson_containers_commit:
-        commit_date = checkout.get("date")
-    else:
-        commit_date = cfg.jetson_containers_commit_date
     images = [img["ref"] for img in host.get_fact(DockerImages)]
     try:
         plan.models = model_set(cfg, host.get_fact(Memory).get("mem_total_mb", 0), board_desktop(host, cfg))
@@ -178,9 +185,15 @@ def _make_plan(host) -> BoardPlan:
         plan.environment = ollama_environment(cfg, plan.release.jetpack)
         return plan
     try:
-        plan.image = _image_plan(cfg, plan.release, commit_date, images, min_ollama)
+        try:
+            plan.build_names = _build_names(host, cfg, plan.release)
+        except NoNaming as exc:  # only a build needs the name: a prebuilt image may still do
+            plan.build_names = BuildNames(images={}, problem=str(exc))
+        plan.image = _image_plan(host, cfg, plan.release, plan.build_names, images, min_ollama)
     except NoImage as exc:
         return _refuse(plan, str(exc))
+    if plan.image.strategy == "build" and plan.build_names:
+        plan.warnings.extend(plan.build_names.warnings)
     if cfg.jetson_bundle and (problem := bundle_problem(cfg, plan.image.strategy, plan.image.ref, str(plan.release.l4t))):
         return _refuse(plan, problem)
 
@@ -231,23 +244,83 @@ def _version_key(version: str) -> tuple[int, ...]:
     return tuple(int(part) for part in version.split("-")[0].split(".") if part.isdigit())
 
 
-def _image_plan(cfg: Settings, release: ReleaseInfo, commit_date: str | None, images: list[str],
+def _build_names(host, cfg: Settings, release: ReleaseInfo) -> BuildNames:
+    """What `jetson-containers build` makes on this board at the pinned commit. Once the checkout is at
+    that commit, its own code says (the CheckoutNaming fact); before, the naming rule of the commit's
+    time (naming.py), fed with the board's own L4T, CUDA toolkit, Ubuntu, GPU name and kernel."""
+    commit = cfg.jetson_containers_commit
+    checkout = host.get_fact(JetsonContainersCheckout, path=cfg.jetson_containers_path)
+    at_pin = checkout.get("commit") == commit
+    committed = None
+    if at_pin:
+        own = host.get_fact(CheckoutNaming, path=cfg.jetson_containers_path)
+        if own and not own.get("error") and own.get("images"):
+            return BuildNames(images=dict(own["images"]), versions=tuple(own.get("versions") or ()),
+                              default=own.get("default"), source=f"jetson-containers {commit[:8]}",
+                              warnings=tuple(own.get("warnings") or ()))
+        if own.get("error"):
+            logger.warning(f"{host.name}: the jetson-containers checkout could not name its images itself "
+                           f"({own['error']}): using this library's naming rules")
+        committed = checkout.get("committed") or checkout.get("date")
+    known = known_commit(commit)
+    committed = committed or (known.committed if known else cfg.jetson_containers_commit_date)
+    if not committed:
+        raise NoNaming(f"a build needs the image name jetson-containers {commit[:12]} gives, and this library does "
+                       "not know that commit: run deploys/jetson_containers.py first (its checkout then tells), or set "
+                       "jetson_containers_commit_date (git show -s --format=%cI <commit>)")
+    text = str(committed)
+    if len(text) == 10 and ambiguous_day(date.fromisoformat(text)):
+        raise NoNaming(f"jetson-containers changed its image names on {text}: set jetson_containers_commit_date to "
+                       f"the commit's full committer time (git show -s --format=%cI {commit[:12]})")
+    smi = host.get_fact(NvidiaSmi)
+    cuda = host.get_fact(CudaToolkit)
+    board = BoardInputs(l4t=release.l4t, ubuntu=host.get_fact(UbuntuRelease) or release.ubuntu,
+                        cuda_json=cuda.get("json"), cudart=cuda.get("cudart"),
+                        gpu_name=(smi.get("gpu_name") or "") if smi.get("present") else None,
+                        kernel=host.get_fact(KernelVersion) or "")
+    computed = naming(rule_at(text, commit), board)
+    versions = known.ollama_versions if known else ()
+    packages = ["ollama", *(f"ollama:{version}" for version in versions)]
+    if cfg.ollama_version and f"ollama:{cfg.ollama_version}" not in packages:
+        packages.append(f"ollama:{cfg.ollama_version}")
+    return BuildNames(images={package: computed.image(package) for package in packages}, versions=versions,
+                      default=known.ollama_default if known else None, source=f"jetson-containers {commit[:8]}",
+                      warnings=computed.warnings)
+
+
+def _image_plan(host, cfg: Settings, release: ReleaseInfo, names: BuildNames | None, images: list[str],
                 min_ollama: str | None = None) -> ImagePlan:
     strategy = cfg.jetson_image_strategy
     if strategy == "reuse":
         ref = cfg.jetson_image or reusable_image(images, release.l4t)
         if not ref:
             raise NoImage(f"no local ollama image fits L4T {release.l4t} (jetson_image_strategy: reuse)")
-        if not compatible_with(l4t_from_tag(ref.split(":", 1)[-1]), release.l4t):
+        if not compatible_with(l4t_from_tag(ref.split(":", 1)[-1]), release.l4t, chosen=not cfg.jetson_image):
             raise NoImage(f"image {ref} was not built for L4T {release.l4t} (JetPack {release.jetpack})")
         return ImagePlan("reuse", ref, None, None)
-    era = containers_era(commit_date) if commit_date else None
+    pinned = _pinned_versions(host, cfg, images)
+    if strategy == "build" and names is not None and not names.problem and cfg.ollama_version and not names.versions:
+        raise NoImage(f"ollama_version {cfg.ollama_version} cannot be checked against {names.source}, which this "
+                      "library does not know: run deploys/jetson_containers.py first, so its checkout tells")
     # the models' minimum Ollama steers the choice: a newer prebuilt image, else (auto) a build
-    plan = resolve_image(release, strategy, era or "2025-07", cfg.ollama_version, min_ollama=min_ollama)
-    if plan.strategy == "build" and era is None:
-        raise NoImage(f"building needs the naming era of jetson-containers {cfg.jetson_containers_commit[:12]}: "
-                      "set jetson_containers_commit_date (YYYY-MM-DD of that commit)")
-    return plan
+    return resolve_image(release, strategy, names, cfg.ollama_version, min_ollama=min_ollama, pinned=pinned)
+
+
+def _pinned_versions(host, cfg: Settings, images: list[str]) -> dict[str, str]:
+    """The Ollama version of each prebuilt image no table can say: pinned in models.lock when an earlier
+    run read it from the image, else read now from a copy already on the board (and pinned)."""
+    try:
+        pinned = dict(lock.load_pins(cfg.ollama_lock_file).get("ollama", {}))
+    except lock.LockError:
+        pinned = {}
+    for image in prebuilt_images():
+        if image.ollama_version or image.ref in pinned or image.ref not in images:
+            continue
+        version = host.get_fact(ImageOllamaVersion, ref=image.ref)
+        if version:
+            pinned[image.ref] = version
+            pins.record(cfg, "ollama", image.ref, version)
+    return pinned
 
 
 def _refuse(plan: BoardPlan, reason: str) -> BoardPlan:

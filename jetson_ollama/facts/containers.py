@@ -8,6 +8,9 @@ default (``{}`` or ``[]``), never ``None``, so operations test it by truthiness.
 from __future__ import annotations
 
 import json
+import posixpath
+import re
+from pathlib import Path
 from typing import Any
 
 from pyinfra.api import FactBase, QuoteString, StringCommand
@@ -17,6 +20,7 @@ from typing_extensions import TypedDict, override
 class CheckoutDict(TypedDict, total=False):
     commit: str
     date: str
+    committed: str
     dirty: bool
     autotag: str
     jetson_containers: str
@@ -26,7 +30,7 @@ class CheckoutDict(TypedDict, total=False):
 class JetsonContainersCheckout(FactBase[CheckoutDict]):
     """
     Returns the jetson-containers checkout at ``path``: its ``commit`` (full sha), committer ``date``
-    (``2025-05-14``), whether tracked files are ``dirty``, the targets of the ``autotag`` and
+    (``2025-05-14``) and time (``committed``, ISO 8601 with its offset), whether tracked files are ``dirty``, the targets of the ``autotag`` and
     ``jetson_containers`` links that install.sh puts in ``/usr/local/bin`` (``""`` when absent) and
     whether the ``.env`` it copies from ``.env.default`` exists (``env_file``); ``{}`` when ``path``
     is not the top of a git checkout. Facts section 4.
@@ -41,7 +45,7 @@ class JetsonContainersCheckout(FactBase[CheckoutDict]):
         return StringCommand(
             "cd", QuoteString(path),
             '2>/dev/null && [ "$(git rev-parse --show-toplevel 2>/dev/null)" = "$(pwd -P)" ] && {'
-            " git log -1 --format='commit=%H%ndate=%cs';"
+            " git log -1 --format='commit=%H%ndate=%cs%ncommitted=%cI';"
             " git status --porcelain --untracked-files=no | sed 's/^/changed=/';"
             " printf 'autotag=%s\\n' \"$(readlink /usr/local/bin/autotag)\";"
             " printf 'jetson_containers=%s\\n' \"$(readlink /usr/local/bin/jetson-containers)\";"
@@ -68,11 +72,87 @@ class JetsonContainersCheckout(FactBase[CheckoutDict]):
         return {
             "commit": values["commit"],
             "date": values.get("date", ""),
+            "committed": values.get("committed", ""),
             "dirty": dirty,
             "autotag": values.get("autotag", ""),
             "jetson_containers": values.get("jetson_containers", ""),
             "env_file": values.get("env_file") == "yes",
         }
+
+
+PROBE_SCRIPT = Path(__file__).parents[2] / "files" / "jc-names.py"
+
+
+class CheckoutNaming(FactBase[dict[str, Any]]):
+    """
+    Returns what the jetson-containers checkout at ``path`` itself computes on this board, by running
+    its own code (``files/jc-names.py``: nothing built, nothing downloaded, nothing changed): ``l4t``,
+    ``cuda``, ``lsb``, ``arch``, the ``versions`` its ollama package offers and the ``default``, the
+    ``images`` and build ``stages`` per package (``ollama``, ``ollama:0.11.8``), ``warnings``. ``{}``
+    without a checkout; ``{"error": "<one line>"}`` when its code cannot say.
+
+    + path: the checkout, e.g. ``/opt/jetson-containers``
+    """
+
+    @override
+    def command(self, path: str) -> StringCommand:
+        script = PROBE_SCRIPT.read_text()
+        return StringCommand(
+            "[ -d", QuoteString(posixpath.join(path, "jetson_containers")), "] || exit 0;",
+            "command -v python3 >/dev/null || { echo '{\"error\": \"no python3 on the board\"}'; exit 0; };",
+            "python3 -B -c", QuoteString(script), QuoteString(path), "2>/dev/null",
+            "|| echo '{\"error\": \"jc-names.py failed\"}'",
+        )
+
+    @staticmethod
+    def default() -> dict[str, Any]:
+        return {}
+
+    @override
+    def process(self, output: list[str]) -> dict[str, Any]:
+        text = "\n".join(output).strip()
+        if not text:
+            return {}
+        try:
+            found = json.loads(text.splitlines()[-1])
+        except ValueError:
+            return {"error": f"unreadable answer: {text[:120]}"}
+        return found if isinstance(found, dict) else {"error": f"unreadable answer: {text[:120]}"}
+
+
+def image_version_command(ref: str) -> StringCommand:
+    """Ask the image's own client its version, in a throwaway container with no network: the client
+    finds no server and says ``Warning: client version is 0.6.8`` (or ``ollama version is 0.6.8``)."""
+    return StringCommand(
+        "docker image inspect", QuoteString(ref), ">/dev/null 2>&1 || exit 0;",
+        "timeout 60 docker run --rm --network none --entrypoint ollama", QuoteString(ref), "--version 2>&1 | tail -n 5; true",
+    )
+
+
+def parse_image_version(lines: list[str]) -> str | None:
+    for line in reversed(lines):
+        match = re.search(r"(?:client version is|ollama version is)\s+(\S+)", line)
+        if match:
+            return match[1]
+    return None
+
+
+class ImageOllamaVersion(FactBase[str | None]):
+    """
+    Returns the Ollama version an image carries, read from its own ``ollama --version`` in a throwaway
+    container without network (``image_version_command``); ``None`` when the image is not on the board
+    or its client does not say. For prebuilt images no table can be trusted to know (facts section 4).
+
+    + ref: the image, e.g. ``dustynv/ollama:r36.4.0``
+    """
+
+    @override
+    def command(self, ref: str) -> StringCommand:
+        return image_version_command(ref)
+
+    @override
+    def process(self, output: list[str]) -> str | None:
+        return parse_image_version(output)
 
 
 class ImageDict(TypedDict):

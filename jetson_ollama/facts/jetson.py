@@ -165,6 +165,67 @@ class CudaVersion(FactBase[str | None]):
         return match[1] if match else None
 
 
+class CudaToolkitDict(TypedDict, total=False):
+    json: str | None
+    cudart: str | None
+
+
+class CudaToolkit(FactBase[CudaToolkitDict]):
+    """
+    Returns what jetson-containers reads to name an image: ``json``, the ``cuda_nvcc.version`` of
+    ``/usr/local/cuda/version.json`` (``12.6.68``), and ``cudart``, the X.Y.Z of a
+    ``libcudart.so.X.Y.Z`` under ``/usr/local/cuda/targets/aarch64-linux/lib``; each ``None`` when
+    absent. A JetPack flashed without ``nvidia-jetpack`` has neither (dusty-nv/jetson-containers
+    jetson_containers/l4t_version.py get_cuda_version @16f7cf41).
+    """
+
+    @override
+    def command(self) -> str:
+        return (
+            "cat /usr/local/cuda/version.json 2>/dev/null | tr -d '\\n' | sed 's/^/json: /'; echo;"
+            " ls /usr/local/cuda/targets/aarch64-linux/lib/ 2>/dev/null | sed -n 's/^libcudart\\.so\\./cudart: /p';"
+            " true"
+        )
+
+    @staticmethod
+    def default() -> CudaToolkitDict:
+        return {"json": None, "cudart": None}
+
+    @override
+    def process(self, output: list[str]) -> CudaToolkitDict:
+        found: CudaToolkitDict = {"json": None, "cudart": None}
+        for line in output:
+            if line.startswith("json: "):
+                try:
+                    version = json.loads(line[6:]).get("cuda_nvcc", {}).get("version")
+                except (ValueError, AttributeError):
+                    version = None
+                found["json"] = version if isinstance(version, str) else None
+            elif line.startswith("cudart: ") and re.fullmatch(r"\d+\.\d+\.\d+", line[8:].strip()):
+                found["cudart"] = found["cudart"] or line[8:].strip()
+        return found
+
+
+class UbuntuRelease(FactBase[str]):
+    """
+    Returns the Ubuntu release as ``lsb_release -rs`` prints it (``22.04``), else ``VERSION_ID`` of
+    ``/etc/os-release``; ``""`` when neither says.
+    """
+
+    @override
+    def command(self) -> str:
+        return "lsb_release -rs 2>/dev/null || (. /etc/os-release 2>/dev/null && echo \"$VERSION_ID\"); true"
+
+    @staticmethod
+    def default() -> str:
+        return ""
+
+    @override
+    def process(self, output: list[str]) -> str:
+        lines = [line.strip() for line in output if line.strip()]
+        return lines[0] if lines else ""
+
+
 class NvidiaSmiDict(TypedDict, total=False):
     present: bool
     gpu_name: str | None

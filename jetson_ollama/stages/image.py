@@ -9,13 +9,14 @@ pyinfra runs each operation on every host before the next, so they wait for it.
 
 from __future__ import annotations
 
-from pyinfra import host
+from pyinfra import host, logger
 from pyinfra.api import deploy
+from pyinfra.operations import python
 
 from .. import pins
 from ..bundle import open_bundle
 from ..cache import claim_builder
-from ..facts.containers import DockerImages
+from ..facts.containers import DockerImages, image_version_command, parse_image_version
 from ..facts.cache import RegistryTag
 from ..operations import cache as cache_ops
 from ..operations import bundle as bundle_ops
@@ -48,7 +49,10 @@ def ollama_image():
         return
     if builds_here:
         if image.strategy == "prebuilt":
-            ollama.image_pulled(name=f"Pull {image.ref}", ref=image.ref)
+            pulled = ollama.image_pulled(name=f"Pull {image.ref}", ref=image.ref)
+            if image.ollama_version is None:  # nothing says what it carries: ask the image, pin the answer
+                python.call(name=f"Read the Ollama version of {image.ref}", function=_pin_image_version,
+                            cfg=plan.settings, ref=image.ref, _if=pulled.did_change)
         elif image.strategy == "build":  # never `autotag`: it prompts on stdin (facts section 4)
             ollama.image_built(name=f"Build {image.ref}", package=image.build_package, expected_ref=image.ref,
                                path=plan.settings.jetson_containers_path)
@@ -60,3 +64,15 @@ def ollama_image():
         fleet_barrier(name="Images in the fleet's registry", reason="each variant's builder has pushed its image")
     if lan_ref and not builds_here:
         cache_ops.image_from_registry(name=f"{image.ref} from the fleet's registry", ref=image.ref, lan_ref=lan_ref)
+
+
+def _pin_image_version(cfg, ref: str) -> None:
+    """After the pull: the version the image's own client reports, pinned in models.lock (`pins: ollama:`),
+    which later plans read (a prebuilt image's version is known only once it is on a board)."""
+    sudo = {key: host.data.get(key) for key in ("_sudo", "_sudo_user", "_sudo_password") if host.data.get(key)}
+    ok, output = host.run_shell_command(image_version_command(ref), **sudo)
+    version = parse_image_version(output.stdout_lines) if ok else None
+    if version:
+        pins.record(cfg, "ollama", ref, version)
+    else:
+        logger.warning(f"{host.name}: {ref} did not say its Ollama version (ollama --version)")

@@ -16,7 +16,6 @@ import functools
 import json
 import os
 import shlex
-from datetime import date
 from pathlib import Path
 
 import pytest
@@ -27,9 +26,11 @@ from jetson_ollama import boards
 from jetson_ollama.config import ConfigError, settings
 from jetson_ollama.facts.containers import OllamaContainer
 from jetson_ollama.facts.jetson import Memory, TegraRelease
-from jetson_ollama.images import ImagePlan, containers_era, resolve_image
+from jetson_ollama import lock
+from jetson_ollama.images import BuildNames, ImagePlan, resolve_image
 from jetson_ollama.models import model_info, version_at_least
-from jetson_ollama.plan import model_set
+from jetson_ollama.naming import NoNaming
+from jetson_ollama.plan import _build_names, model_set
 from jetson_ollama.releases import ReleaseInfo, UnknownRelease, release_info
 
 INVENTORY_ENV = "JETSON_OLLAMA_INVENTORY"
@@ -131,12 +132,6 @@ class Board:
     def container(self) -> dict:
         return self.facts.get_fact(OllamaContainer, container=self.cfg.ollama_container_name)
 
-    @functools.cached_property
-    def checkout_date(self) -> str | None:
-        """Committer date of the jetson-containers checkout on the board, which fixes its naming era."""
-        result = self.host.run(f"git -C {shlex.quote(self.cfg.jetson_containers_path)} log -1 --format=%cs")
-        return (result.stdout.strip() or None) if result.rc == 0 else None
-
     @property
     def api(self) -> str:
         return boards.api_url(self.cfg.ollama_host)
@@ -155,25 +150,22 @@ class Board:
         return functools.reduce(lambda a, b: b if version_at_least(b, a) else a, needs) if needs else None
 
     @functools.cached_property
-    def era(self) -> str | None:
-        commit_date = self.checkout_date or self.cfg.jetson_containers_commit_date
+    def build_names(self) -> BuildNames:
+        """What the pinned jetson-containers builds on this board, as the deploy reads it (its checkout's
+        own code once it is there, plan._build_names)."""
         try:
-            return containers_era(commit_date) if commit_date else None
-        except ValueError as exc:
-            pytest.fail(f"{self.name}: jetson-containers commit of {commit_date}: {exc}", pytrace=False)
+            return _build_names(self.facts, self.cfg, self.release)
+        except NoNaming as exc:
+            return BuildNames(images={}, problem=str(exc))
 
     def image_plan(self) -> ImagePlan:
         """The image the library resolves for this board (images.resolve_image)."""
-        # prebuilt never names a local image, so any era will do while no checkout fixes one
-        era = self.era or containers_era(date.today())
         try:
-            plan = resolve_image(self.release, self.cfg.jetson_image_strategy, era, self.cfg.ollama_version,
-                                 min_ollama=self.min_ollama)
+            pinned = lock.load_pins(self.lock_path).get("ollama", {}) if self.lock_path.exists() else {}
+            plan = resolve_image(self.release, self.cfg.jetson_image_strategy, self.build_names,
+                                 self.cfg.ollama_version, min_ollama=self.min_ollama, pinned=pinned)
         except ValueError as exc:  # NoImage: one line with the way out
             pytest.fail(f"{self.name}: the library resolves no image: {exc}", pytrace=False)
-        if plan.strategy == "build" and self.era is None:
-            pytest.fail(f"{self.name}: cannot tell the name of a built image: no jetson-containers checkout at "
-                        f"{self.cfg.jetson_containers_path} and no jetson_containers_commit_date", pytrace=False)
         return plan
 
     # ------------------------------------------------------------ the API, through curl on the board

@@ -258,8 +258,8 @@ def test_a_release_whose_settings_build_is_skipped_with_a_note():
     # qwen3 needs a 2025 Ollama: no prebuilt image for r36.2.0 has one (facts section 4), so "auto" builds
     plan = plan_bundle([Host("nano", {"ollama_models": ["qwen3:4b"]})], ["36.2.0", "36.4.4"])
     assert plan.images == {"dustynv/ollama:0.6.8-r36.4-cu126-22.04": ["36.4.4"]}
-    assert plan.notes == ["nano: L4T 36.2.0 skipped: its settings build ollama:r36.2.0-cu122-22.04, which needs "
-                          "the internet (the deploy refuses such a board)"]
+    assert plan.notes == ["nano: L4T 36.2.0 skipped: no prebuilt image fits its settings, and a build needs the "
+                          "internet (the deploy refuses such a board)"]
     with pytest.raises(BundleError, match="^nano: no prebuilt image for any of the L4T releases 36.2.0: "):
         plan_bundle([Host("nano", {"ollama_models": ["qwen3:4b"]})], ["36.2.0"])
     reuse = plan_bundle([Host("old", {"ollama_models": [TAG], "jetson_image_strategy": "reuse"})], [])

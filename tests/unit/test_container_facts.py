@@ -20,7 +20,8 @@ FACTS = {
     for name, cls in inspect.getmembers(containers, inspect.isclass)
     if issubclass(cls, FactBase) and cls.__module__ == containers.__name__
 }
-ARGS = {"JetsonContainersCheckout": {"path": "/var/lib/no/such/dir"}, "OllamaContainer": {"container": "ollama"}}
+ARGS = {"JetsonContainersCheckout": {"path": "/var/lib/no/such/dir"}, "OllamaContainer": {"container": "ollama"},
+        "CheckoutNaming": {"path": "/var/lib/no/such/dir"}, "ImageOllamaVersion": {"ref": "no-such/image:tag"}}
 
 for _fact_path in FACTS:
     if (FIXTURES / _fact_path).is_dir():  # a missing folder fails the test below, not the collection
@@ -39,7 +40,8 @@ def _sh(command, **kwargs):
 
 
 def test_the_facts_are_the_expected_ones():
-    assert set(FACTS) == {"containers.JetsonContainersCheckout", "containers.DockerImages", "containers.OllamaContainer"}
+    assert set(FACTS) == {"containers.JetsonContainersCheckout", "containers.DockerImages", "containers.OllamaContainer",
+                          "containers.CheckoutNaming", "containers.ImageOllamaVersion"}
 
 
 @pytest.mark.parametrize("fact_path", FACTS)
