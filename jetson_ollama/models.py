@@ -41,6 +41,7 @@ class ModelInfo:
     context_length: int  # trained window; 0 when unknown
     kv_bytes_per_token: int
     min_ollama: str
+    embedding: bool = False  # an embedding model: /api/embed only, no chat, never the model `auto` picks
 
     @classmethod
     def unknown(cls, tag: str, download_bytes: int, kv_bytes_per_token: int) -> ModelInfo:
@@ -168,12 +169,15 @@ def auto_models(preference: Iterable[str], mem_total_mb: int, desktop: bool, con
     """What `ollama_models: auto` installs: the first tag of `preference` that is green on this board.
 
     `preference` (ollama_models_auto) lists catalog tags largest first, so this is the largest green
-    model: one model per board. [] when none is green. ValueError on a tag the catalog lacks.
+    model: one chat model per board. An embedding model of the list is passed over (it has no chat, so
+    it is never the board's model). [] when none is green. ValueError on a tag the catalog lacks.
     """
     for tag in preference:
         model = model_info(tag)
         if model is None:
             raise ValueError(f"ollama_models_auto: {tag} is not in the model catalog (data/models.yaml)")
+        if model.embedding:
+            continue
         if estimate(model, mem_total_mb, desktop, context_length, num_parallel).tier == "green":
             return [tag]
     return []

@@ -12,6 +12,9 @@ from jetson_ollama.models import (
 )
 
 NANO_8GB, NX_16GB, AGX_64GB = 7620, 15388, 62841  # MemTotal in MB (facts section 1)
+# AGX Orin 32GB: not in the facts; 30536 MB is the total of third-party tegrastats lines of that board
+# (tegrastats prints MemTotal in MB), unverified
+AGX_32GB = 30536
 MB, GB = 1024 * 1024, 1024 ** 3
 AUTO = settings().ollama_models_auto
 
@@ -22,6 +25,45 @@ FACTS_TABLE = {
     "qwen3:4b": (2.5e9, 144), "qwen3:8b": (5.2e9, 144), "qwen3:14b": (9.3e9, 160),
     "deepseek-r1:1.5b": (1.1e9, 28), "deepseek-r1:7b": (4.7e9, 56), "deepseek-r1:8b": (4.9e9, 128),
     "smollm2:135m": (270e6, 22.5),
+}
+# not in the facts: the registry manifests' layer sums and KiB per token that data/models.yaml cites
+MORE_TABLE = {
+    "qwen2.5:14b": (8_988_123_581, 192), "qwen2.5:32b": (19_851_349_181, 256),
+    "qwen3:32b": (20_201_253_341, 256), "qwen3:30b": (18_556_698_814, 96),
+    "nomic-embed-text:v1.5": (274_302_030, 36), "mxbai-embed-large:335m": (669_615_085, 96),
+    "qwen3-embedding:0.6b": (639_150_592, 112), "qwen3-embedding:4b": (2_496_703_776, 144),
+    "qwen3-embedding:8b": (4_676_804_928, 144),
+}
+EMBEDDING = {"nomic-embed-text:v1.5", "mxbai-embed-large:335m", "qwen3-embedding:0.6b", "qwen3-embedding:4b",
+             "qwen3-embedding:8b"}
+
+# The architecture behind each kv_bytes_per_token: (layers, KV heads, head dim), from each model's
+# config.json: num_hidden_layers, num_key_value_heads, and head_dim or hidden_size / num_attention_heads
+# (BERT-style models have no grouped KV: their KV heads are all their heads). The GGUF carries the same
+# figures as <arch>.block_count and <arch>.attention.head_count_kv.
+ARCHITECTURE = {
+    "qwen2.5:0.5b": (24, 2, 64),  # Qwen2.5-0.5B: hidden 896, 14 heads
+    "qwen2.5:1.5b": (28, 2, 128),  # hidden 1536, 12 heads
+    "qwen2.5:3b": (36, 2, 128),  # hidden 2048, 16 heads
+    "qwen2.5:7b": (28, 4, 128),  # hidden 3584, 28 heads
+    "qwen2.5:14b": (48, 8, 128),  # hidden 5120, 40 heads (the GGUF: ollama/ollama#9091)
+    "qwen2.5:32b": (64, 8, 128),  # hidden 5120, 40 heads
+    "qwen3:0.6b": (28, 8, 128),  # Qwen3 sets head_dim 128 explicitly
+    "qwen3:1.7b": (28, 8, 128),
+    "qwen3:4b": (36, 8, 128),
+    "qwen3:8b": (36, 8, 128),
+    "qwen3:14b": (40, 8, 128),
+    "qwen3:32b": (64, 8, 128),
+    "qwen3:30b": (48, 4, 128),  # Qwen3-30B-A3B (Qwen3MoeForCausalLM): 32 query heads, 128 experts, 8 active
+    "deepseek-r1:1.5b": (28, 2, 128),  # DeepSeek-R1-Distill-Qwen-1.5B: Qwen2.5-Math-1.5B's shape
+    "deepseek-r1:7b": (28, 4, 128),  # Distill-Qwen-7B
+    "deepseek-r1:8b": (32, 8, 128),  # Distill-Llama-8B: Llama-3.1-8B's shape
+    "smollm2:135m": (30, 3, 64),  # SmolLM2-135M: hidden 576, 9 heads
+    "nomic-embed-text:v1.5": (12, 12, 64),  # nomic-bert: n_embd 768, 12 heads
+    "mxbai-embed-large:335m": (24, 16, 64),  # BERT-large: hidden 1024, 16 heads
+    "qwen3-embedding:0.6b": (28, 8, 128),  # Qwen3-Embedding-*: the shapes of Qwen3-0.6B, -4B, -8B
+    "qwen3-embedding:4b": (36, 8, 128),
+    "qwen3-embedding:8b": (36, 8, 128),
 }
 
 
@@ -37,23 +79,36 @@ def billions(parameters: str) -> float:
 # ---------------------------------------------------------------- catalog
 
 def test_catalog_holds_every_tag_of_the_facts_with_their_figures():
-    assert set(catalog()) == set(FACTS_TABLE)
-    for tag, (download, kv_kib) in FACTS_TABLE.items():
+    assert set(catalog()) == set(FACTS_TABLE) | set(MORE_TABLE)
+    for tag, (download, kv_kib) in {**FACTS_TABLE, **MORE_TABLE}.items():
         info = catalog()[tag]
         assert info.tag == tag
         assert info.download_bytes == int(download)
         assert info.kv_bytes_per_token == int(kv_kib * 1024)
 
 
+def test_kv_cache_per_token_follows_from_the_architecture():
+    # f16 KV cache: K and V, for every layer and KV head, head_dim values of 2 bytes each
+    assert set(ARCHITECTURE) == set(catalog())
+    for tag, (layers, kv_heads, head_dim) in ARCHITECTURE.items():
+        assert catalog()[tag].kv_bytes_per_token == 2 * layers * kv_heads * head_dim * 2, tag
+
+
 def test_catalog_entries_are_complete_and_frozen():
     for info in catalog().values():
         assert re.fullmatch(r"\d+(\.\d+)?[BM]", info.parameters)
-        assert info.quantization in ("Q4_K_M", "F16")
-        assert info.context_length >= 8192
+        assert info.quantization in ("Q4_K_M", "Q8_0", "F16")
+        # chat models have long windows; BERT-style embedding models 512 or 2048 tokens
+        assert info.context_length >= (512 if info.embedding else 8192)
         assert version_at_least(info.min_ollama, "0.0.0")
     assert catalog()["qwen3:8b"].min_ollama == "0.6.6"
     assert catalog()["deepseek-r1:7b"].min_ollama == "0.5.7"
     assert catalog()["qwen2.5:7b"].min_ollama == "0.0.0"
+    # qwen3 and qwen3moe arrive together in 0.6.6; Ollama's qwen3 embedding in 0.12.0
+    assert {catalog()[tag].min_ollama for tag in ("qwen3:14b", "qwen3:30b", "qwen3:32b")} == {"0.6.6"}
+    assert {tag for tag, info in catalog().items() if info.min_ollama == "0.12.0"} == {
+        "qwen3-embedding:0.6b", "qwen3-embedding:4b", "qwen3-embedding:8b"}
+    assert {tag for tag, info in catalog().items() if info.embedding} == EMBEDDING
     with pytest.raises(dataclasses.FrozenInstanceError):
         catalog()["qwen3:8b"].download_bytes = 1
 
@@ -164,6 +219,15 @@ def test_tiers_never_fall_as_models_grow(mem_total_mb, desktop):
     ("qwen3:14b", NX_16GB, False, "yellow"),
     ("qwen3:8b", NX_16GB, True, "green"),
     ("qwen3:14b", AGX_64GB, True, "green"),
+    ("qwen2.5:14b", NX_16GB, True, "yellow"),
+    ("qwen2.5:14b", NX_16GB, False, "green"),  # 69.4 %
+    ("qwen3:30b", NX_16GB, False, "black"),
+    ("qwen3:30b", AGX_32GB, True, "green"),
+    ("qwen3:32b", AGX_32GB, True, "yellow"),
+    ("qwen2.5:32b", AGX_32GB, False, "yellow"),
+    ("qwen3:32b", AGX_64GB, True, "green"),
+    ("qwen3-embedding:8b", NANO_8GB, True, "red"),  # an embedding model weighs like any other
+    ("nomic-embed-text:v1.5", NANO_8GB, True, "green"),
 ])
 def test_tiers_of_some_models(tag, mem_total_mb, desktop, tier):
     assert on(tag, mem_total_mb, desktop).tier == tier
@@ -215,9 +279,59 @@ def test_auto_picks_the_largest_green_model_of_the_list():
     assert auto_models(AUTO, NANO_8GB, True, 4096, 1) == ["qwen3:4b"]
     # headless: qwen2.5:7b drops to yellow (77 %), still not green
     assert auto_models(AUTO, NANO_8GB, False, 4096, 1) == ["qwen3:4b"]
-    # Orin NX 16GB: qwen3:8b is 49 %; AGX Orin 64GB: 12 %, the first of the list is green
+    # Orin NX 16GB: qwen3:8b is 49 %; AGX Orin 64GB: 12 %
     assert auto_models(AUTO, NX_16GB, True, 4096, 1) == ["qwen3:8b"]
-    assert auto_models(AUTO, AGX_64GB, True, 4096, 1) == ["qwen3:8b"]
+    assert auto_models(AUTO[AUTO.index("qwen3:8b"):], AGX_64GB, True, 4096, 1) == ["qwen3:8b"]
+
+
+# what the default list gives each board with the default context (4096) and one request, and the
+# estimate's percent of RAM: (MemTotal MB, desktop) -> (tag, percent)
+AUTO_PICKS = {
+    (NANO_8GB, True): ("qwen3:4b", 62.9),  # as before the larger models: qwen2.5:7b is red, qwen3:8b black
+    (NANO_8GB, False): ("qwen3:4b", 52.4),
+    (NX_16GB, True): ("qwen3:8b", 48.7),  # both 14B are yellow with GNOME (qwen3 75.8 %, qwen2.5 74.6 %)
+    (NX_16GB, False): ("qwen2.5:14b", 69.4),  # headless frees 800 MB: just green; qwen3:14b 70.6 %
+    (AGX_32GB, True): ("qwen3:30b", 67.7),  # the MoE: the dense 32Bs are yellow (75.2 %, 74.1 %)
+    (AGX_32GB, False): ("qwen3:30b", 65.1),
+    (AGX_64GB, True): ("qwen3:32b", 36.5),
+    (AGX_64GB, False): ("qwen3:32b", 35.3),
+}
+
+
+@pytest.mark.parametrize("board", AUTO_PICKS)
+def test_auto_gives_each_board_size_the_largest_green_model(board):
+    mem_total_mb, desktop = board
+    tag, percent = AUTO_PICKS[board]
+    assert auto_models(AUTO, mem_total_mb, desktop, 4096, 1) == [tag]
+    assert on(tag, mem_total_mb, desktop).percent == pytest.approx(percent, abs=0.05)
+    # every chat model listed before it (a larger one) is not green on this board
+    for larger in AUTO[:AUTO.index(tag)]:
+        assert on(larger, mem_total_mb, desktop).tier != "green", larger
+
+
+def test_the_default_list_is_largest_first_and_all_chat_models():
+    assert AUTO[0] == "qwen3:32b" and AUTO[-1] == "qwen2.5:0.5b"
+    sizes = [billions(catalog()[tag].parameters) for tag in AUTO]
+    assert sizes == sorted(sizes, reverse=True)
+    assert not any(catalog()[tag].embedding for tag in AUTO)
+    # the 32 GB pick does not hang on the unverified 30536 MB: with GNOME qwen3:30b is the pick from
+    # 29600 to 32300 MB (qwen2.5:32b turns green at 32320 MB)
+    assert {auto_models(AUTO, mb, True, 4096, 1)[0] for mb in range(29600, 32300, 100)} == {"qwen3:30b"}
+
+
+def test_auto_never_picks_an_embedding_model():
+    # an embedding model has no chat: auto passes over it even where it is the first green tag
+    assert auto_models(["qwen3-embedding:8b", "qwen2.5:0.5b"], AGX_64GB, True, 4096, 1) == ["qwen2.5:0.5b"]
+    assert auto_models(sorted(EMBEDDING), AGX_64GB, True, 4096, 1) == []
+    assert on("qwen3-embedding:8b", AGX_64GB).tier == "green"
+
+
+def test_an_embedding_model_is_estimated_like_any_other():
+    # in ollama_models an embedding model's memory counts as a chat model's would: weights + KV + overhead
+    e = on("qwen3-embedding:8b", NX_16GB)
+    assert e.weights_bytes == 4_676_804_928 and e.kv_bytes == 4096 * 144 * 1024
+    assert e.tier == "green"
+    assert fits(on("qwen3-embedding:8b"), "strict")[0] is False  # red on the Orin Nano 8GB with GNOME
 
 
 def test_auto_follows_context_and_the_list_order():
@@ -254,12 +368,12 @@ def test_version_at_least_refuses_non_versions(text):
 def test_model_settings_defaults():
     chosen = settings({})
     assert chosen.ollama_models == []
-    assert chosen.ollama_models_auto[0] == "qwen3:8b" and chosen.ollama_models_auto[-1] == "qwen2.5:0.5b"
+    assert chosen.ollama_models_auto[0] == "qwen3:32b" and chosen.ollama_models_auto[-1] == "qwen2.5:0.5b"
     assert all(model_info(tag) is not None for tag in chosen.ollama_models_auto)
     assert (chosen.ollama_memory_policy, chosen.ollama_desktop) == ("strict", None)
     assert chosen.ollama_lock_file == "models.lock"
-    chosen.ollama_models_auto.append("qwen3:14b")  # a copy: the defaults stay as they are
-    assert "qwen3:14b" not in settings({}).ollama_models_auto
+    chosen.ollama_models_auto.append("deepseek-r1:8b")  # a copy: the defaults stay as they are
+    assert "deepseek-r1:8b" not in settings({}).ollama_models_auto
 
 
 @pytest.mark.parametrize("key, value", [
