@@ -28,6 +28,9 @@ Environment, as the real one reads it (facts §5):
 
 Simulator-only environment (never on a real board):
   OLLAMA_SIM_VERSION     the version this build reports and sends in its User-Agent, default 0.6.8
+  OLLAMA_SIM_BEHAVES_AS  the release whose code this build runs, for the version rules below (VERSION_RULES);
+                         default: OLLAMA_SIM_VERSION when that starts with a release number other than 0.0.0,
+                         else 0.6.8. A source build stamped "0.0.0" or a bare git hash sets it (images.py)
   OLLAMA_SIM_REGISTRY    base URL of the simulated registry that stands in for registry.ollama.ai,
                          default http://registry.ollama.ai:11500: simulated boards resolve that name to
                          their bridge, where the fleet's simulated registry listens (and nothing else)
@@ -45,6 +48,10 @@ Simulator-only environment (never on a real board):
 Models come from the simulated registry (ollama_registry.py) with their model layer shrunk by its
 --scale; the config blob's "jetson_sim" object carries the real size, KV bytes per token and context
 length, so memory and speed are computed for the real model while the disk holds the small one.
+
+Version rules: what changed between releases in the endpoints simulated here is keyed on the release
+the server behaves as (VERSION_RULES, each with the first release that has it and where it was read in
+ollama/ollama). Everything else behaves as v0.11.8 and v0.6.8 do alike.
 
 GPU or CPU, decided at start-up (`gpu_decision`): in a container (no lib/ollama beside this file, the
 jetson-containers image) the GPU needs the NVIDIA runtime's marker and JETSON_JETPACK, as before. Run
@@ -106,6 +113,42 @@ OVERHEAD_FIXED = 256 << 20
 OVERHEAD_FRACTION = 0.10
 KV_TYPE_FACTOR = {"f16": 1.0, "q8_0": 0.5, "q4_0": 0.25}  # q8_0/q4_0 need flash attention (facts §5)
 FILE_TYPES = {"F32": 0, "F16": 1, "Q4_0": 2, "Q8_0": 7, "Q2_K": 10, "Q4_K_M": 15, "Q5_K_M": 17, "Q6_K": 18}
+# Behaviour that changed between Ollama releases: rule -> (the first release that has it, where it was read).
+# "ollama/ollama <file> @<tag>" is the tag the behaviour was read at; the commit is the change itself, and
+# its first release is `git tag --contains <commit>`.
+VERSION_RULES = {
+    # the success answer of DELETE /api/delete is an empty 200; before, `null` (c.JSON(200, nil))
+    "delete_empty_body": ("0.1.40", "ollama/ollama server/routes.go @v0.1.40 (a2fc933fe)"),
+    # /api/pull (and /api/delete) check the model name before anything else: 400 "invalid model name"
+    # (delete: `name "x" is invalid`) before the stream; before, only an empty name was refused
+    "name_checked_first": ("0.1.40", "ollama/ollama server/routes.go PullHandler, DeleteHandler @v0.1.40 "
+                                     "(85a57006d, a2fc933fe)"),
+    # load and unload answers carry done_reason "load" / "unload"
+    "done_reason": ("0.1.35", "ollama/ollama server/routes.go @v0.1.35 (cfa84b847)"),
+    # a pull that leaves layers of the old manifest unused streams "removing unused layers" (only then,
+    # and not with OLLAMA_NOPRUNE); before, every pull streamed "removing any unused layers"
+    "prune_status_when_unused": ("0.3.7", "ollama/ollama server/images.go PullModel @v0.3.7 (b3f75fc81)"),
+    # an empty prompt (no messages) with keep_alive 0 unloads without loading: done_reason "unload";
+    # before, the model was loaded for keep_alive 0 and the answer was done_reason "load"
+    "unload_request": ("0.3.11", "ollama/ollama server/routes.go GenerateHandler @v0.3.11 (abed273de)"),
+    # the server itself opens the model (vocab only) before starting a runner: a corrupt model fails with
+    # "unable to load model: <blob path>"; before, the runner died: "llama runner process has terminated: ..."
+    "server_opens_model": ("0.6.0", "ollama/ollama llm/server.go NewLlamaServer @v0.6.0 (1fdb351c3)"),
+    # /api/ps entries carry context_length (the context per request slot); `ollama ps` has a CONTEXT column
+    "ps_context_length": ("0.10.0", "ollama/ollama api/types.go, server/routes.go PsHandler @v0.10.0 (34088dbcf)"),
+    # keep_alive as a number keeps its fraction (0.5 is 500ms) and only exactly 0 unloads; before, a number
+    # was truncated to whole seconds and anything under 1s (0.5, "100ms") counted as 0
+    "exact_keep_alive": ("0.11.8", "ollama/ollama api/types.go, server/routes.go @v0.11.8 (108153243)"),
+}
+
+
+def parse_version(text: str | None) -> tuple[int, int, int] | None:
+    """`0.6.8`, `v0.3.12`, `0.1.46-0-gcb42e60` -> (0, 6, 8) ...; None for `0.0.0`, a bare hash or nothing."""
+    match = re.match(r"v?(\d+)\.(\d+)\.(\d+)", (text or "").strip())
+    version = tuple(int(part) for part in match.groups()) if match else None
+    return None if version == (0, 0, 0) else version
+
+
 LOREM = ("the model runs on a small board with shared memory and every token is read from it once "
          "so speed follows bandwidth while the cache grows with context and parallel requests").split()
 
@@ -161,6 +204,48 @@ def parse_duration(value, default: float | None = 300.0) -> float | None:
     return None if seconds < 0 else seconds
 
 
+GO_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600}
+
+
+def go_parse_duration(text: str) -> float:
+    """Go's time.ParseDuration -> seconds, with its error texts (`time: missing unit in duration "30"`)."""
+    quoted = f'"{text}"'
+    rest, sign = text, 1
+    if rest[:1] in ("+", "-"):
+        sign, rest = (-1 if rest[0] == "-" else 1), rest[1:]
+    if rest == "0":
+        return 0.0
+    if not rest:
+        raise ValueError(f"time: invalid duration {quoted}")
+    total = 0.0
+    while rest:
+        number = re.match(r"\d*(\.\d*)?", rest)[0]
+        if number in ("", "."):
+            raise ValueError(f"time: invalid duration {quoted}")
+        rest = rest[len(number):]
+        unit = re.match(r"[^\d.]*", rest)[0]
+        if not unit:
+            raise ValueError(f"time: missing unit in duration {quoted}")
+        if unit not in GO_UNITS:
+            raise ValueError(f'time: unknown unit "{unit}" in duration {quoted}')
+        total += float(number) * GO_UNITS[unit]
+        rest = rest[len(unit):]
+    return sign * total
+
+
+def request_keep_alive(value, default: float | None, exact: bool) -> float | None:
+    """A request's keep_alive as api.Duration's UnmarshalJSON reads it -> seconds, None for forever.
+    A number is seconds (before 0.11.8 truncated to whole seconds: VERSION_RULES exact_keep_alive), a
+    string a Go duration; negative is forever; absent or null: the server's OLLAMA_KEEP_ALIVE."""
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        kind = {bool: "bool", list: "[]interface {}", dict: "map[string]interface {}"}.get(type(value), "?")
+        raise ValueError(f"Unsupported type: '{kind}'")
+    seconds = go_parse_duration(value) if isinstance(value, str) else float(value if exact else int(value))
+    return None if seconds < 0 else seconds
+
+
 class Config:
     def __init__(self):
         self.host, self.port = parse_host(env("OLLAMA_HOST"))
@@ -177,6 +262,8 @@ class Config:
         self.gpu_overhead = env_uint("OLLAMA_GPU_OVERHEAD", 0)
         self.noprune = env_bool("OLLAMA_NOPRUNE")
         self.version = env("OLLAMA_SIM_VERSION", DEFAULT_VERSION)
+        self.behaves_as = (parse_version(env("OLLAMA_SIM_BEHAVES_AS")) or parse_version(self.version)
+                           or parse_version(DEFAULT_VERSION))
         self.registry = env("OLLAMA_SIM_REGISTRY", "http://registry.ollama.ai:11500").rstrip("/")
         self.profile = env("JETSON_SIM_PROFILE", "/etc/jetson-sim/profile.json")
         self.gpu_marker = env("JETSON_SIM_GPU", "/run/jetson-sim/gpu")
@@ -189,6 +276,10 @@ class Config:
             self.time_scale = 0.02
         arch = {"x86_64": "amd64", "aarch64": "arm64"}.get(os.uname().machine, os.uname().machine)
         self.user_agent = f"ollama/{self.version} ({arch} linux) Go/go1.24.0"
+
+    def since(self, rule: str) -> bool:
+        """Does this build have the behaviour VERSION_RULES[rule] names?"""
+        return self.behaves_as >= parse_version(VERSION_RULES[rule][0])
 
     def client_url(self) -> str:
         host = self.host if self.host not in ("", "0.0.0.0", "::") else "127.0.0.1"
@@ -234,23 +325,38 @@ def rfc3339(ts: float | None = None, utc: bool = False) -> str:
 # ---------------------------------------------------------------- model names and the store (facts §5)
 
 class Name:
-    """`qwen2.5:0.5b` = registry.ollama.ai / library / qwen2.5 : 0.5b."""
-    PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    """`qwen2.5:0.5b` = registry.ollama.ai / library / qwen2.5 : 0.5b, split and checked as Ollama's
+    model.ParseName and Name.IsValid do (ollama/ollama types/model/name.go @v0.11.8): a part starts with a
+    letter, digit or `_`, then those, `-`, `_` and `.` (not in the namespace; `:` only in the host), 1-80
+    characters (the host 1-350). The model part is kept lower-case here (Ollama matches it case-blind)."""
+    FIRST, REST = re.compile(r"[A-Za-z0-9_]"), {"host": r"[A-Za-z0-9_.:-]", "namespace": r"[A-Za-z0-9_-]",
+                                                  "model": r"[A-Za-z0-9_.-]", "tag": r"[A-Za-z0-9_.-]"}
 
     def __init__(self, text: str):
         text = (text or "").strip()
-        rest, tag = text, "latest"
-        if text.rfind(":") > text.rfind("/"):
-            rest, tag = text[: text.rfind(":")], text[text.rfind(":") + 1:]
-        parts = rest.split("/")
-        if len(parts) == 1:
-            parts = [DEFAULT_HOST, "library", *parts]
-        elif len(parts) == 2:
-            parts = [DEFAULT_HOST, *parts]
-        if len(parts) != 3 or not tag or not all(self.PART.match(p) for p in parts[1:] + [tag]) \
-                or not re.match(r"^[A-Za-z0-9.-]+(:\d+)?$", parts[0]):
-            raise ValueError(f"invalid model name {text!r}")
-        self.host, self.namespace, self.model, self.tag = parts[0], parts[1], parts[2].lower(), tag
+        rest, tag = text, ""
+        if rest.rfind(":") > rest.rfind("/"):
+            rest, tag = rest[: rest.rfind(":")], rest[rest.rfind(":") + 1:] or "!"
+        host = namespace = ""
+        if "/" in rest:
+            rest, model = rest.rsplit("/", 1)
+            rest, model = rest or "!", model or "!"
+            if "/" in rest:
+                host, namespace = rest.rsplit("/", 1)
+                host, namespace = host or "!", namespace or "!"
+                host = host.split("://", 1)[-1]
+            else:
+                namespace = rest
+        else:
+            model = rest
+        parts = {"host": host or DEFAULT_HOST, "namespace": namespace or "library", "model": model,
+                 "tag": tag or "latest"}
+        for kind, part in parts.items():
+            longest = 350 if kind == "host" else 80
+            if not 1 <= len(part) <= longest or not self.FIRST.match(part) \
+                    or not re.fullmatch(self.REST[kind] + "*", part):
+                raise ValueError(f"invalid model name {text!r}")
+        self.host, self.namespace, self.model, self.tag = parts["host"], parts["namespace"], model.lower(), parts["tag"]
 
     @property
     def display(self) -> str:
@@ -399,6 +505,12 @@ class Puller:
         name = try_name(text)
         if name is None:
             raise PullError("invalid model name")
+        # read before anything is fetched, as PullModel builds its deleteMap (a bad manifest counts as none)
+        old = self.store.read(name)
+        try:
+            replaced = layer_digests(old[1]) if old else []
+        except (KeyError, TypeError):
+            replaced = []
         yield {"status": "pulling manifest"}
         base = f"{self.base_url(name, insecure)}/v2/{name.namespace}/{name.model}"
         url = f"{base}/manifests/{name.tag}"
@@ -450,13 +562,20 @@ class Puller:
 
         yield {"status": "writing manifest"}
         with self.store.lock:
-            old = self.store.read(name)
             self.store.write_manifest(name, go_manifest_bytes(manifest))
-            if old and not self.cfg.noprune:  # layers the tag no longer uses (e.g. after an upstream retag)
-                try:
-                    self.store.remove_unreferenced(set(layer_digests(old[1])) - set(wanted))
-                except (KeyError, TypeError):
-                    pass
+        # Layers of the manifest this pull replaced that the new one does not list (e.g. after an upstream
+        # retag) go, unless another manifest still lists them (ollama/ollama server/images.go PullModel and
+        # deleteUnusedLayers @v0.11.8, alike @v0.6.8). The status is streamed when there were such layers,
+        # whether or not another manifest keeps them, and not with OLLAMA_NOPRUNE (VERSION_RULES
+        # prune_status_when_unused); before 0.3.7 "removing any unused layers" came with every pull.
+        unused = set(replaced) - set(wanted) if not self.cfg.noprune else set()
+        if self.cfg.since("prune_status_when_unused"):
+            if unused:
+                yield {"status": "removing unused layers"}
+                self.store.remove_unreferenced(unused)
+        else:
+            yield {"status": "removing any unused layers"}
+            self.store.remove_unreferenced(unused)
         yield {"status": "success"}
 
     def partial(self, digest: str) -> Path:
@@ -518,6 +637,24 @@ def file_sha256(path: Path) -> str:
         while data := f.read(1 << 20):
             h.update(data)
     return h.hexdigest()
+
+
+_hashed: dict[str, tuple[tuple[int, int, int], str]] = {}  # path -> ((size, mtime_ns, inode), sha256)
+_hashed_lock = threading.Lock()
+
+
+def cached_sha256(path: Path) -> str:
+    """file_sha256, hashed again only when the file's size, mtime or inode changed."""
+    st = path.stat()
+    key = (st.st_size, st.st_mtime_ns, st.st_ino)
+    with _hashed_lock:
+        cached = _hashed.get(str(path))
+    if cached and cached[0] == key:
+        return cached[1]
+    digest = file_sha256(path)
+    with _hashed_lock:
+        _hashed[str(path)] = (key, digest)
+    return digest
 
 
 # ---------------------------------------------------------------- the board: profile, memory, GPU
@@ -672,6 +809,7 @@ class Scheduler:
             if available is not None and plan["size"] > available:
                 raise LoadError(500, f"model requires more system memory ({human_bytes2(plan['size'])}) "
                                      f"than is available ({human_bytes2(available)})")
+            self.check_model(manifest)  # after the memory check, as NewLlamaServer orders them
             self.cfg.sleep(plan["load_s"])
             runner = Runner(key=key, name=name, digest=digest, manifest=manifest, parallel=self.cfg.num_parallel,
                             keep_alive=keep_alive, expires_at=None, registered=False,
@@ -683,6 +821,49 @@ class Scheduler:
                 num_ctx=plan["ctx"], parallel=self.cfg.num_parallel,
                 processor="100% GPU" if self.gpu else "100% CPU")
             return runner, plan["load_s"]
+
+    def check_model(self, manifest: dict) -> None:
+        """A corrupt model is not served: the model blob must have its manifest size and digest.
+
+        Real Ollama never hashes a blob at load; llama.cpp refuses a damaged GGUF (a truncated one: "tensor
+        '...' data is not within the file bounds, model is corrupted or incomplete"; a broken header:
+        "llama_model_loader: failed to load model from <path>"). The simulator's blobs are small synthetic
+        files, so any mismatch stands for that damage (a flipped byte in tensor data would load in the real
+        one). The answer is the real error (500) for where the model is opened (VERSION_RULES
+        server_opens_model): from 0.6.0 the server opens it itself (llama.LoadModelFromFile, vocab only:
+        "unable to load model: <path>", ollama/ollama llm/server.go, llama/llama.go @v0.11.8 and @v0.6.8, for
+        the architectures the llama.cpp runner serves, all of the catalog's; gemma3 and the like differ);
+        before, the runner did and died, and WaitUntilRunning answered "llama runner process has terminated:
+        " + the last error line of its stderr (llm/status.go, llm/server.go @v0.5.7). The tensor named for a
+        truncated file is illustrative. A missing blob fails to open (ggml decode in the scheduler)."""
+        for layer in manifest["layers"]:
+            if layer.get("mediaType") != MODEL_MEDIA:
+                continue
+            path = self.store.blob(layer["digest"])
+            try:
+                size = path.stat().st_size
+            except FileNotFoundError:
+                raise LoadError(500, f"open {path}: no such file or directory") from None
+            if size == layer["size"] and f"sha256:{cached_sha256(path)}" == layer["digest"]:
+                continue
+            log("ERROR", "model blob does not match its digest or size", blob=str(path), size=size,
+                want_size=layer["size"])
+            if self.cfg.since("server_opens_model"):
+                raise LoadError(500, f"unable to load model: {path}")
+            reason = ("tensor 'output.weight' data is not within the file bounds, model is corrupted or incomplete"
+                      if size < layer["size"] else f"llama_model_loader: failed to load model from {path}")
+            raise LoadError(500, f"llama runner process has terminated: error loading model: {reason}")
+
+    def expire(self, key: str) -> None:
+        """An unload request (expireRunner): now when idle, else when its last request ends."""
+        with self.lock:
+            runner = self.loaded.get(key)
+            if runner is None:
+                return
+            runner.keep_alive = 0
+            busy = runner.active > 0
+        if not busy:
+            self.unload(key)
 
     def available(self) -> int | None:
         """MemAvailable, minus models loaded here that the board's meminfo does not know about yet."""
@@ -828,29 +1009,32 @@ class Api(BaseHTTPRequestHandler):
 
     # -- routing
 
+    # the routes of ollama/ollama server/routes.go GenerateRoutes @v0.11.8 that are simulated here
+    ROUTES = {
+        "HEAD": {"/": "root", "/api/version": "version", "/api/tags": "tags"},
+        "GET": {"/": "root", "/api/version": "version", "/api/tags": "tags", "/api/ps": "ps"},
+        "POST": {"/api/pull": "pull", "/api/generate": "generate", "/api/chat": "chat", "/api/show": "show",
+                 "/api/copy": "copy"},
+        "DELETE": {"/api/delete": "delete"},
+    }
+
     def do_HEAD(self):
-        self._route({"/": self.root, "/api/version": self.version})
+        self._route()
 
-    def do_GET(self):
-        self._route({"/": self.root, "/api/version": self.version, "/api/tags": self.tags, "/api/ps": self.ps})
+    do_GET = do_POST = do_DELETE = do_PUT = do_PATCH = do_HEAD
 
-    def do_POST(self):
-        self._route({"/api/pull": self.pull, "/api/generate": self.generate, "/api/chat": self.chat,
-                     "/api/show": self.show, "/api/copy": self.copy})
-
-    def do_DELETE(self):
-        self._route({"/api/delete": self.delete})
-
-    def _route(self, routes: dict) -> None:
+    def _route(self) -> None:
         self.started, self.status = time.monotonic(), 0
         path = urllib.parse.urlsplit(self.path).path.rstrip("/") or "/"
-        handler = routes.get(path)
+        name = self.ROUTES.get(self.command, {}).get(path)
         try:
             self.body = self._read_body()
-            if handler is None:
-                self._text(404, "404 page not found")  # gin's answer for an unknown route
+            if name is not None:
+                getattr(self, name)()
+            elif any(path in routes for routes in self.ROUTES.values()):
+                self._text(405, "405 method not allowed")  # gin with HandleMethodNotAllowed, as Ollama sets it
             else:
-                handler()
+                self._text(404, "404 page not found")  # gin's answer for an unknown route
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
         finally:
@@ -884,10 +1068,15 @@ class Api(BaseHTTPRequestHandler):
     def _text(self, status: int, text: str) -> None:
         self._send(status, text.encode(), "text/plain; charset=utf-8")
 
-    def _send(self, status: int, body: bytes, content_type: str) -> None:
+    def _empty(self, status: int = 200) -> None:
+        """What gin sends when a handler writes nothing: the status, no body, no Content-Type."""
+        self._send(status, b"", None)
+
+    def _send(self, status: int, body: bytes, content_type: str | None) -> None:
         self.status = status
         self.send_response(status)
-        self.send_header("Content-Type", content_type)
+        if content_type:
+            self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         if self.command != "HEAD":
@@ -940,17 +1129,21 @@ class Api(BaseHTTPRequestHandler):
                 "parameter_size": config.get("model_type", ""), "quantization_level": config.get("file_type", "")}
 
     def tags(self):
+        """ollama/ollama server/routes.go ListHandler @v0.11.8 (alike @v0.6.8): a model whose config blob
+        cannot be read is left out; newest first by the manifest's mtime in whole seconds."""
         models = []
         for name, path in self.store.all():
             try:
                 raw = path.read_bytes()
                 manifest = json.loads(raw)
                 size = sum(layer["size"] for layer in manifest["layers"]) + manifest["config"]["size"]
+                json.loads(self.store.blob(manifest["config"]["digest"]).read_bytes())
+                mtime = path.stat().st_mtime
             except (OSError, ValueError, KeyError, TypeError):
                 continue
-            models.append({"name": name.display, "model": name.display, "modified_at": rfc3339(path.stat().st_mtime),
+            models.append({"name": name.display, "model": name.display, "modified_at": rfc3339(mtime),
                            "size": size, "digest": hashlib.sha256(raw).hexdigest(),  # facts §5
-                           "details": self._details(manifest), "_mtime": path.stat().st_mtime})
+                           "details": self._details(manifest), "_mtime": int(mtime)})
         models.sort(key=lambda m: m.pop("_mtime"), reverse=True)
         self._json(200, {"models": models})
 
@@ -958,8 +1151,15 @@ class Api(BaseHTTPRequestHandler):
         req = self._request()
         if req is None:
             return
-        items = self.puller.pull(req.get("model") or req.get("name") or "", bool(req.get("insecure")))
-        if req.get("stream", True) is False:
+        text = req.get("model") or req.get("name") or ""
+        # VERSION_RULES name_checked_first: an invalid name is a 400 before the stream (also with stream false);
+        # before 0.1.40 only an empty one was, and the rest failed in the stream
+        if self.cfg.since("name_checked_first") and try_name(text) is None:
+            return self._json(400, {"error": "invalid model name"})
+        if not text:
+            return self._json(400, {"error": "model is required"})
+        items = self.puller.pull(text, bool(req.get("insecure")))
+        if req.get("stream", True) is False:  # waitForStream: the last progress, or 500 with the error
             last = {}
             try:
                 for last in items:
@@ -974,44 +1174,60 @@ class Api(BaseHTTPRequestHandler):
         found = self.store.read(name) if name else None
         return (name, *found) if found else None
 
-    def _requested_local(self) -> tuple[Name, bytes, dict] | None:
-        """The stored model a request names; None once the error is answered (bad body, or 404)."""
+    def delete(self):
+        """ollama/ollama server/routes.go DeleteHandler @v0.11.8 (alike @v0.6.8): `name "x" is invalid` (400),
+        `model 'x' not found` (404), else the manifest and the blobs no other manifest lists go, and the answer
+        is a 200 with no body (VERSION_RULES delete_empty_body; before 0.1.40 `null`). A loaded model stays
+        loaded, as there."""
         req = self._request()
         if req is None:
-            return None
+            return
         text = req.get("model") or req.get("name") or ""
+        if self.cfg.since("name_checked_first") and try_name(text) is None:
+            return self._json(400, {"error": f'name "{text}" is invalid'})
         found = self._local(text)
         if not found:
-            self._json(404, {"error": f"model '{text}' not found"})
-        return found
-
-    def delete(self):
-        found = self._requested_local()
-        if not found:
-            return
+            return self._json(404, {"error": f"model '{text}' not found"})
         name, _, manifest = found
         with self.store.lock:
             self.store.manifest_path(name).unlink(missing_ok=True)
             self.store.remove_unreferenced(set(layer_digests(manifest)))
-        self._json(200, {})
+        if self.cfg.since("delete_empty_body"):
+            return self._empty(200)
+        self._json(200, None)
 
     def copy(self):
         req = self._request()
         if req is None:
             return
-        found = self._local(req.get("source"))
-        dest = try_name(req.get("destination") or "")
-        if not found:
-            return self._json(404, {"error": f"model '{req.get('source')}' not found"})
+        # ollama/ollama server/routes.go CopyHandler @v0.11.8: both names checked first, a 200 with no body
+        source, destination = req.get("source") or "", req.get("destination") or ""
+        if try_name(source) is None:
+            return self._json(400, {"error": f'source "{source}" is invalid'})
+        dest = try_name(destination)
         if dest is None:
-            return self._json(400, {"error": f"invalid destination name: {req.get('destination')!r}"})
+            return self._json(400, {"error": f'destination "{destination}" is invalid'})
+        found = self._local(source)
+        if not found:
+            return self._json(404, {"error": f'model "{source}" not found'})
         self.store.write_manifest(dest, found[1])
-        self._json(200, {})
+        self._empty(200)
 
     def show(self):
-        found = self._requested_local()
-        if not found:
+        # ollama/ollama server/routes.go ShowHandler and GetModelInfo @v0.11.8 (alike @v0.6.8): no name is a
+        # 400 "model is required", an invalid one a 500 "invalid model path" (ErrModelPathInvalid), an absent
+        # one a 404
+        req = self._request()
+        if req is None:
             return
+        text = req.get("model") or req.get("name") or ""
+        if not text:
+            return self._json(400, {"error": "model is required"})
+        if try_name(text) is None:
+            return self._json(500, {"error": "invalid model path"})
+        found = self._local(text)
+        if not found:
+            return self._json(404, {"error": f"model '{text}' not found"})
         name, _, manifest = found
         texts = {}
         for layer in manifest["layers"]:
@@ -1052,17 +1268,24 @@ class Api(BaseHTTPRequestHandler):
         })
 
     def ps(self):
+        """ollama/ollama server/routes.go PsHandler @v0.11.8: the longest time left first (whole seconds, a
+        stable sort; alike @v0.6.8), and from 0.10.0 context_length, the context of one request slot
+        (VERSION_RULES ps_context_length)."""
         models = []
         with self.sched.lock:
             runners = list(self.sched.loaded.values())
         for r in runners:
             if r.expires_at is None and r.keep_alive is None:
-                expires = rfc3339(time.time() + 292 * 365.25 * 86400)  # forever: Go's max duration ahead
+                expires = time.time() + 292 * 365.25 * 86400  # forever: Go's max duration ahead
             else:
-                expires = rfc3339(r.expires_at or time.time() + (r.keep_alive or 0))
-            models.append({"name": r.key, "model": r.key, "size": r.size, "digest": r.digest,
-                           "details": self._details(r.manifest), "expires_at": expires, "size_vram": r.size_vram})
-        self._json(200, {"models": models})
+                expires = r.expires_at or time.time() + (r.keep_alive or 0)
+            entry = {"name": r.key, "model": r.key, "size": r.size, "digest": r.digest,
+                     "details": self._details(r.manifest), "expires_at": rfc3339(expires), "size_vram": r.size_vram}
+            if self.cfg.since("ps_context_length"):
+                entry["context_length"] = r.ctx
+            models.append((int(expires), entry))
+        models.sort(key=lambda item: item[0], reverse=True)
+        self._json(200, {"models": [entry for _, entry in models]})
 
     # -- generate and chat
 
@@ -1073,18 +1296,19 @@ class Api(BaseHTTPRequestHandler):
         self._complete(chat=True)
 
     def _complete(self, chat: bool):
+        """generate and chat, as ollama/ollama server/routes.go GenerateHandler and ChatHandler @v0.11.8 answer
+        (alike @v0.6.8 but for VERSION_RULES exact_keep_alive). Errors: generate answers an invalid or absent
+        name with 404 `model 'x' not found`; chat an invalid name with 400 "model is required" and an absent
+        model with 404 `model "x" not found, try pulling it first` (handleScheduleError), but its unload
+        request with 404 `model 'x' not found`. An empty prompt (no messages) loads the model, and with
+        keep_alive 0 unloads it: one JSON object either way, also when streaming (c.JSON there)."""
         req = self._request()
         if req is None:
             return
-        text = req.get("model") or ""
-        if not text:
-            return self._json(400, {"error": "model is required"})
-        found = self._local(text)
-        if not found:
-            return self._json(404, {"error": f"model '{text}' not found"})
-        name, raw, manifest = found
-        try:
-            keep_alive = parse_duration(req.get("keep_alive"), self.cfg.keep_alive)
+        text = req.get("model") if isinstance(req.get("model"), str) else ""
+        exact = self.cfg.since("exact_keep_alive")
+        try:  # ShouldBindJSON reads keep_alive first: a bad one is a 400 before the name is looked at
+            keep_alive = request_keep_alive(req.get("keep_alive"), self.cfg.keep_alive, exact)
         except ValueError as err:
             return self._json(400, {"error": str(err)})
         if chat:
@@ -1094,17 +1318,36 @@ class Api(BaseHTTPRequestHandler):
         else:
             prompt = str(req.get("prompt") or "")
             empty = prompt == ""
+        # keep_alive 0 asks to unload: before 0.11.8 anything under a second (int(seconds) == 0) did
+        unload = empty and req.get("keep_alive") is not None and keep_alive is not None \
+            and (keep_alive == 0 if exact else int(keep_alive) == 0)
+        found = self._local(text)
+        if not found and (not chat or unload):
+            return self._json(404, {"error": f"model '{text}' not found"})
+        if not found:
+            if try_name(text) is None:
+                return self._json(400, {"error": "model is required"})
+            return self._json(404, {"error": f'model "{text}" not found, try pulling it first'})
+        name, raw, manifest = found
         stream = req.get("stream", True) is not False
         base = {"model": text}  # echoed as the request spelled it
 
-        def reply(done_reason: str):  # an empty prompt only loads or unloads, done at once
-            doc = {**base, "created_at": rfc3339(utc=True),
-                   **({"message": {"role": "assistant", "content": ""}} if chat else {"response": ""}),
-                   "done": True, "done_reason": done_reason}
-            return self._stream([doc]) if stream else self._json(200, doc)
+        def reply(done_reason: str):
+            """The answer to a load or unload request: one object, as c.JSON writes it, whatever `stream` says."""
+            doc = {**base, "created_at": rfc3339(utc=True)}
+            if chat:
+                doc["message"] = {"role": "assistant", "content": ""}
+            else:
+                doc["response"] = ""
+            if self.cfg.since("done_reason"):
+                doc["done_reason"] = done_reason
+            doc["done"] = True
+            if not chat:  # GenerateResponse lists done before done_reason, ChatResponse after
+                doc = {k: doc[k] for k in ("model", "created_at", "response", "done", "done_reason") if k in doc}
+            return self._json(200, doc)
 
-        if empty and keep_alive == 0:  # unload without loading
-            self.sched.unload(name.display)
+        if unload and self.cfg.since("unload_request"):  # VERSION_RULES unload_request: expire, load nothing
+            self.sched.expire(name.display)
             return reply("unload")
         options = req.get("options") or {}
         try:
@@ -1113,7 +1356,7 @@ class Api(BaseHTTPRequestHandler):
             return self._json(err.status, {"error": str(err)})
         except (OSError, ValueError, KeyError) as err:
             return self._json(500, {"error": f"unable to load model: {err}"})
-        if empty:
+        if empty:  # before 0.3.11 an unload request lands here too: loaded for keep_alive 0, gone at once
             self.sched.release(runner)
             return reply("load")
 
@@ -1149,9 +1392,12 @@ class Api(BaseHTTPRequestHandler):
             finally:
                 self.sched.gpu_load(False)
             ns = lambda s: int(s * 1e9)  # noqa: E731
-            final = {**base, "created_at": rfc3339(utc=True),
-                     **({"message": {"role": "assistant", "content": ""}} if chat else {"response": ""}),
-                     "done": True, "done_reason": "stop" if predict is None else "length"}
+            reason = "stop" if predict is None else "length"
+            if chat:  # ChatResponse's order: done_reason before done
+                final = {**base, "created_at": rfc3339(utc=True), "message": {"role": "assistant", "content": ""},
+                         "done_reason": reason, "done": True}
+            else:
+                final = {**base, "created_at": rfc3339(utc=True), "response": "", "done": True, "done_reason": reason}
             if not chat:
                 seed = int(hashlib.sha256(prompt.encode()).hexdigest()[:6], 16)
                 final["context"] = [(seed + i * 7919) % 151000 for i in range(n_prompt + count)]
@@ -1423,7 +1669,8 @@ def cli(argv: list[str]) -> int:
             print(table(rows))
             return 0
         if cmd == "ps":
-            rows = [["NAME", "ID", "SIZE", "PROCESSOR", "UNTIL"]]
+            context = cfg.since("ps_context_length")  # cmd/cmd.go ListRunningHandler: a CONTEXT column from 0.10.0
+            rows = [["NAME", "ID", "SIZE", "PROCESSOR", *(["CONTEXT"] if context else []), "UNTIL"]]
             for m in client_call(cfg, "GET", "/api/ps")["models"]:
                 vram, size = m.get("size_vram", 0), max(m["size"], 1)
                 if vram == 0:
@@ -1435,6 +1682,7 @@ def cli(argv: list[str]) -> int:
                     proc = f"{cpu}%/{100 - cpu}% CPU/GPU"
                 until = parse_ts(m["expires_at"])
                 rows.append([m["name"], m["digest"][:12], human_bytes(m["size"]), proc,
+                             *([str(m.get("context_length", 0))] if context else []),
                              "Stopping..." if until <= time.time() else human_time(until, future=True)])
             print(table(rows))
             return 0

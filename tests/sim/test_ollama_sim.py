@@ -349,7 +349,8 @@ def test_retag_upstream_changes_the_manifest_digest(services, ollama, tmp_path):
     old_layer = model_layer(own.manifest("qwen2.5:0.5b"))["digest"]
     own.hook("retag", {"model": "qwen2.5:0.5b"})
     own.hook("reset")
-    o.pull("qwen2.5:0.5b")
+    statuses = [line["status"] for line in o.pull("qwen2.5:0.5b") if "digest" not in line]
+    assert statuses[-3:] == ["writing manifest", "removing unused layers", "success"]
     (after,) = o.tags()
     assert after["digest"] != before["digest"]
     manifest = own.manifest("qwen2.5:0.5b")
@@ -424,7 +425,8 @@ def test_keep_alive_unloads_and_the_board_is_told(ollama, tmp_path):
     tool.write_text(f"#!/bin/sh\necho refresh >> {calls}\n")
     tool.chmod(0o755)
     o.pull("qwen2.5:0.5b")
-    assert o.generate("qwen2.5:0.5b", prompt="", keep_alive="100ms").json()["done_reason"] == "load"
+    # 1s: before Ollama 0.11.8 a keep_alive under a second with an empty prompt is an unload request
+    assert o.generate("qwen2.5:0.5b", prompt="", keep_alive="1s").json()["done_reason"] == "load"
     (loaded,) = o.ps()
     lease = mem_d / "ollama-qwen2.5:0.5b.lease"
     assert lease.read_text() == f"{loaded['size']}\n"
