@@ -22,13 +22,14 @@ if not _state_file.exists():
     raise SystemExit(f"no simulated fleet {_fleet!r} ({_state_file} missing): run `python -m jetson_sim up` first")
 _state = json.loads(_state_file.read_text())
 
-# the simulated upstream's jetson-containers: its HEAD, and the date that fixes its naming era
+# the simulated upstream's jetson-containers: the commit standing for the project's pin (16f7cf41),
+# and its full ISO committer timestamp, which fixes the naming rules
 _upstream_file = _state_file.parent / "upstream" / "state.json"
 _upstream = json.loads(_upstream_file.read_text()) if _upstream_file.exists() else None
 _jetson_containers = {
     "jetson_containers_repo": _upstream["git_url"],
-    "jetson_containers_commit": _upstream["commits"]["head"],
-    "jetson_containers_commit_date": _upstream["dates"]["head"],
+    "jetson_containers_commit": _upstream["commits"]["pin"],
+    "jetson_containers_commit_date": _upstream["dates"]["pin"],
 } if _upstream else {}
 
 # the simulated boards resolve registry.ollama.ai to their bridge, where the simulated registry listens

@@ -282,7 +282,8 @@ class Upstream:
                             f"BindAddress={gw}", f"CacheDir={apt_dir / 'cache'}", f"LogDir={apt_dir / 'log'}",
                             f"PidFile={apt_dir / 'acng.pid'}", f"SocketPath={apt_dir / 'acng.socket'}"], APT_PORT)
         repo = git_root / "jetson-containers.git"
-        dates = {ref: subprocess.run(["git", "-C", str(repo), "log", "-1", "--format=%cs", sha], check=True,
+        # the full ISO committer timestamp of each commit (%cI), under the keys of self.commits
+        dates = {ref: subprocess.run(["git", "-C", str(repo), "log", "-1", "--format=%cI", sha], check=True,
                                      capture_output=True, text=True).stdout.strip()
                  for ref, sha in self.commits.items()}
         (self.dir / "state.json").write_text(json.dumps(

@@ -1,7 +1,7 @@
 """The simulated upstream, used from boards exactly as a connected Jetson uses the real one.
 
 Recorded behaviour (facts sections 4-6): no `ollama:latest`; `jetson-containers run` forces /data and a
-TTY; image names per jetson-containers era; Ollama errors inside HTTP 200; models too big fail to load.
+TTY; image names per jetson-containers commit; Ollama errors inside HTTP 200; models too big fail to load.
 """
 
 from __future__ import annotations
@@ -72,20 +72,27 @@ def test_docker_pulls_go_through_the_mirror(fleet):
     assert missing.rc != 0 and "registry-1.docker.io" in missing.stderr  # offline: no route beyond the mirror
 
 
-def test_jetson_containers_build_names_per_era(fleet, checkout):
+def test_jetson_containers_build_names_per_commit(fleet, checkout):
     nano = board_host(fleet, board_of(fleet, NANO))
     out = nano.check_output(f"cd {JC} && jetson-containers build --skip-tests=all ollama 2>&1 </dev/null")
     assert "ollama:r36.2.0-cu122-22.04" in out
     assert nano.run("docker image inspect ollama:r36.2.0-cu122-22.04").rc == 0
 
+    # each commit stands for an upstream one and names the r36.4.3 board's build as that one did
+    commits = json.loads((upstream(fleet).dir / "state.json").read_text())["commits"]
     board = board_host(fleet, board_of(fleet, SUPER))
-    for era, name in [("2025-03", "ollama:r36.4.3"), ("2025-05", "ollama:r36.4-cu126-22.04"),
-                      ("2025-07", "ollama:r36.4.tegra-aarch64-cu126-22.04")]:
-        board.check_output(f"git -C {JC} checkout -q {era}")
+    for key, name in [("2262004f", "ollama:r36.4.3"), ("119c26f2", "ollama:r36.4"),
+                      ("55b14897", "ollama:r36.4-cu126-22.04"),
+                      ("pin", "ollama:r36.4.tegra-aarch64-cu126-22.04")]:
+        board.check_output(f"git -C {JC} checkout -q {commits[key]}")
         board.check_output(f"cd {JC} && jetson-containers build --skip-tests=all ollama </dev/null >/dev/null 2>&1")
-        assert board.run(f"docker image inspect {name}").rc == 0, f"era {era}: no {name}"
+        assert board.run(f"docker image inspect {name}").rc == 0, f"{key}: no {name}"
         assert board.run(f"docker image inspect {name}-ollama").rc == 0  # the build stage's own tag
-    board.check_output(f"git -C {JC} checkout -q 2025-07")
+    # a version: the stage is <image>-ollama_<version>, and the image's Ollama reports that version
+    image = "ollama:0.5.5-r36.4.tegra-aarch64-cu126-22.04"
+    board.check_output(f"cd {JC} && jetson-containers build --skip-tests=all ollama:0.5.5 </dev/null >/dev/null 2>&1")
+    assert board.run(f"docker image inspect {image}-ollama_0.5.5").rc == 0
+    assert "OLLAMA_SIM_VERSION=0.5.5" in board.check_output(f"docker image inspect -f '{{{{json .Config.Env}}}}' {image}")
     # without --skip-tests the build's test needs the internet, and fails on an offline board
     test = board.run(f"cd {JC} && jetson-containers build ollama </dev/null")
     assert test.rc != 0 and "registry.ollama.ai" in test.stdout + test.stderr

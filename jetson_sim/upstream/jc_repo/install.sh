@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SIMULATED jetson-containers: install python packages required for running build/autotag
-# and link these scripts under /usr/local so they're in the path (as upstream's install.sh,
-# /work/shared/reference/jetson-ollama-facts.md section 4). Non-interactive.
+# and link these scripts under /usr/local so they're in the path (as upstream's install.sh).
+# Non-interactive.
 set -ex
 
 ROOT="$(dirname "$(readlink -f "$0")")"

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# SIMULATED run.sh: pass-through to 'docker run' with the defaults upstream always adds (facts
-# section 4): --runtime nvidia -it --rm --network host --shm-size=8g -v <root>/data:/data, before the
-# user's options. So another `-v X:/data` fails with docker's `Duplicate mount point: /data`, and
-# without a TTY docker answers `the input device is not a TTY`.
+# SIMULATED run.sh: pass-through to 'docker run' with the defaults upstream always adds (--runtime
+# nvidia -it --rm --network host --shm-size=8g -v <root>/data:/data) before the user's options. So
+# another `-v X:/data` fails with docker's `Duplicate mount point: /data`, and without a TTY docker
+# answers `the input device is not a TTY`.
 ROOT="$(dirname "$(readlink -f "$0")")"
 
 # upstream mounts these unconditionally; here only when the board has them, else docker refuses

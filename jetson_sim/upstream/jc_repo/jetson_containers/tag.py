@@ -1,39 +1,50 @@
-"""Image tag rules of this jetson-containers revision.
+#!/usr/bin/env python3
+# SIMULATED jetson-containers autotag: find a container image compatible with the requested package,
+# locally, from the dustynv registry, or built from source, as dusty-nv/jetson-containers
+# jetson_containers/tag.py (see container.py find_container()). Run by the autotag script, which sends
+# what this prints to stderr and passes the image on fd 3 to its stdout; exit 127 when none.
+#
+#   jetson-containers run $(autotag ollama)
+import argparse
+import os
+import re
+import sys
 
-The postfix changed twice in 2025 (facts file /work/shared/reference/jetson-ollama-facts.md section 4,
-"The postfix changed over time"). ERA names the revision; the simulator's generator
-(jetson_sim/upstream/jetson_containers.py) rewrites it in each tagged commit.
-"""
-
-ERA = "2025-07"
-ERAS = ("2025-03", "2025-05", "2025-07")
-
-
-def postfix(l4t: str, cuda: str, ubuntu: str, era: str = ERA) -> str:
-    """`r36.2.0` (2025-03), `r36.2.0-cu122-22.04` / `r36.4-cu126-22.04` (2025-05),
-    `r36.4.tegra-aarch64-cu126-22.04` (2025-07) for L4T 36.2.0 / 36.4.x."""
-    if era == "2025-03":
-        return f"r{l4t}"
-    major, minor = (int(part) for part in l4t.split(".")[:2])
-    cu = "cu" + "".join(cuda.split(".")[:2])
-    if (major, minor) < (36, 4):
-        return f"r{l4t}-{cu}-{ubuntu}"
-    if era == "2025-05":  # L4T >= 36.4 shortened to r<maj>.<min>
-        return f"r{major}.{minor}-{cu}-{ubuntu}"
-    # a Jetson is always tegra-aarch64 here (the simulated board's python sees the host's x86_64)
-    return f"r{major}.{minor}.tegra-aarch64-{cu}-{ubuntu}"
+from jetson_containers import find_container, L4T_VERSION, JETPACK_VERSION, CUDA_VERSION
 
 
-def image_name(package: str, postfix: str, name: str = "") -> str:
-    """Upstream container.py naming: `ollama` -> `ollama:<postfix>`, `ollama:0.6.8` ->
-    `ollama:0.6.8-<postfix>`; --name replaces the package (a trailing `/` is a namespace)."""
-    if not name:
-        name = package
-    elif ":" not in name and name.endswith("/"):
-        name += package
-    return name + ("-" if ":" in name else ":") + postfix
+def main():
+    parser = argparse.ArgumentParser(prog="autotag")
+    parser.add_argument('packages', type=str, nargs='*', default=[], help="package(s) to run")
+    parser.add_argument('-p', '--prefer', type=str, default='local,registry,build', help="source preferences")
+    parser.add_argument('-d', '--disable', type=str, default='', help="sources to disable (local,registry,build)")
+    parser.add_argument('-u', '--user', type=str, default='dustynv', help="the Docker Hub user for registry images")
+    parser.add_argument('-q', '--quiet', action='store_true', help="no prompts: the unattended defaults")
+    args = parser.parse_args()
+
+    try:
+        image_out = os.fdopen(3, "w")  # the autotag script's stdout (see there)
+    except OSError:
+        image_out = sys.stdout
+
+    print(f"-- L4T_VERSION={L4T_VERSION}  JETPACK_VERSION={JETPACK_VERSION}  CUDA_VERSION={CUDA_VERSION}")
+
+    if len(args.packages) == 0:
+        print("-- Error:  no packages were specified")
+        sys.exit(127)
+
+    print(f"-- Finding compatible container image for {args.packages}", flush=True)
+    image = find_container(args.packages[0], prefer_sources=re.split(',|;|:', args.prefer),
+                           disable_sources=re.split(',|;|:', args.disable), user=args.user, quiet=args.quiet)
+
+    if not image:
+        print(f"-- Error:  couldn't find a compatible container image for '{args.packages[0]}'")
+        sys.exit(127)
+
+    print(image, flush=True)
+    image_out.write(image + "\n")
+    image_out.flush()
 
 
-def stage_name(image: str, package: str) -> str:
-    """Build stages are tagged `<name>-<stage>` (facts section 4): `ollama:r36.2.0-cu122-22.04-ollama`."""
-    return f"{image}-{package.split(':')[0]}"
+if __name__ == "__main__":
+    main()

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """SIMULATED ollama package test: pull the small test model from registry.ollama.ai.
 
-Upstream's test runs in the image with --network=host and pulls smollm2:135m-instruct-q2_K (facts
-section 4), so the board's own network decides it; offline it fails. This runs that same reachability
+Upstream's test runs in the image with --network=host and pulls smollm2:135m-instruct-q2_K, so the
+board's own network decides it; offline it fails. This runs that same reachability
 check on the board: GET the model's manifest, print ollama's error when it cannot.
 """
 
