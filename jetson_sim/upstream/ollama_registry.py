@@ -106,8 +106,10 @@ def load_catalog(path: Path = CATALOG) -> dict[str, dict]:
 
 
 def version_tuple(text: str) -> tuple[int, int, int]:
-    """"0.6.8" / "0.6.8-rc1" / "v0.5" -> (0, 6, 8); garbage -> (0, 0, 0) like a dev build."""
-    match = re.match(r"v?(\d+)(?:\.(\d+))?(?:\.(\d+))?", text or "")
+    """"0.6.8" / "0.6.8-rc1" / "v0.5" -> (0, 6, 8); garbage -> (0, 0, 0) like a dev build, and so is a
+    bare git hash such as "5f7b4a5" (an image built from a shallow clone), which is no release
+    (unverified: how the real registry reads it is not public)."""
+    match = re.match(r"v?(\d+)(?:\.(\d+))?(?:\.(\d+))?(?=$|[-+])", text or "")
     return tuple(int(part or 0) for part in match.groups()) if match else (0, 0, 0)
 
 

@@ -12,13 +12,13 @@ from jetson_ollama.images import (
 from jetson_ollama.releases import L4TRelease, release_info
 
 # the prebuilt tags of dusty-nv/jetson-containers packages/llm/ollama/README.md @16f7cf41: their L4T and
-# the Ollama version the tag itself names (None: nothing says it before the image is pulled)
+# the Ollama version the image reports where its recipe fixes it (None: nothing says it before the pull)
 PREBUILT_TAGS = {
     "r35.4.1": ("35.4.1", None),
     "r36.2.0": ("36.2.0", None),
     "r36.3.0": ("36.3.0", None),
-    "0.4.0-r36.4.0": ("36.4.0", "0.4.0"),
-    "0.5.1-r36.4.0": ("36.4.0", "0.5.1"),
+    "0.4.0-r36.4.0": ("36.4.0", "0.0.0"),  # built with VERSION="0.0.0" (its Dockerfile @e18584df)
+    "0.5.1-r36.4.0": ("36.4.0", "0.0.0"),
     "0.5.7-r36.4.0": ("36.4.0", "0.5.7"),
     "r36.4.3": ("36.4.3", None),
     "0.6.3-r36.4.0": ("36.4.0", "0.6.3"),
