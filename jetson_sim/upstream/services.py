@@ -34,19 +34,12 @@ RELEASES_PORT = 11600  # plain HTTP: the boards trust no certificate of ours
 OLLAMA_REGISTRY_HOST = "registry.ollama.ai"
 UPSTREAM_DIR = Path(__file__).parent
 
-# Prebuilt dustynv/ollama tags (facts section 4) and the Ollama version each one reports.
-# The versions are unverified except the rule that r36.2.0-era images are too old for qwen3.
-PREBUILT_OLLAMA = {
-    "r35.4.1": "0.0.0",
-    "r36.2.0": "0.0.0",
-    "r36.3.0": "0.3.6",
-    "0.4.0-r36.4.0": "0.4.0",
-    "0.5.7-r36.4.0": "0.5.7",
-    "r36.4.0": "0.5.7",
-    "r36.4.3": "0.6.2",
-    "0.6.8-r36.4-cu126-22.04": "0.6.8",
-}
-BASE_TAGS = ("ubuntu:22.04", "ubuntu:20.04")  # what `jetson-containers build` starts FROM
+# Prebuilt dustynv/ollama tags as dusty-nv/jetson-containers packages/llm/ollama/README.md @16f7cf41 lists
+# them, and the Ollama each one reports (images.py says how each version was worked out)
+PREBUILT_OLLAMA = images.PREBUILT_OLLAMA
+# what `jetson-containers build` starts FROM: ubuntu:<LSB_RELEASE> on JetPack 6 and 7 (20.04 stands in for
+# JetPack 5's l4t-jetpack base; 24.04 is Thor's, dusty-nv/jetson-containers l4t_version.py get_l4t_base @16f7cf41)
+BASE_TAGS = ("ubuntu:24.04", "ubuntu:22.04", "ubuntu:20.04")
 
 START_OLLAMA = b"""#!/usr/bin/env bash
 # as in the jetson-containers ollama image (facts section 4): backgrounds the server, logs to a file
@@ -60,12 +53,12 @@ def ollama_layer_files() -> dict[str, tuple[bytes, int]]:
     return {"/usr/local/bin/ollama": (server, 0o755), "/start_ollama": (START_OLLAMA, 0o755)}
 
 
-def ollama_image_config(version: str) -> dict:
+def ollama_image_config(tag: str) -> dict:
     """The image config of facts section 4: the ENV that points models at /data, and a CMD that
-    needs a TTY to stay up."""
+    needs a TTY to stay up; the simulated Ollama reports (and behaves as) what the real tag would."""
     env = ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "OLLAMA_HOST=0.0.0.0",
            "OLLAMA_MODELS=/data/models/ollama/models", "OLLAMA_LOGS=/data/logs/ollama.log",
-           f"OLLAMA_SIM_VERSION={version}"]
+           *images.ollama_sim_env(tag)]
     return {"config": {"Env": env, "Cmd": ["/bin/sh", "-c", "/start_ollama && /bin/bash"],
                        "Labels": {"jetson-sim": "simulated ollama image"}}}
 
@@ -100,7 +93,7 @@ def _registry_config(storage: Path, addr: str, path: Path) -> Path:
 
 
 def images_key() -> str:
-    recipe = json.dumps([PREBUILT_OLLAMA, BASE_TAGS, images.EXCLUDED, base.image_key(),
+    recipe = json.dumps([images.preload_key(), BASE_TAGS, images.EXCLUDED, base.image_key(),
                          hashlib.sha256(json.dumps({k: v[0].hex() for k, v in ollama_layer_files().items()})
                                         .encode()).hexdigest()])
     return hashlib.sha256(recipe.encode()).hexdigest()[:12]
@@ -128,8 +121,8 @@ def ensure_mirror_storage(log=print) -> Path:
         for ref in BASE_TAGS:
             repo, tag = ref.split(":")
             registry.push(f"library/{repo}", tag, [base_layer], {"config": {"Cmd": ["/bin/bash"]}})
-        for tag, version in PREBUILT_OLLAMA.items():
-            registry.push("dustynv/ollama", tag, [base_layer, ollama_layer], ollama_image_config(version))
+        for tag in PREBUILT_OLLAMA:
+            registry.push("dustynv/ollama", tag, [base_layer, ollama_layer], ollama_image_config(tag))
     finally:
         proc.kill()
         proc.wait()
