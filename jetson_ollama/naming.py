@@ -54,6 +54,7 @@ class Rule:
     sbsa_l4t: L4TRelease | None
     sbsa_tag: str
     sbsa_lsb: str | None
+    sbsa_reads_json: bool
     cuda_lsb: tuple[dict, ...]
     cuda_table: dict[L4TRelease, str]
     cuda_major: tuple[dict, ...]
@@ -104,7 +105,8 @@ def rules() -> tuple[Rule, ...]:
             short_since=L4TRelease.parse(row["short_since"]) if row["short_since"] else None,
             arch_in_tag=bool(row["arch_in_tag"]), cu_lsb=bool(row["cu_lsb"]), arch_from=row["arch_from"],
             sbsa_l4t=L4TRelease.parse(row["sbsa_l4t"]) if row["sbsa_l4t"] else None,
-            sbsa_tag=row["sbsa_tag"], sbsa_lsb=row["sbsa_lsb"], cuda_lsb=tuple(row["cuda_lsb"]),
+            sbsa_tag=row["sbsa_tag"], sbsa_lsb=row["sbsa_lsb"], sbsa_reads_json=row.get("sbsa_reads_json", True),
+            cuda_lsb=tuple(row["cuda_lsb"]),
             cuda_table={L4TRelease.parse(key): value for key, value in row["cuda_table"].items()},
             cuda_major=tuple(row["cuda_major"]),
         ))
@@ -158,13 +160,13 @@ def _major_minor(version: str) -> str:
     return f"{parts[0]}.{parts[1] if len(parts) > 1 else 0}"
 
 
-def _cuda(rule: Rule, board: BoardInputs, l4t: L4TRelease, ubuntu: str) -> tuple[str, tuple[str, ...]]:
+def _cuda(rule: Rule, board: BoardInputs, l4t: L4TRelease, ubuntu: str, tegra: bool) -> tuple[str, tuple[str, ...]]:
     """CUDA_VERSION as JC l4t_version.py get_cuda_version computes it (order @16f7cf41: $CUDA_VERSION,
     which the deploy never sets; the Ubuntu 24.04 defaults; version.json; libcudart.so.*; the table)."""
     for row in rule.cuda_lsb:
         if ubuntu == row["lsb"] and row.get("l4t_major_min", 0) <= l4t.major <= row.get("l4t_major_max", 99):
             return row["cuda"], ()
-    if board.cuda_json:
+    if board.cuda_json and (tegra or rule.sbsa_reads_json):
         return _major_minor(board.cuda_json), ()
     if board.cudart:
         return _major_minor(board.cudart), ()
@@ -187,7 +189,7 @@ def naming(rule: Rule, board: BoardInputs) -> Naming:
     tegra = arch == TEGRA
     l4t = board.l4t if tegra or rule.sbsa_l4t is None else rule.sbsa_l4t
     ubuntu = board.ubuntu if tegra or not rule.sbsa_lsb else rule.sbsa_lsb
-    cuda, warnings = _cuda(rule, board, l4t, ubuntu)
+    cuda, warnings = _cuda(rule, board, l4t, ubuntu, tegra)
     if rule.short_since is not None and l4t >= rule.short_since:
         postfix = f"r{l4t.major}.{l4t.minor}"
         if rule.arch_in_tag:
