@@ -25,6 +25,8 @@ NANO, AGX = "orin-nano-8gb-r36.2.0", "agx-orin-64gb-r36.4.4"
 MODELS = ["qwen2.5:0.5b", "qwen3:0.6b"]
 BUILT = "ollama:r36.2.0-cu122-22.04"  # facts section 4: `build ollama` on r36.2 in the 2025-05+ eras
 PREBUILT = "dustynv/ollama:0.6.8-r36.4-cu126-22.04"
+# what each serves: `build ollama` at the pinned 16f7cf41 builds its default, 0.11.8 (packages/llm/ollama/config.py)
+SERVES = {BUILT: "0.11.8", PREBUILT: "0.6.8"}
 
 
 @pytest.fixture(scope="module")
@@ -135,9 +137,9 @@ def test_a_second_rollout_changes_and_downloads_nothing(fleet7, sim_env, state_f
     assert set(MODELS) <= set(locked)
     pins = locked["pins"]
     assert list(pins["jetson-containers"].values()) == [json.loads(
-        (fleet7.dir / "upstream" / "state.json").read_text())["commits"]["head"]]
+        (fleet7.dir / "upstream" / "state.json").read_text())["commits"]["pin"]]
     assert set(pins["images"]) == {BUILT, PREBUILT} and all(v.startswith("sha256:") for v in pins["images"].values())
-    assert pins["ollama"] == {BUILT: "0.6.8", PREBUILT: "0.6.8"}
+    assert pins["ollama"] == {BUILT: SERVES[BUILT], PREBUILT: SERVES[PREBUILT]}
     # and without --recheck, every board is done at this release: nothing is contacted
     again = rollout(fleet7, sim_env, state_file)
     assert again.returncode == 0 and again.stdout.count("already ok at this release") == 3
@@ -160,7 +162,7 @@ def test_a_release_that_fails_to_start_stops_at_the_canary_and_is_rolled_back(fl
     env = dict(item.split("=", 1) for item in found["Config"]["Env"])
     assert env["OLLAMA_MODELS"] == "/ollama/models"  # the previous spec, restored
     assert found["Id"] == before[canary]["Id"] and found["State"]["Running"] and not found["previous"]
-    assert serves(fleet7, board) == "0.6.8"
+    assert serves(fleet7, board) == SERVES[found["Config"]["Image"]]
     for other in boards(fleet7):
         if other.name != canary:
             now = container(fleet7, other)
