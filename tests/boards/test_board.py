@@ -55,8 +55,8 @@ def test_container_runs_the_resolved_image(board):
     needs = f", which need Ollama >= {board.min_ollama}" if board.min_ollama not in (None, "0.0.0") else ""
     assert image == plan.ref, (
         f"{where}: container {cfg.ollama_container_name} runs {image}, but the library resolves {plan.ref} "
-        f"(jetson_image_strategy: {cfg.jetson_image_strategy} -> {plan.strategy}; jetson-containers era "
-        f"{board.era or 'unknown'}; models: {', '.join(board.models) or 'none'}{needs}): "
+        f"(jetson_image_strategy: {cfg.jetson_image_strategy} -> {plan.strategy}; names from "
+        f"{board.build_names.source or board.build_names.problem or 'unknown'}; models: {', '.join(board.models) or 'none'}{needs}): "
         "run deploys/image.py and deploys/service.py")
 
 

@@ -23,7 +23,7 @@ NANO, AGX = "orin-nano-8gb-r36.2.0", "agx-orin-64gb-r36.4.4"
 # qwen3 needs a newer Ollama than the r36.2.0 prebuilt image has (facts section 4: #585, #611), so the
 # Orin Nanos build their image and the AGX boards pull the 0.6.8 prebuilt one: two variants
 MODELS = ["qwen2.5:0.5b", "qwen3:0.6b"]
-BUILT = "ollama:r36.2.0-cu122-22.04"  # facts section 4: `build ollama` on r36.2 in the 2025-05+ eras
+BUILT = "ollama:r36.2.0-cu122-22.04"  # `build ollama` on r36.2.0 with CUDA 12.2 at jetson-containers 16f7cf41
 PREBUILT = "dustynv/ollama:0.6.8-r36.4-cu126-22.04"
 # what each serves: `build ollama` at the pinned 16f7cf41 builds its default, 0.11.8 (packages/llm/ollama/config.py)
 SERVES = {BUILT: "0.11.8", PREBUILT: "0.6.8"}
