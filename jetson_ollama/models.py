@@ -198,5 +198,8 @@ def _version(text: str) -> tuple[int, ...]:
 
 def version_at_least(have: str, need: str) -> bool:
     """Whether Ollama version `have` is `need` or newer; "0.0.0" is the oldest (old images report it,
-    facts section 4). A suffix is ignored: "0.6.8-rc1" counts as 0.6.8, "v0.6.8" as 0.6.8."""
+    facts section 4), and so is what no release says, such as the bare git hash "5f7b4a5" an image built
+    from a shallow clone reports. A suffix is ignored: "0.6.8-rc1" counts as 0.6.8, "v0.6.8" as 0.6.8."""
+    if isinstance(have, str) and re.fullmatch(r"[0-9a-f]{7,40}", have.strip()):
+        return _version(need) == (0, 0, 0)  # a bare git hash is no release: only "any version" takes it
     return _version(have) >= _version(need)

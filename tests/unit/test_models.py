@@ -352,6 +352,7 @@ def test_auto_follows_context_and_the_list_order():
     ("0.10.0", "0.6.6", True), ("0.0.0", "0.0.0", True), ("0.0.0", "0.5.7", False),
     ("0.6.8-rc1", "0.6.8", True), ("0.6.8-rc1", "0.6.9", False), ("v0.6.8", "0.6.8", True),
     ("0.7", "0.6.8", True), ("0.6.8+build.5", "0.6.8", True), ("1", "0.99.99", True), (" 0.5.7\n", "0.5.7", True),
+    ("5f7b4a5", "0.0.0", True), ("5f7b4a5", "0.1.0", False),  # a shallow clone's stamp: no release
 ])
 def test_version_at_least(have, need, result):
     assert version_at_least(have, need) is result
