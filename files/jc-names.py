@@ -128,17 +128,18 @@ def _image_name(request, pkg):
     build_container(): with no --name the image name is the package asked for, the prefix goes
     after ':' (or becomes the tag), the postfix is appended after ':' when the name has no tag yet,
     else after '-'; each stage is tagged f"{name}-{package.replace(':','_')}" (same code @2262004f)."""
-    name = request
-    prefix = pkg.get("prefix", "")
-    postfix = pkg.get("postfix", "")
-    tag_idx = name.find(":")
+    name = request  # container.py @16f7cf41: `if len(name) == 0: name = packages[-1]`
+    prefix = pkg.get("prefix", "")  # container.py @16f7cf41: last_pkg.get('prefix', '')
+    postfix = pkg.get("postfix", "")  # container.py @16f7cf41: last_pkg.get('postfix', '')
+    tag_idx = name.find(":")  # container.py @16f7cf41: taken before the prefix is added
     if prefix:
         if tag_idx >= 0:
             name = name[:tag_idx + 1] + prefix + "-" + name[tag_idx + 1:]
         else:
             name = name + ":" + prefix
-    if postfix:
+    if postfix:  # container.py @16f7cf41: name += f"{':' if tag_idx < 0 else '-'}{postfix}"
         name += (":" if tag_idx < 0 else "-") + postfix
+    # container.py @16f7cf41: container_name = f"{name}-{package.replace(':','_')}"
     return name, name + "-" + request.replace(":", "_")
 
 
@@ -216,8 +217,12 @@ def probe(checkout):
     found = {k: p for k, p in found.items()
              if isinstance(p, dict) and str(p.get("name", "")).split(":")[0] == PACKAGE}
 
+    # the packages config.py returned and validate_package() kept (disabled ones are dropped there:
+    # dusty-nv/jetson-containers jetson_containers/packages.py @16f7cf41), in config.py's order
     versions = [p["name"].split(":", 1)[1] for p in found.values() if ":" in p["name"]]
     images, stages = {}, {}
+    # `build ollama` builds find_package('ollama'): the one aliased 'ollama' (dusty-nv/jetson-containers
+    # packages/llm/ollama/config.py @16f7cf41: `if default: pkg['alias'] = 'ollama'`)
     default_pkg = _find_package(found, PACKAGE)
     default = None
     if default_pkg is not None:
@@ -234,6 +239,8 @@ def probe(checkout):
         if hasattr(l4t, attr):
             arch = str(getattr(l4t, attr))
             break
+    # module-level values the postfix is made of (dusty-nv/jetson-containers
+    # jetson_containers/l4t_version.py @16f7cf41: LSB_RELEASE, L4T_VERSION, CUDA_VERSION)
     return {
         "l4t": str(l4t.L4T_VERSION),
         "cuda": str(l4t.CUDA_VERSION),
