@@ -54,10 +54,10 @@ def locked(fleet, tag: str) -> set[str]:
 def test_every_profile_converges_with_the_models_that_fit(model_fleet, sim_env):
     run = converge(model_fleet, sim_env, "--data", "ollama_models=auto")
     assert run["failed_hosts"] == [], run["stderr"][-3000:]
-    # auto = the largest green model of the preference list (qwen3:8b, qwen2.5:7b, qwen3:4b, ...):
+    # auto = the largest green model of the preference list (qwen3:32b, ..., qwen3:8b, qwen2.5:7b, qwen3:4b, ...):
     # on 7620 MB with the desktop, qwen3:8b is black (~98 %) and qwen2.5:7b red (~87 %), qwen3:4b green
-    # (~63 %); 15388 MB and 62841 MB boards fit qwen3:8b (~49 % and ~12 %)
-    expected = {NANO: "qwen3:4b", SUPER: "qwen3:4b", NX: "qwen3:8b", AGX: "qwen3:8b"}
+    # (~63 %); the headless 15388 MB NX fits qwen2.5:14b (~69 %), the 62841 MB AGX qwen3:32b (~36 %)
+    expected = {NANO: "qwen3:4b", SUPER: "qwen3:4b", NX: "qwen2.5:14b", AGX: "qwen3:32b"}
     for profile, tag in expected.items():
         host = board_host(model_fleet, board_of(model_fleet, profile))
         tags = json.loads(host.check_output("curl -fsS http://127.0.0.1:11434/api/tags"))
