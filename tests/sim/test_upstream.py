@@ -159,7 +159,10 @@ def test_model_pull_progress_digests_resume_and_corruption(fleet):
 def test_old_image_is_refused_new_models(fleet):
     host = board_host(fleet, board_of(fleet, NANO))
     start_ollama(host, "dustynv/ollama:r36.2.0")
-    assert api(host, "/api/version")[0]["version"] == "0.0.0"
+    # built from a shallow clone before jetson-containers stamped 0.0.0: a bare git hash, no release
+    from jetson_sim.upstream.images import PREBUILT_OLLAMA
+
+    assert api(host, "/api/version")[0]["version"] == PREBUILT_OLLAMA["r36.2.0"]
     error = api(host, "/api/pull", {"model": "qwen3:1.7b"})[-1]["error"]
     assert "412" in error and "requires a newer version of Ollama" in error
 
