@@ -2,7 +2,7 @@
 
 Set any of them as pyinfra host or group data (e.g. `group_data/all.py`: `ollama_keep_alive = "10m"`).
 Each key has a one-line comment above it; `config.defaults_table()` reads those comments, so keep
-each to one line. Facts sections refer to /work/shared/reference/jetson-ollama-facts.md.
+each to one line. Facts sections refer to docs/facts.md.
 """
 
 DEFAULTS = {

@@ -1,6 +1,6 @@
 """Board profiles: one YAML file per simulated board in `profiles/`, checked against one schema.
 
-The values model /work/shared/reference/jetson-ollama-facts.md; anything not recorded there carries an
+The values model docs/facts.md; anything not recorded there carries an
 `# unverified` comment in the YAML.
 """
 

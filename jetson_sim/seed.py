@@ -1,7 +1,7 @@
 """Seed a board's overlayfs upper directory so the board looks like its profile.
 
 Everything a check on a real Jetson reads (facts sections 1-3 of
-/work/shared/reference/jetson-ollama-facts.md) is written here: the tegra release line, the
+docs/facts.md) is written here: the tegra release line, the
 devicetree strings, CUDA, the nvidia-l4t-core package, the nvpmodel modes, docker's runtimes and the
 simulated tools of board/simtools.py. Seeding is idempotent and keeps state the board itself changed
 (installed packages, the chosen power mode).

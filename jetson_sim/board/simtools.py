@@ -4,7 +4,7 @@
 Installed at /usr/lib/jetson-sim/simtools.py; each tool is a symlink to this file and the tool is
 chosen by the name it was called as (`simtools.py <tool> ...` also works). Stdlib only, Python 3.11.
 The board's profile is /etc/jetson-sim/profile.json (the YAML profile as JSON). Outputs copy the
-formats recorded in /work/shared/reference/jetson-ollama-facts.md (cited as "facts §N") and carry no
+formats recorded in docs/facts.md (cited as "facts §N") and carry no
 "simulated" banner, because real parsers read them; only --help/--version text says so.
 
 Environment (simulator only, never on a real board):

@@ -7,7 +7,7 @@ one COPY; install it as /usr/local/bin/ollama (a symlink works: the command is r
     ollama serve | pull MODEL | list | ps | rm MODEL... | run MODEL [PROMPT] | stop MODEL | cp SRC DST
            | show MODEL | --version
 
-Behaviour follows /work/shared/reference/jetson-ollama-facts.md (cited "facts §N"): the REST API and
+Behaviour follows docs/facts.md (cited "facts §N"): the REST API and
 its NDJSON streams, the on-disk model store, pruning at start-up and the environment of facts §5;
 model sizes, KV cache and the speed anchors of facts §6; the registry's 412 for old clients (§4).
 Anything else is marked "unverified" where it is modelled.

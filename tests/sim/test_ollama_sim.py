@@ -2,7 +2,7 @@
 
 No root, loopback only: each test starts the registry and the server as subprocesses on free
 127.0.0.1 ports with temp dirs, and JETSON_SIM_TIME_SCALE=0 so nothing sleeps. Expected behaviour is
-that of /work/shared/reference/jetson-ollama-facts.md sections 4-6.
+that of docs/facts.md sections 4-6.
 """
 
 import fcntl
