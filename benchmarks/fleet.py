@@ -37,7 +37,7 @@ from jetson_sim.upstream.services import Upstream  # noqa: E402
 
 PYINFRA = str(Path(sys.executable).with_name("pyinfra"))
 NANO, AGX = "orin-nano-8gb-r36.2.0", "agx-orin-64gb-r36.4.4"
-BUILT = "ollama:r36.2.0-cu122-22.04"  # what `build ollama` names the Nano's image (facts section 4)
+BUILT = "ollama:r36.2.0-cu122-22.04"  # what `build ollama` names the Nano's image (docs/facts.md section 4)
 PREBUILT = "dustynv/ollama:0.6.8-r36.4-cu126-22.04"  # the AGX's
 
 

@@ -22,7 +22,7 @@ def describe_release(arch, tegra):
 
 
 def describe_nvidia_smi(smi, tegra):
-    if not smi["present"]:  # facts section 2: JetPack 5 has none
+    if not smi["present"]:  # docs/facts.md section 2: JetPack 5 has none
         return "nvidia-smi absent (JetPack 5)" if tegra["major"] == 35 else "nvidia-smi absent"
     return f"nvidia-smi: {smi['gpu_name']}, memory {'reported' if smi['memory_supported'] else 'Not Supported'}"
 
@@ -39,7 +39,7 @@ def describe_docker(docker):
 arch, tegra, memory = host.get_fact(Arch), host.get_fact(TegraRelease), host.get_fact(Memory)
 ram = f"RAM {memory.get('mem_total_mb', '?')} MB ({memory.get('mem_available_mb', '?')} available)"
 docker = describe_docker(host.get_fact(DockerState))
-if arch == "aarch64" and tegra is not None:  # facts section 1: a Jetson is aarch64 with an L4T release
+if arch == "aarch64" and tegra is not None:  # docs/facts.md section 1: a Jetson is aarch64 with an L4T release
     parts = [
         describe_release(arch, tegra),
         host.get_fact(BoardModel).get("model", "no devicetree model"),

@@ -16,7 +16,7 @@ from jetson_ollama.stages.cache import fleet_cache
 from jetson_ollama.stages.image import ollama_image
 from jetson_ollama.stages.jetson_containers import install_jetson_containers
 from jetson_ollama.stages.models import ollama_models
-from jetson_ollama.stages.monitoring import monitoring_scripts
+from jetson_ollama.stages.board_scripts import board_scripts
 from jetson_ollama.stages.preflight import preflight
 from jetson_ollama.stages.service import ollama_service
 from jetson_ollama.stages.tuning import board_tuning
@@ -29,4 +29,4 @@ ollama_image()
 api_access()
 ollama_service()
 ollama_models()
-monitoring_scripts()
+board_scripts()

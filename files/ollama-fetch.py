@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Copy one Ollama model into an Ollama models dir, verified, so a fleet downloads each model from
-upstream once (onto a LAN cache host) and copies it from there to the other boards (facts section 5:
+upstream once (onto a LAN cache host) and copies it from there to the other boards (docs/facts.md section 5:
 copying blobs + manifests works and /api/tags sees them without a restart).
 
     ollama-fetch.py --model qwen2.5:0.5b --models-dir /srv/cache/models \\
@@ -11,7 +11,7 @@ copying blobs + manifests works and /api/tags sees them without a restart).
 Models are `name:tag` or `namespace/name:tag`; no tag means `latest`, no namespace `library`. The
 manifest goes to MODELS_DIR/manifests/<registry-host>/<namespace>/<name>/<tag> whichever source the
 bytes came from, the blobs to MODELS_DIR/blobs/sha256-<hex>. Sources (no plain CNCF registry: it
-cannot serve Ollama blobs, facts section 5):
+cannot serve Ollama blobs, docs/facts.md section 5):
   --registry URL  an Ollama (distribution v2) registry: URL/v2/<namespace>/<name>/manifests/<tag> and
                   URL/v2/<namespace>/<name>/blobs/sha256:<hex>, redirects followed (blobs go to a CDN)
   --store URL     a static HTTP server whose root is an Ollama models dir: URL/manifests/<registry-host>/
@@ -21,7 +21,7 @@ cannot serve Ollama blobs, facts section 5):
 The manifest's sha256 over its exact bytes must be --expect-manifest, and the digests it names (config
 + layers) must be --expect-blobs as a set, when given; the manifest is stored as those exact bytes.
 A blob whose file exists with the manifest's size is trusted (only verified blobs get that name: Ollama
-does not re-verify one, facts section 5). Any other is streamed to blobs/sha256-<hex>-fetch-<pid>,
+does not re-verify one, docs/facts.md section 5). Any other is streamed to blobs/sha256-<hex>-fetch-<pid>,
 hashed and counted while written, fsynced and renamed into place only when its sha256 and size match.
 The manifest is written last (temporary file, fsync, rename), when every blob is in place, because
 Ollama prunes unreferenced blobs at start-up; a manifest already holding these bytes is left alone.

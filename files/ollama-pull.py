@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Pull (or delete) one Ollama model through the REST API on the board, checking every line of the
-pull's NDJSON stream: Ollama reports errors inside an HTTP 200 stream (facts section 5).
+pull's NDJSON stream: Ollama reports errors inside an HTTP 200 stream (docs/facts.md section 5).
 
     ollama-pull.py --url http://127.0.0.1:11434 --model qwen2.5:7b \\
         [--expect-blobs sha256:...,sha256:... --models-dir /opt/ollama/models]
@@ -117,7 +117,7 @@ def pull(url: str, model: str) -> None:
                              f" {line[:200].decode(errors='replace').strip()}") from None
             if not isinstance(event, dict):
                 continue
-            if event.get("error"):  # inside the HTTP 200 stream (facts section 5)
+            if event.get("error"):  # inside the HTTP 200 stream (docs/facts.md section 5)
                 raise Failed(f"pull {model} failed: {event['error']}")
             if event.get("status") == "success":
                 blobs, size = len(totals), sum(totals.values())

@@ -53,7 +53,7 @@ from . import lock
 from .config import ConfigError, settings
 from .image_archive import ImageError, RegistryClient, fetch_image, split_ref, write_docker_archive, write_tar
 from .images import BuildNames, NoImage, resolve_image
-from .models import model_info
+from .catalog import model_info
 from .releases import UnknownRelease, release_info
 
 # a bundle carries prebuilt images only: a board that would build is refused by the deploy (board_problem)
@@ -64,7 +64,7 @@ FORMAT, VERSION = "jetson-ollama-bundle", 1
 INDEX = "index.json"
 LOCK_MEMBER = "models.lock"
 MODELS_DIR = "models"
-REGISTRY_HOST = "registry.ollama.ai"  # the manifests' directory in an Ollama store (facts section 5)
+REGISTRY_HOST = "registry.ollama.ai"  # the manifests' directory in an Ollama store (docs/facts.md section 5)
 FETCH_SCRIPT = Path(__file__).parents[1] / "files" / "ollama-fetch.py"
 NATIVE_ARCHIVE = "ollama-linux-arm64.tgz"
 NATIVE_JETPACK = {35: "ollama-linux-arm64-jetpack5.tgz", 36: "ollama-linux-arm64-jetpack6.tgz"}

@@ -23,7 +23,7 @@ from typing import Any
 from . import defaults
 from .defaults import DEFAULTS
 from .images import STRATEGIES
-from .models import POLICIES, TAG_PATTERN, catalog
+from .catalog import POLICIES, TAG_PATTERN, catalog
 
 
 RUNTIMES = ("container", "native")  # jetson_runtime: docker + a jetson-containers image, or ollama.service
@@ -169,7 +169,7 @@ def _cidrs(value: Any) -> str | None:
 
 
 def _container_models_dir(value: Any) -> str | None:
-    # jetson-containers mounts its data dir at /data: a second mount there fails (facts section 4)
+    # jetson-containers mounts its data dir at /data: a second mount there fails (docs/facts.md section 4)
     if problem := _absolute_path(value):
         return problem
     inside = posixpath.normpath(value).lstrip("/")
@@ -201,7 +201,7 @@ def _keep_alive(value: Any) -> str | None:
 
 
 def _tags(value: Any) -> str | None:
-    # name:tag only: a bare name means :latest, which moves (models.py)
+    # name:tag only: a bare name means :latest, which moves (catalog.py)
     if not isinstance(value, list) or not all(isinstance(tag, str) and re.fullmatch(TAG_PATTERN, tag)
                                               for tag in value):
         return "must be a list of name:tag strings such as qwen2.5:1.5b"
@@ -404,13 +404,13 @@ def problems(host_data: Any = None) -> list[str]:
 
 
 def ollama_environment(settings: Settings, jetpack_major: int | str) -> dict[str, str]:
-    """Ollama's environment (facts section 5) for the board's `jetson_runtime`, sorted by name, all strings.
+    """Ollama's environment (docs/facts.md section 5) for the board's `jetson_runtime`, sorted by name, all strings.
 
     In a container, OLLAMA_MODELS is the mount point `ollama_container_models_dir`, and JETSON_JETPACK
     tells Ollama which CUDA bundle to use, or it may fall back to CPU (ollama #9503); it is set for
     JetPack 5 and 6 only (JetPack 7 uses SBSA CUDA: unverified). Native (ollama.service), OLLAMA_MODELS
     is `ollama_models_dir` itself, the store the container mounts, and JETSON_JETPACK is left out:
-    only a container cannot detect JetPack (facts section 5). `jetpack_major` may be 6, "6" or a full
+    only a container cannot detect JetPack (docs/facts.md section 5). `jetpack_major` may be 6, "6" or a full
     JetPack version such as "6.2.1".
     """
     jetpack = str(jetpack_major).split(".")[0]

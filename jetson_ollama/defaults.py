@@ -6,7 +6,7 @@ each to one line. Facts sections refer to docs/facts.md.
 """
 
 DEFAULTS = {
-    # git URL of jetson-containers (facts section 4)
+    # git URL of jetson-containers (docs/facts.md section 4)
     "jetson_containers_repo": "https://github.com/dusty-nv/jetson-containers",
     # pinned jetson-containers commit, a full 40-hex id (upstream moves fast; its image names changed five times in 2025)
     "jetson_containers_commit": "16f7cf4145d9f943230b4c92bc2183853a2aeb30",
@@ -18,7 +18,7 @@ DEFAULTS = {
     "jetson_image_strategy": "auto",
     # reuse: the image to run (None: the newest compatible local ollama image)
     "jetson_image": None,
-    # opt-in: write the nvidia runtime into /etc/docker/daemon.json and restart docker (facts section 3)
+    # opt-in: write the nvidia runtime into /etc/docker/daemon.json and restart docker (docs/facts.md section 3)
     "jetson_configure_docker_runtime": False,
     # free GB the docker data root needs before a build (the log's build made a 10.7 GB image)
     "jetson_build_min_free_gb": 11,
@@ -47,7 +47,7 @@ DEFAULTS = {
     "jetson_rollout_keep_previous": False,
     # offline bundle on the controller (`python -m jetson_ollama bundle`): install image and models from it, no internet
     "jetson_bundle": None,
-    # opt-in: the nvpmodel power mode by NAME from /etc/nvpmodel.conf, e.g. MAXN_SUPER (ids differ per board, facts section 3); None: untouched
+    # opt-in: the nvpmodel power mode by NAME from /etc/nvpmodel.conf, e.g. MAXN_SUPER (ids differ per board, docs/facts.md section 3); None: untouched
     "jetson_power_mode": None,
     # opt-in: a systemd unit runs jetson_clocks at every boot (clocks pinned to the power mode's maximum)
     "jetson_clocks": False,
@@ -69,7 +69,7 @@ DEFAULTS = {
     "jetson_runtime": "container",
     # Ollama version to build (`ollama:<version>`) or to require of a prebuilt image; None: the package default
     "ollama_version": None,
-    # native: the pinned official Ollama release (arm64 archive + the board's JetPack bundle, facts section 5)
+    # native: the pinned official Ollama release (arm64 archive + the board's JetPack bundle, docs/facts.md section 5)
     "ollama_native_version": "0.6.8",
     # native: where the release archives are downloaded from (<url>/v<version>/<archive>), each checked against models.lock
     "ollama_native_url": "https://github.com/ollama/ollama/releases/download",
@@ -99,7 +99,7 @@ DEFAULTS = {
     "ollama_api_timeout": 120,
     # model tags for this board (name:tag), or "auto" (the first green model of ollama_models_auto)
     "ollama_models": [],
-    # preference list for "auto", largest first: the board gets the largest that stays green (facts section 6)
+    # preference list for "auto", largest first: the board gets the largest that stays green (docs/facts.md section 6)
     "ollama_models_auto": ["qwen3:32b", "qwen2.5:32b", "qwen3:30b", "qwen3:14b", "qwen2.5:14b", "qwen3:8b",
                            "qwen2.5:7b", "qwen3:4b", "qwen2.5:3b", "qwen3:1.7b", "qwen2.5:1.5b", "qwen2.5:0.5b"],
     # strict (refuse red and black) | warn | off: what to do with a model the memory estimate puts at >= 85 % of RAM

@@ -1,5 +1,5 @@
 """The rollout's health gate: whether a board's Ollama, as the ``OllamaHealth`` fact saw it after a
-deploy, is the one the deploy meant and works (facts sections 5 and 6). Pure: the fact comes in as
+deploy, is the one the deploy meant and works (docs/facts.md section 5, section 6). Pure: the fact comes in as
 a dict, the expectations as ``Expected``.
 """
 
@@ -8,13 +8,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .models import TIERS, tier_of
+from .catalog import TIERS, tier_of
 
 GIB = 1024 ** 3
 
 
 def _red_lower_bound() -> float:
-    """The whole percent of RAM where tier_of's red tier begins (tier_of holds the figure, facts section 6)."""
+    """The whole percent of RAM where tier_of's red tier begins (tier_of holds the figure, docs/facts.md section 6)."""
     return float(next(percent for percent in range(101) if TIERS.index(tier_of(percent)) >= TIERS.index("red")))
 
 
@@ -64,7 +64,7 @@ def evaluate(health: dict[str, Any], expected: Expected) -> list[str]:
             loaded = next((entry for entry in health.get("ps") or [] if entry.get("name") == model), None)
             if loaded is None:
                 problems.append(f"{model} not in /api/ps after generating")
-            elif loaded["size_vram"] < loaded["size"]:  # size_vram == size: all on the GPU (facts section 5)
+            elif loaded["size_vram"] < loaded["size"]:  # size_vram == size: all on the GPU (docs/facts.md section 5)
                 problems.append(f"{model} not all on the GPU: {loaded['size_vram'] / GIB:.2f} of "
                                 f"{loaded['size'] / GIB:.2f} GiB in VRAM")
     percent = _mem_percent(health)

@@ -1,4 +1,4 @@
-"""Which Ollama container image a board gets (facts section 4).
+"""Which Ollama container image a board gets (docs/facts.md section 4).
 
 `jetson-containers build ollama[:VERSION]` names its image from the board's facts and the pinned commit's
 rules (naming.py); Docker Hub's `dustynv/ollama` holds a few prebuilt tags, each usable only on boards
@@ -149,7 +149,7 @@ def image_version(image: PrebuiltImage, pinned: Mapping[str, str] | None = None)
 
 def prebuilt_tag(l4t: L4TRelease | str, min_ollama: str | None = None, *,
                  ollama_version: str | None = None, pinned: Mapping[str, str] | None = None) -> PrebuiltImage | None:
-    """The `dustynv/ollama` image for a board (facts section 4), None when none fits.
+    """The `dustynv/ollama` image for a board (docs/facts.md section 4), None when none fits.
 
     + l4t: the board's release
     + min_ollama: skip images whose Ollama is older, or not known (new models need a new Ollama:
@@ -234,7 +234,7 @@ def resolve_image(release_info: ReleaseInfo, strategy: str, names: BuildNames | 
 def reusable_image(images: Iterable[str], board_l4t: L4TRelease | str, package: str = "ollama") -> str | None:
     """For `reuse`: the first of the board's images (`docker images` lists the newest first) that is a
     PACKAGE image whose tag names a compatible L4T. Build-stage tags (`...-ollama`: a build whose test
-    failed leaves only that one, facts section 4) are skipped."""
+    failed leaves only that one, docs/facts.md section 4) are skipped."""
     for image in images:
         repository, _, tag = image.rpartition(":")
         if (repository.rsplit("/", 1)[-1] == package

@@ -1,9 +1,9 @@
 """models.lock: the registry manifest each model tag had on its first pull, committed by the user.
 
 A tag such as `qwen2.5:7b` can be retagged upstream; the lock pins the manifest's sha256 and the
-blobs it names (config + layers, facts section 5), so a later pull of other bytes is refused until
+blobs it names (config + layers, docs/facts.md section 5), so a later pull of other bytes is refused until
 the user accepts it (`ollama_update_lock: true`), and a board's installed copy can be compared with it.
-The manifest digest is the sha256 of the manifest bytes, the `digest` `/api/tags` shows (facts section 5).
+The manifest digest is the sha256 of the manifest bytes, the `digest` `/api/tags` shows (docs/facts.md section 5).
 
     # models.lock: written by jetson-ollama on a model's first pull; commit it. Later pulls must match.
     qwen2.5:0.5b:
@@ -42,7 +42,7 @@ from pathlib import Path
 
 import yaml
 
-from .models import TAG_PATTERN
+from .catalog import TAG_PATTERN
 
 HEADER = "# models.lock: written by jetson-ollama on a model's first pull; commit it. Later pulls must match.\n"
 _DIGEST_RE = re.compile(r"sha256:[0-9a-f]{64}")
@@ -96,7 +96,7 @@ def _blob(fields: object, where: str) -> Blob:
 
 def entry_from_manifest(manifest_bytes: bytes) -> LockEntry:
     """The lock entry of a registry manifest (Docker distribution v2 JSON: `config` + `layers[]`,
-    each `{mediaType, digest, size}`, facts section 5), as the registry served its bytes."""
+    each `{mediaType, digest, size}`, docs/facts.md section 5), as the registry served its bytes."""
     try:
         manifest = json.loads(manifest_bytes)
     except ValueError as error:

@@ -1,6 +1,6 @@
 """The native runtime (`jetson_runtime: native`): Ollama's official arm64 release and the board's JetPack
 bundle, unpacked into /usr/local and run by ollama.service, as the official install.sh sets it up, but
-pinned: every archive is checked against its sha256 in models.lock before it is unpacked (facts section 5).
+pinned: every archive is checked against its sha256 in models.lock before it is unpacked (docs/facts.md section 5).
 
 Pure knowledge, no board access: which archives a release and a JetPack need (`data/ollama_native.yaml`),
 where they are, their pin keys, the unit and the drop-in. The operations are in operations/native.py,
@@ -18,14 +18,14 @@ from pathlib import Path
 
 import yaml
 
-from .models import version_at_least
+from .catalog import version_at_least
 
 _DATA_FILE = Path(__file__).parent / "data" / "ollama_native.yaml"
 
 PREFIX = "/usr/local"  # install.sh's OLLAMA_INSTALL_DIR: bin/ollama and lib/ollama/ land under it
 BINARY = posixpath.join(PREFIX, "bin", "ollama")
 SERVICE = "ollama.service"
-UNIT_PATH = "/etc/systemd/system/ollama.service"  # where install.sh writes it (facts section 5)
+UNIT_PATH = "/etc/systemd/system/ollama.service"  # where install.sh writes it (docs/facts.md section 5)
 DROPIN_PATH = "/etc/systemd/system/ollama.service.d/jetson-ollama.conf"  # ours: the ollama_* settings
 USER = GROUP = "ollama"
 HOME = "/usr/share/ollama"  # install.sh: useradd -r -s /bin/false -U -m -d /usr/share/ollama ollama
@@ -49,7 +49,7 @@ def _data() -> dict:
 
 
 def extension(version: str) -> str:
-    """The archive extension of a release: `.tgz`, or `.tar.zst` from 0.14 (facts section 5)."""
+    """The archive extension of a release: `.tgz`, or `.tar.zst` from 0.14 (docs/facts.md section 5)."""
     if not _VERSION_RE.fullmatch(version or ""):
         raise ValueError(f"not an Ollama release version: {version!r} (expected e.g. 0.6.8)")
     found = [row["extension"] for row in _data()["formats"] if version_at_least(version, row["since"])]
@@ -62,7 +62,7 @@ def bundle(jetpack: str | int) -> str:
     bundles = _data()["bundles"]
     if major not in bundles:
         raise NoBundle(f"Ollama publishes no JetPack bundle for JetPack {jetpack} (only JetPack "
-                       f"{' and '.join(sorted(bundles))}, facts section 5): use jetson_runtime: container")
+                       f"{' and '.join(sorted(bundles))}, docs/facts.md section 5): use jetson_runtime: container")
     return bundles[major]
 
 
@@ -125,7 +125,7 @@ def parse_checksums(lines: Iterable[str]) -> dict[str, str]:
 
 
 def unit_text() -> str:
-    """/etc/systemd/system/ollama.service as install.sh writes it (facts section 5: ExecStart, User,
+    """/etc/systemd/system/ollama.service as install.sh writes it (docs/facts.md section 5: ExecStart, User,
     Restart=always; Group, RestartSec and the PATH line as in install.sh, unverified). The settings are
     not here: they are in the drop-in, so the unit stays the upstream one."""
     return (

@@ -28,7 +28,7 @@ from .facts.tuning import PowerModes, SwapFile
 from . import lock
 from .images import (BuildNames, ImagePlan, NoImage, compatible_with, l4t_from_tag, prebuilt_images, resolve_image,
                      reusable_image)
-from .models import auto_models, model_info, version_at_least
+from .catalog import auto_models, model_info, version_at_least
 from .naming import BoardInputs, NoNaming, ambiguous_day, known_commit, naming, rule_at
 from .native import NativeRelease, NoBundle, release_for
 from . import pins
@@ -223,7 +223,7 @@ def _tuning_problem(host, cfg: Settings) -> str | None:
 
 
 def board_desktop(host, cfg: Settings) -> bool:
-    """The OS takes about 800 MB more with the desktop JetPack boots (facts section 3). A board the
+    """The OS takes about 800 MB more with the desktop JetPack boots (docs/facts.md section 3). A board the
     deploy makes headless (jetson_headless) counts as headless at once, before its reboot."""
     if cfg.jetson_headless:
         return False

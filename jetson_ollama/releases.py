@@ -1,4 +1,4 @@
-"""L4T releases and what ships with them: JetPack, host CUDA, Ubuntu, SoCs (facts section 1).
+"""L4T releases and what ships with them: JetPack, host CUDA, Ubuntu, SoCs (docs/facts.md section 1).
 
 The table is data: `data/l4t_releases.yaml`. A patch release the table does not list, of a family
 (major.minor) it does, gets that family's newest listed values and a warning (`ReleaseInfo.note`):

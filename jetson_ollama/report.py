@@ -5,11 +5,11 @@
 
 Every board is read at once (one thread each, a short connect timeout); a board that cannot be reached
 is a row `unreachable: <reason>`, never a crash. What a row shows, and where it is read on the board:
-the L4T release and JetPack (`/etc/nv_tegra_release`, facts section 1), the devicetree model, RAM total
+the L4T release and JetPack (`/etc/nv_tegra_release`, docs/facts.md section 1), the devicetree model, RAM total
 and in use (`/proc/meminfo`: MemTotal - MemAvailable), the image of the Ollama container, the Ollama
 version (`/api/version` with curl on the board's loopback), the models (`/api/tags`), the memory tier
 (the library's estimate for the largest model present, else the tier of the RAM in use; tiers from
-facts section 6) and the last `bench` figures (`/var/lib/jetson-ollama/bench.json`).
+docs/facts.md section 6) and the last `bench` figures (`/var/lib/jetson-ollama/bench.json`).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from pathlib import Path
 import paramiko
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from .boards import (
+from .remote import (
     COMMAND_TIMEOUT, CONNECT_TIMEOUT, Board, FactReader, InventoryError, InventoryHost, Unreachable, api_url,
     board_desktop, describe_error, load_inventory, sudo_problem,
 )
@@ -39,14 +39,14 @@ from .facts.containers import OllamaContainer
 from .facts.jetson import BoardModel, Memory, TegraRelease
 from .facts.models import OllamaModels
 from .facts.ollama import OllamaVersion
-from .models import TIERS, estimate, model_info, tier_of
+from .catalog import TIERS, estimate, model_info, tier_of
 from .releases import UnknownRelease, release_info
 
 BENCH_FILE = "/var/lib/jetson-ollama/bench.json"
 TEMPLATES = Path(__file__).parents[1] / "templates"
 TEMPLATE = "report.html.j2"
 TIER_COLOURS = {"green": "#2f9e44", "yellow": "#e8b100", "red": "#d9381e", "black": "#111111"}
-TIER_LIMITS = (70, 85, 95)  # percent of RAM where yellow, red and black begin (facts section 6)
+TIER_LIMITS = (70, 85, 95)  # percent of RAM where yellow, red and black begin (docs/facts.md section 6)
 MAX_WORKERS = 32
 
 
@@ -247,7 +247,7 @@ def render_markdown(records: list[BoardRecord], *, generated: datetime | None = 
              "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     for record in records:
         lines.append("| " + " | ".join(_md_cell(text) for text in cells(record).values()) + " |")
-    lines += ["", "Memory tiers (share of RAM, facts section 6): green < 70 %, yellow 70-85 %, red 85-95 %, "
+    lines += ["", "Memory tiers (share of RAM, docs/facts.md section 6): green < 70 %, yellow 70-85 %, red 85-95 %, "
                   "black > 95 %. RAM used = MemTotal - MemAvailable."]
     return "\n".join(lines) + "\n"
 

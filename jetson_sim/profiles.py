@@ -53,7 +53,7 @@ _JETSON_OPTIONAL = {
 }
 _SMI_SCHEMA = {"version": str, "cuda": str}
 _SMI_OPTIONAL = {
-    "gpu_name": str,        # the GPU's name, default "Orin (nvgpu)" (JetPack 6 Orin, facts section 2)
+    "gpu_name": str,        # the GPU's name, default "Orin (nvgpu)" (JetPack 6 Orin, docs/facts.md section 2)
     "driver_version": str,  # "Driver Version:" of the table and driver_version of --query-gpu, default N/A
 }
 _MODE_OPTIONAL = {"cores_online": int}  # CPU cores the mode keeps online (default: seed.MODE_LIMITS by name)
@@ -82,7 +82,7 @@ def validate(profile: dict) -> None:
     if "jetson" not in profile:  # not a Jetson (x86-server)
         return
     jetson = profile["jetson"]
-    if profile["arch"] != "aarch64":  # facts section 1: anything not aarch64 is not a Jetson
+    if profile["arch"] != "aarch64":  # docs/facts.md section 1: anything not aarch64 is not a Jetson
         raise ValueError(f"jetson: present but arch is {profile['arch']!r}, Jetsons are aarch64")
     _check(jetson, _JETSON_SCHEMA, "jetson.", optional=_JETSON_OPTIONAL)
     if jetson["cuda"] is not None:

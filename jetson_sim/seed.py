@@ -1,6 +1,6 @@
 """Seed a board's overlayfs upper directory so the board looks like its profile.
 
-Everything a check on a real Jetson reads (facts sections 1-3 of
+Everything a check on a real Jetson reads (docs/facts.md section 1-3 of
 docs/facts.md) is written here: the tegra release line, the
 devicetree strings, CUDA, the nvidia-l4t-core package, the nvpmodel modes, docker's runtimes and the
 simulated tools of board/simtools.py. Seeding is idempotent and keeps state the board itself changed
@@ -26,7 +26,7 @@ UBUNTU_CODENAMES = {"20.04": "focal", "22.04": "jammy", "24.04": "noble"}
 CUDART_DIR = "targets/aarch64-linux/lib"  # under /usr/local/cuda-X.Y, where cuda-cudart puts libcudart
 # every board: a real swapon would give the whole host swap on a board's disk (simtools keeps a table)
 SWAP_TOOLS = ("/usr/sbin/swapon", "/usr/sbin/swapoff")
-# JetPack's units a tuning deploy turns off (facts section 3), enabled as JetPack ships them; unit
+# JetPack's units a tuning deploy turns off (docs/facts.md section 3), enabled as JetPack ships them; unit
 # paths unverified. nvargus-daemon is the CSI camera daemon: here a process that only waits.
 JETPACK_UNITS = {
     "nvzramconfig.service": "[Unit]\nDescription=ZRAM configuration\n\n[Service]\nType=oneshot\nRemainAfterExit=yes\n"
@@ -181,7 +181,7 @@ def seed_board(profile: dict, upper: Path, lower: Path) -> None:
 
 
 def _seed_jetson(board: _Layers, profile: dict, jet: dict) -> None:
-    # facts section 1: the devicetree strings are NUL terminated, compatible is NUL separated
+    # docs/facts.md section 1: the devicetree strings are NUL terminated, compatible is NUL separated
     dt = "/var/lib/jetson-sim/devicetree/base"
     board.write(f"{dt}/model", jet["model"] + "\0")
     board.write(f"{dt}/compatible", "".join(c + "\0" for c in jet["compatible"]))
@@ -206,7 +206,7 @@ def _seed_jetson(board: _Layers, profile: dict, jet: dict) -> None:
 
     for tool in sorted(JETSON_TOOLS):
         board.symlink(tool, SIMTOOLS)
-    if jet["nvidia_smi"]:  # facts section 2: JetPack 5 has no nvidia-smi
+    if jet["nvidia_smi"]:  # docs/facts.md section 2: JetPack 5 has no nvidia-smi
         board.symlink("/usr/bin/nvidia-smi", SIMTOOLS)
     else:
         board.remove("/usr/bin/nvidia-smi")
@@ -220,7 +220,7 @@ def _seed_jetson(board: _Layers, profile: dict, jet: dict) -> None:
 
 
 def _seed_cuda(board: _Layers, cuda: dict | None, runtime: str | None) -> None:
-    """The host CUDA of facts section 1: the toolkit (version.json, nvcc, libcudart) under
+    """The host CUDA of docs/facts.md section 1: the toolkit (version.json, nvcc, libcudart) under
     /usr/local/cuda-X.Y with /usr/local/cuda linked to it; with `cuda: null` only the runtime library
     when the profile names one (`cuda_runtime`), else nothing at all: JetPack flashed without
     nvidia-jetpack has no /usr/local/cuda and no nvcc, while the L4T driver side stays."""
@@ -231,7 +231,7 @@ def _seed_cuda(board: _Layers, cuda: dict | None, runtime: str | None) -> None:
     release = cuda["release"] if cuda else ".".join(runtime.split(".")[:2])
     home = f"/usr/local/cuda-{release}"
     if cuda:
-        version_json = {  # facts section 1: checks read cuda_nvcc.version; the SDK patch level is unverified
+        version_json = {  # docs/facts.md section 1: checks read cuda_nvcc.version; the SDK patch level is unverified
             "cuda": {"name": "CUDA SDK", "version": f"{cuda['release']}.0"},
             "cuda_cudart": {"name": "CUDA Runtime (cudart)", "version": cuda["version"]},
             "cuda_nvcc": {"name": "CUDA NVCC", "version": cuda["version"]},
@@ -262,7 +262,7 @@ def _seed_jetpack_units(board: _Layers) -> None:
 
 
 def _nvpmodel_conf(jet: dict) -> str:
-    """An /etc/nvpmodel.conf with `< POWER_MODEL ID=n NAME=... >` blocks (facts section 3)."""
+    """An /etc/nvpmodel.conf with `< POWER_MODEL ID=n NAME=... >` blocks (docs/facts.md section 3)."""
     cpus = jet["cpus"]
     out = ["# nvpmodel configuration", "", "< PARAM TYPE=FILE NAME=CPU_ONLINE >"]
     out += [f"CORE_{i} /sys/devices/system/cpu/cpu{i}/online" for i in range(cpus)]
@@ -283,7 +283,7 @@ def _nvpmodel_conf(jet: dict) -> str:
 
 def _seed_l4t_core(board: _Layers, version: str) -> None:
     """Register nvidia-l4t-core with dpkg, so `dpkg-query --showformat='${Version}' --show
-    nvidia-l4t-core` answers as on a real board (facts section 1 fallback)."""
+    nvidia-l4t-core` answers as on a real board (docs/facts.md section 1 fallback)."""
     status = "/var/lib/dpkg/status"
     # start from the upper's copy when there is one: it holds packages the board installed since
     source = board.host(status) if board.host(status).is_file() else board.lower / board.rel(status)
@@ -315,7 +315,7 @@ def _seed_docker(board: _Layers, docker: dict) -> None:
         return
     for link, unit in DOCKER_UNITS.items():
         board.symlink(link, unit)
-    if docker["nvidia_runtime"]:  # facts section 3: daemon.json as JetPack ships it
+    if docker["nvidia_runtime"]:  # docs/facts.md section 3: daemon.json as JetPack ships it
         config: dict = {"runtimes": {"nvidia": {"path": "nvidia-container-runtime", "runtimeArgs": []}}}
         if docker["default_runtime"] == "nvidia":
             config["default-runtime"] = "nvidia"

@@ -1,5 +1,5 @@
 """Facts about what the Ollama container is made from: the jetson-containers checkout, the local
-docker images and the Ollama container itself (facts section 4).
+docker images and the Ollama container itself (docs/facts.md section 4).
 
 Every command succeeds on any Linux host; without git, docker or its daemon each yields its empty
 default (``{}`` or ``[]``), never ``None``, so operations test it by truthiness.
@@ -141,7 +141,7 @@ class ImageOllamaVersion(FactBase[str | None]):
     """
     Returns the Ollama version an image carries, read from its own ``ollama --version`` in a throwaway
     container without network (``image_version_command``); ``None`` when the image is not on the board
-    or its client does not say. For prebuilt images no table can be trusted to know (facts section 4).
+    or its client does not say. For prebuilt images no table can be trusted to know (docs/facts.md section 4).
 
     + ref: the image, e.g. ``dustynv/ollama:r36.4.0``
     """
@@ -167,7 +167,7 @@ class DockerImages(FactBase[list[ImageDict]]):
     it: no ``docker.io/`` or ``library/``), the full image ``id`` (``sha256:...``) and the repository
     ``digest`` (``sha256:...``, ``""`` for an image built here), from ``docker images --digests
     --no-trunc --format '{{json .}}'``; ``[]`` without docker or its daemon. jetson-containers
-    images exist only locally and never as ``latest`` (facts section 4).
+    images exist only locally and never as ``latest`` (docs/facts.md section 4).
     """
 
     @override

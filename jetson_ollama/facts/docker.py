@@ -1,4 +1,4 @@
-"""Facts about the Docker engine and its NVIDIA runtime (facts section 3).
+"""Facts about the Docker engine and its NVIDIA runtime (docs/facts.md section 3).
 
 pyinfra's own ``docker.DockerSystemInfo`` fails when docker is missing or its daemon is down; these
 facts report those states instead.

@@ -1,5 +1,5 @@
 """The health of a deployed Ollama, seen from the board in one pass: its API, its models, one short
-generation, what that left loaded on the GPU, and the RAM afterwards (facts section 5). The rollout's
+generation, what that left loaded on the GPU, and the RAM afterwards (docs/facts.md section 5). The rollout's
 health gate (``jetson_ollama.gate``) judges it.
 """
 

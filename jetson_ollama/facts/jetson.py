@@ -265,7 +265,7 @@ class NvidiaSmi(FactBase[NvidiaSmiDict]):
 class DiskFree(FactBase[int]):
     """
     Returns the MB free on the filesystem that holds ``path``, or would hold it once created (``df``
-    of its nearest existing parent); 0 when unknown. An Ollama image alone is 10.7 GB (facts section 4).
+    of its nearest existing parent); 0 when unknown. An Ollama image alone is 10.7 GB (docs/facts.md section 4).
 
     + path: a file or directory, existing or not (e.g. the model store)
     """

@@ -1,5 +1,5 @@
 """Facts about Ollama's models: what its API lists, what its store on disk holds, and what the
-registry serves for a tag, fetched from the board (facts section 5).
+registry serves for a tag, fetched from the board (docs/facts.md section 5).
 
 Every command succeeds on any Linux host; when the API, the store or the registry cannot be read each
 yields an empty dict (or, for the registry, one with an ``error``), never ``None``.

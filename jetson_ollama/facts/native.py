@@ -1,4 +1,4 @@
-"""Facts about the native Ollama runtime (facts section 5): the release unpacked under /usr/local, the
+"""Facts about the native Ollama runtime (docs/facts.md section 5): the release unpacked under /usr/local, the
 state of ollama.service, the checksums a release publishes, and who owns the model store.
 
 Every command succeeds on any Linux host; what is absent reads as the empty default.
@@ -79,7 +79,7 @@ class OllamaService(FactBase[ServiceDict]):
     """
     Returns the state of ``ollama.service`` from ``systemctl show``: ``loaded`` (a unit file exists),
     ``active``, ``enabled``, its ``user``, and ``ours`` (it has jetson-ollama's drop-in); ``{}`` without
-    systemd. A native Ollama on 11434 blocks a host-network container (facts section 5): ``ours``
+    systemd. A native Ollama on 11434 blocks a host-network container (docs/facts.md section 5): ``ours``
     tells this deploy's own native runtime from a foreign install.
     """
 

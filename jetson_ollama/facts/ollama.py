@@ -1,4 +1,4 @@
-"""Facts about Ollama as seen from the board: who holds its port, and what its API answers (facts section 5)."""
+"""Facts about Ollama as seen from the board: who holds its port, and what its API answers (docs/facts.md section 5)."""
 
 from __future__ import annotations
 

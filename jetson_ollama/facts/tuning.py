@@ -1,4 +1,4 @@
-"""Facts for tuning a Jetson board (facts section 3): its nvpmodel power modes and the current one,
+"""Facts for tuning a Jetson board (docs/facts.md section 3): its nvpmodel power modes and the current one,
 the active swap areas (zram and swapfiles) and the state of one swapfile.
 
 Every command succeeds on any Linux host; a host without the file or tool yields the fact's default.
@@ -137,7 +137,7 @@ class SwapFile(FactBase[SwapFileDict]):
     Returns what is known of a swapfile: whether its directory exists, its size in bytes (``None``
     when there is no such file), whether ``mkswap`` has made it a swap area (``SWAPSPACE2`` at the
     end of its first page) and the ``/etc/fstab`` lines that mount it as swap. Whether it is active
-    is the ``Swaps`` fact's answer. A swapfile on NVMe is the advice for 8 GB boards (facts section 3).
+    is the ``Swaps`` fact's answer. A swapfile on NVMe is the advice for 8 GB boards (docs/facts.md section 3).
 
     + path: the swapfile, e.g. ``/ssd/swapfile``
     """

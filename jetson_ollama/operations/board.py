@@ -13,7 +13,7 @@ from pyinfra.operations import files
 
 from ..facts.docker import DockerDaemonJson
 
-NVIDIA_RUNTIME = {"path": "nvidia-container-runtime", "runtimeArgs": []}  # facts section 3
+NVIDIA_RUNTIME = {"path": "nvidia-container-runtime", "runtimeArgs": []}  # docs/facts.md section 3
 
 
 @operation(is_idempotent=False, idempotent_notice="Always fails: it stops a board that must not be changed")

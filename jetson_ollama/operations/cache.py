@@ -1,5 +1,5 @@
 """The fleet's cache host and the boards' use of it: docker trusting the LAN registry, an image pushed
-there once per variant, and pulled from there by digest (facts section 5: a plain registry serves
+there once per variant, and pulled from there by digest (docs/facts.md section 5: a plain registry serves
 container images fine, but not Ollama's blobs; those go through models.fetched)."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The jetson-containers checkout, pinned to one commit, and its install.sh (facts section 4)."""
+"""The jetson-containers checkout, pinned to one commit, and its install.sh (docs/facts.md section 4)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Ollama's models: pulled through the board-side script ``files/ollama-pull.py`` (which checks every
-line of the pull stream, facts section 5, and the pulled blobs against models.lock), deleted, pruned."""
+line of the pull stream, docs/facts.md section 5, and the pulled blobs against models.lock), deleted, pruned."""
 
 from __future__ import annotations
 
@@ -244,7 +244,7 @@ def fetched(
     (the fleet's cache) by ``ollama-fetch.py`` (``files/``, put in ``/usr/local/lib/jetson-ollama``):
     every blob is checked for sha256 and size before it takes its name, a blob already there is not
     fetched again, and the manifest is written last, atomically; a manifest or blob that does not
-    match fails the operation with both digests and installs nothing (facts section 5: Ollama neither
+    match fails the operation with both digests and installs nothing (docs/facts.md section 5: Ollama neither
     re-verifies blobs nor tolerates a manifest before its blobs). A running Ollama lists the model at once.
 
     **Examples:**

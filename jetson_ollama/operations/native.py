@@ -1,6 +1,6 @@
 """Ollama without docker (``jetson_runtime: native``): the official release archives, each checked
 against a pinned sha256 before it is unpacked (never ``curl | sh``), the model store owned by the
-service's user, and the container of the other runtime out of the way (facts section 5)."""
+service's user, and the container of the other runtime out of the way (docs/facts.md section 5)."""
 
 from __future__ import annotations
 
@@ -55,7 +55,7 @@ def installed(version: str, archives: Mapping[str, str], *, url: str = RELEASES_
     wanted one before anything is unpacked: a mismatch fails with one line (archive, expected and got
     digests, the downloaded size) and leaves the installed release as it was. Then, as install.sh
     does, the old ``lib/ollama`` is removed and the archives unpacked (``.tar.zst`` needs ``zstd``,
-    facts section 5). A marker in ``lib/ollama`` records the version, the digests and the binary's
+    docs/facts.md section 5). A marker in ``lib/ollama`` records the version, the digests and the binary's
     sha256 (the ``NativeInstall`` fact): the same release is not fetched again, and a binary replaced
     since is replaced back.
 

@@ -1,5 +1,5 @@
 """Ollama in a docker container: its image (pulled or built by jetson-containers), the container run
-with ``docker run`` and recreated when its spec changes, and the wait for its API (facts sections 4, 5)."""
+with ``docker run`` and recreated when its spec changes, and the wait for its API (docs/facts.md section 4, section 5)."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ def _familiar(ref: str) -> str:
 
 
 def _check_ref(ref: str) -> None:
-    # jetson-containers never makes a `latest` (facts section 4), so a ref without a tag is a mistake;
+    # jetson-containers never makes a `latest` (docs/facts.md section 4), so a ref without a tag is a mistake;
     # `docker images` lists an image pulled by digest without a tag, so it would never count as present
     last = (ref or "").rpartition("/")[2]
     if not ref or any(char.isspace() or char == "@" for char in ref) or ":" not in last or last.endswith(":"):
@@ -47,7 +47,7 @@ def image_pulled(ref: str):
     """
     Ensure a docker image is present, pulling it when it is not.
 
-    + ref: the image with its tag, e.g. ``dustynv/ollama:r36.2.0`` (facts section 4 lists the
+    + ref: the image with its tag, e.g. ``dustynv/ollama:r36.2.0`` (docs/facts.md section 4 lists the
       prebuilt ones); a tag is required, as nothing here has a ``latest``
 
     An image that is present is never pulled again, so a tag moved upstream is not followed.
@@ -78,12 +78,12 @@ def image_built(package: str, expected_ref: str, path: str = "/opt/jetson-contai
 
     + package: the jetson-containers package, e.g. ``ollama`` or ``ollama:0.6.8``
     + expected_ref: the image the build makes on this board, e.g. ``ollama:r36.2.0-cu122-22.04``;
-      its form depends on the jetson-containers commit and the L4T release (facts section 4)
+      its form depends on the jetson-containers commit and the L4T release (docs/facts.md section 4)
     + path: the jetson-containers checkout (see ``jetson_containers.installed``)
 
     Runs ``jetson-containers build --skip-tests=all`` (its test pulls a model from the internet)
     with stdin from ``/dev/null``, then fails with one line if no image ``expected_ref`` came out.
-    Never calls ``autotag``: it prompts on stdin (facts section 4). The build took 13 minutes on an
+    Never calls ``autotag``: it prompts on stdin (docs/facts.md section 4). The build took 13 minutes on an
     Orin Nano and makes a 10.7 GB image.
 
     **Examples:**
@@ -134,7 +134,7 @@ def container_spec(
 
     + image: the image reference given to ``docker run``
     + env: environment; values become strings, and ``OLLAMA_MODELS`` is set to
-      ``container_models_dir`` unless given (the image's own points into ``/data``, facts section 4)
+      ``container_models_dir`` unless given (the image's own points into ``/data``, docs/facts.md section 4)
     + models_dir: the host directory that holds the models
     + container_models_dir: where it is mounted in the container (not ``/data``)
     + image_id: the image id (``sha256:...``) when known, ``""`` when not
@@ -150,7 +150,7 @@ def container_spec(
             raise OperationError(f"{label} must be an absolute path without ':', not {directory!r}")
     models_dir, container_models_dir = posixpath.normpath(models_dir), posixpath.normpath(container_models_dir)
     if container_models_dir == "/data":
-        # the image keeps logs and more under /data; jetson-containers run mounts it (facts section 4)
+        # the image keeps logs and more under /data; jetson-containers run mounts it (docs/facts.md section 4)
         raise OperationError("container_models_dir must not be /data itself; use e.g. /data/models/ollama/models")
 
     wanted_env: dict[str, str] = {"OLLAMA_MODELS": container_models_dir}
@@ -206,13 +206,13 @@ def container(
     + container: the container name, e.g. ``ollama``
     + image: the image with its tag, e.g. ``ollama:r36.2.0-cu122-22.04``
     + env: environment, e.g. ``{"JETSON_JETPACK": "6", "OLLAMA_CONTEXT_LENGTH": 4096}``; on a Jetson
-      ``JETSON_JETPACK`` keeps Ollama on the GPU (facts section 5); ``OLLAMA_MODELS`` defaults to
+      ``JETSON_JETPACK`` keeps Ollama on the GPU (docs/facts.md section 5); ``OLLAMA_MODELS`` defaults to
       ``container_models_dir``
     + models_dir: the host directory for the models, created if missing
     + container_models_dir: where ``models_dir`` is mounted in the container (not ``/data``)
     + spec_label: the label holding the spec hash
     + command: the container command; ``ollama serve`` because the image's ``/start_ollama`` only
-      stays up with a TTY (facts section 4)
+      stays up with a TTY (docs/facts.md section 4)
     + runtime: the docker runtime, ``""`` for docker's default
     + restart: the restart policy, so Ollama comes back after a reboot
     + keep_previous: when recreating, keep the old container stopped as ``<container>-previous``
@@ -223,7 +223,7 @@ def container(
     runtime; restart; host network; command) is hashed into the ``spec_label`` label. A running
     container with that hash is left alone, a stopped one started; any other container of that name
     is removed and run again with ``docker run`` (not ``jetson-containers run``, which adds ``--rm``,
-    ``-it`` and a ``/data`` mount; facts section 4). pyinfra's ``docker.container`` never recreates
+    ``-it`` and a ``/data`` mount; docs/facts.md section 4). pyinfra's ``docker.container`` never recreates
     on a changed spec. A container made while its image was not listed yet (built or pulled earlier
     in the same run) carries the hash without the id, and still counts as current while it runs the
     image the tag now names.

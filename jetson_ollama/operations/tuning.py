@@ -1,4 +1,4 @@
-"""Tuning a Jetson board for Ollama (facts section 3): the nvpmodel power mode chosen by name,
+"""Tuning a Jetson board for Ollama (docs/facts.md section 3): the nvpmodel power mode chosen by name,
 jetson_clocks at boot, the boot target (headless frees about 800 MB), zram, a swapfile and docker's
 data root. Each reads the board's facts and changes only what differs."""
 
@@ -23,7 +23,7 @@ from ..facts.tuning import CurrentPowerMode, PowerModes, SwapFile, Swaps
 CLOCKS_UNIT = "jetson-ollama-clocks.service"
 CLOCKS_UNIT_PATH = f"/etc/systemd/system/{CLOCKS_UNIT}"
 # jetson_clocks pins CPU, GPU and EMC clocks to the current power mode's maximum until the next boot
-# (facts section 3); nvpmodel.service sets the mode at boot, so the clocks are pinned after it
+# (docs/facts.md section 3); nvpmodel.service sets the mode at boot, so the clocks are pinned after it
 CLOCKS_UNIT_TEXT = """\
 [Unit]
 Description=Pin the Jetson clocks to the power mode's maximum (jetson_clocks), for Ollama
@@ -37,7 +37,7 @@ ExecStart=/usr/bin/jetson_clocks
 [Install]
 WantedBy=multi-user.target
 """
-ZRAM_UNIT = "nvzramconfig.service"  # JetPack's zram swap, about 3.7 GiB on an Orin Nano (facts section 3)
+ZRAM_UNIT = "nvzramconfig.service"  # JetPack's zram swap, about 3.7 GiB on an Orin Nano (docs/facts.md section 3)
 DOCKER_ROOT = "/var/lib/docker"
 _PATH_RE = re.compile(r"/[A-Za-z0-9._+@/-]+")  # these paths go into fstab lines, sed and daemon.json
 _SIZE_RE = re.compile(r"([1-9][0-9]*)([MG])")
@@ -144,7 +144,7 @@ def clocks_at_boot(present: bool = True):
       pinned until the next boot)
 
     ``jetson_clocks`` pins CPU, GPU and memory clocks to the maximum of the power mode in force
-    (facts section 3), which ``nvpmodel`` sets at boot; the unit runs after ``nvpmodel.service``.
+    (docs/facts.md section 3), which ``nvpmodel`` sets at boot; the unit runs after ``nvpmodel.service``.
     The unit is ``/etc/systemd/system/jetson-ollama-clocks.service``.
 
     **Examples:**
@@ -180,7 +180,7 @@ def default_target(target: str):
 
     + target: e.g. ``multi-user.target`` (headless) or ``graphical.target`` (JetPack's desktop)
 
-    Headless frees about 800 MB of the memory CPU and GPU share (facts section 3). The change applies
+    Headless frees about 800 MB of the memory CPU and GPU share (docs/facts.md section 3). The change applies
     at the next boot: the running desktop is left alone.
 
     **Examples:**
@@ -211,7 +211,7 @@ def zram_swap(enabled: bool):
     + enabled: ``False`` swaps off every ``/dev/zram*`` area now and disables ``nvzramconfig`` so
       none is made at the next boot; ``True`` enables it and, when no zram area is active, runs it
 
-    An Orin Nano ships about 3.7 GiB of zram (facts section 3): swap in compressed RAM, which a
+    An Orin Nano ships about 3.7 GiB of zram (docs/facts.md section 3): swap in compressed RAM, which a
     swapfile on NVMe replaces on 8 GB boards. Turned off, the zram devices themselves stay until
     the next boot.
 
@@ -314,7 +314,7 @@ def docker_data_root(path: str):
     """
     Ensure docker keeps its images and containers under ``path`` (daemon.json ``data-root``).
 
-    + path: the new data root, e.g. ``/ssd/docker`` on an NVMe (facts section 3)
+    + path: the new data root, e.g. ``/ssd/docker`` on an NVMe (docs/facts.md section 3)
 
     Docker is stopped, the current data root copied into ``path`` when ``path`` is empty (so the
     images and containers it holds, Ollama's included, come along and keep running), daemon.json

@@ -4,7 +4,7 @@ registry. Without `jetson_cache_host` this stage does nothing.
 
 The registry is the CNCF distribution registry as Debian and Ubuntu package it (`docker-registry`),
 plain HTTP for the LAN; the models are served read-only by python3's http.server over an Ollama store,
-as a plain registry cannot serve Ollama's blobs (facts section 5).
+as a plain registry cannot serve Ollama's blobs (docs/facts.md section 5).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The rollout's health gate, run on a wave of boards after the full deploy: the Ollama API answers
 with the planned version, the model set is there with the locked manifests, one short generation
-runs all on the GPU, and the RAM stays below red (facts sections 5 and 6). A board that fails gets
+runs all on the GPU, and the RAM stays below red (docs/facts.md section 5, section 6). A board that fails gets
 its previous container back and stops with one line; a board that passes drops it.
 """
 

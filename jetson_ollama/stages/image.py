@@ -53,7 +53,7 @@ def ollama_image():
             if image.ollama_version is None:  # nothing says what it carries: ask the image, pin the answer
                 python.call(name=f"Read the Ollama version of {image.ref}", function=_pin_image_version,
                             cfg=plan.settings, ref=image.ref, _if=pulled.did_change)
-        elif image.strategy == "build":  # never `autotag`: it prompts on stdin (facts section 4)
+        elif image.strategy == "build":  # never `autotag`: it prompts on stdin (docs/facts.md section 4)
             ollama.image_built(name=f"Build {image.ref}", package=image.build_package, expected_ref=image.ref,
                                path=plan.settings.jetson_containers_path)
         else:

@@ -1,7 +1,7 @@
 """Stage 5: the model set, pulled only where it fits the board's memory, pinned by models.lock.
 
 Per model, before any download: the catalog's figures (or the registry manifest's sizes), the memory
-fit against this board's RAM (facts section 6: the log hit 96 % with qwen3:8b on 8 GB), the Ollama
+fit against this board's RAM (docs/facts.md section 6: the log hit 96 % with qwen3:8b on 8 GB), the Ollama
 version the model needs, and the lock. Models that pass are pulled first; a model refused by the
 memory policy then stops the board with one line naming board, model, estimate, RAM and tier.
 
@@ -17,7 +17,7 @@ from pyinfra.api import QuoteString, StringCommand, deploy
 from pyinfra.operations import server
 from pyinfra.operations.util import any_changed
 
-from .. import lock, models, native, pins
+from .. import catalog, lock, native, pins
 from ..bundle import open_bundle
 from ..facts.jetson import Memory
 from ..facts.containers import OllamaContainer
@@ -31,12 +31,12 @@ from ..plan import board_desktop, plan_for
 from .preflight import stop_if_refused
 from .service import api_url
 
-UNKNOWN_KV_BYTES_PER_TOKEN = 160 * 1024  # the largest figure of the catalog (facts section 6), for allowed unknowns
+UNKNOWN_KV_BYTES_PER_TOKEN = 160 * 1024  # the largest figure of the catalog (docs/facts.md section 6), for allowed unknowns
 
 
-def _info(tag: str, manifest: dict, allow_unknown: bool) -> tuple[models.ModelInfo | None, str | None]:
+def _info(tag: str, manifest: dict, allow_unknown: bool) -> tuple[catalog.ModelInfo | None, str | None]:
     """The model's figures, or why they are not known."""
-    known = models.model_info(tag)
+    known = catalog.model_info(tag)
     if known:
         return known, None
     if manifest.get("error") or not manifest.get("manifest"):
@@ -45,7 +45,7 @@ def _info(tag: str, manifest: dict, allow_unknown: bool) -> tuple[models.ModelIn
         return None, (f"{tag} is not in the catalog: its KV cache size is unknown, so its memory fit cannot be "
                       "estimated (set ollama_allow_unknown_models: true to estimate it from the manifest)")
     size = sum(layer["size"] for layer in manifest["manifest"].get("layers", []))
-    return models.ModelInfo.unknown(tag, size, UNKNOWN_KV_BYTES_PER_TOKEN), None
+    return catalog.ModelInfo.unknown(tag, size, UNKNOWN_KV_BYTES_PER_TOKEN), None
 
 
 @deploy("Ollama models")
@@ -90,14 +90,14 @@ def ollama_models():
         if unknown:
             problems.append(unknown)
             continue
-        if version and not models.version_at_least(version, info.min_ollama):
+        if version and not catalog.version_at_least(version, info.min_ollama):
             problems.append(f"{tag} needs Ollama {info.min_ollama} or newer, {runs} ({way_out})")
             continue
-        estimate = models.estimate(info, memory["mem_total_mb"], desktop, cfg.ollama_context_length,
+        estimate = catalog.estimate(info, memory["mem_total_mb"], desktop, cfg.ollama_context_length,
                                    cfg.ollama_num_parallel)
-        ok, warning = models.fits(estimate, cfg.ollama_memory_policy)
+        ok, warning = catalog.fits(estimate, cfg.ollama_memory_policy)
         if not ok:
-            problems.append(models.refusal_message(None, tag, estimate))  # the refusal names the board
+            problems.append(catalog.refusal_message(None, tag, estimate))  # the refusal names the board
             continue
         if warning:
             logger.warning(f"{host.name}: {tag} {warning} (ollama_memory_policy: warn)")

@@ -1,6 +1,6 @@
 """Stage 4 with `jetson_runtime: native`: Ollama as ollama.service from the official release, no docker.
 
-As the official install.sh (facts section 5), but pinned and checked: the arm64 archive and the board's
+As the official install.sh (docs/facts.md section 5), but pinned and checked: the arm64 archive and the board's
 JetPack bundle at `ollama_native_version`, each verified against its sha256 in models.lock before it is
 unpacked into /usr/local (the first download pins it, trusting the release's sha256sum.txt once); an
 `ollama` system user in the `video` and `render` groups (the GPU's device nodes); the upstream unit,
@@ -102,7 +102,7 @@ def native_service(plan: BoardPlan, url: str) -> None:
     dropin = files.put(name="ollama_* settings in the drop-in", src=StringIO(dropin_text(plan.environment)),
                        dest=DROPIN_PATH, mode="644")
 
-    # switching from the container runtime: its container holds the port (facts section 5)
+    # switching from the container runtime: its container holds the port (docs/facts.md section 5)
     container = cfg.ollama_container_name
     native_ops.container_removed(name=f"No {container} container (the native service takes the port)",
                                  container=container)

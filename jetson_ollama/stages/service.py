@@ -1,6 +1,6 @@
 """Stage 4: Ollama as a container that survives reboots, recreated only when its spec changes; or,
 with `jetson_runtime: native`, as ollama.service from the official release (stages/native.py).
-Switching runtimes stops the other one first: both listen on the same port (facts section 5)."""
+Switching runtimes stops the other one first: both listen on the same port (docs/facts.md section 5)."""
 
 from __future__ import annotations
 

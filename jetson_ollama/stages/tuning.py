@@ -1,4 +1,4 @@
-"""Board tuning, opt-in per key (facts section 3): the power mode by name, jetson_clocks at boot,
+"""Board tuning, opt-in per key (docs/facts.md section 3): the power mode by name, jetson_clocks at boot,
 headless, nvargus-daemon off, zram off, a swapfile, docker's data root on NVMe.
 
 Every key defaults to leaving the board as it is. Changes that apply only at the next boot (headless,

@@ -4,7 +4,7 @@
 Installed at /usr/lib/jetson-sim/simtools.py; each tool is a symlink to this file and the tool is
 chosen by the name it was called as (`simtools.py <tool> ...` also works). Stdlib only, Python 3.11.
 The board's profile is /etc/jetson-sim/profile.json (the YAML profile as JSON). Outputs copy the
-formats recorded in docs/facts.md (cited as "facts §N") and carry no
+formats recorded in docs/facts.md (cited as "docs/facts.md section N") and carry no
 "simulated" banner, because real parsers read them; only --help/--version text says so.
 
 Environment (simulator only, never on a real board):
@@ -36,7 +36,7 @@ BOOTED = "/run/jetson-sim/booted"  # when this boot began, seconds since the epo
 UPTIME = "/run/jetson-sim/uptime"  # bind-mounted over /proc/uptime: the board's own, not the host's
 CLOCKS = "/run/jetson-sim/clocks"  # jetson_clocks pinned the clocks this boot
 FSTAB = "/etc/fstab"
-DESKTOP_MB = 800  # what the desktop takes over a headless boot (facts section 3)
+DESKTOP_MB = 800  # what the desktop takes over a headless boot (docs/facts.md section 3)
 SERIAL = "/var/lib/jetson-sim/devicetree/base/serial-number"
 SIM_NOTE = "(jetson-sim: simulated stand-in, not NVIDIA's tool)"
 
@@ -68,7 +68,7 @@ def read_text(path, default=""):
         return default
 
 
-# ---------------------------------------------------------------- nvidia-smi (facts §2)
+# ---------------------------------------------------------------- nvidia-smi (docs/facts.md section 2)
 
 GPU_NAME = "Orin (nvgpu)"  # jetson-containers treats a name containing "nvgpu" as Tegra
 
@@ -80,7 +80,7 @@ def gpu_name(smi):
 
 
 def driver_version(smi):
-    return smi.get("driver_version", "N/A")  # JetPack 6 prints N/A (facts §2)
+    return smi.get("driver_version", "N/A")  # JetPack 6 prints N/A (docs/facts.md section 2)
 
 
 def gpu_uuid():
@@ -151,7 +151,7 @@ def smi_query(smi, query, fmt):
 
 
 def print_smi_table(smi):
-    # the JetPack 6 table: Driver Version N/A, Memory-Usage "Not Supported", the rest N/A (facts §2).
+    # the JetPack 6 table: Driver Version N/A, Memory-Usage "Not Supported", the rest N/A (docs/facts.md section 2).
     # A Thor profile changes the name and the driver version only; its other columns are unverified
     rule = "+" + "-" * 41 + "+" + "-" * 22 + "+" + "-" * 22 + "+"
     wide = "+" + "-" * 87 + "+"
@@ -183,9 +183,9 @@ def print_smi_table(smi):
 def render_meminfo(profile, extra_used_bytes, swap_total_kb=None, desktop=None):
     """A /proc/meminfo text for this profile with `extra_used_bytes` allocated on top of the idle
     baseline. "Used" is MemTotal - MemAvailable, as tegrastats and free(1) count it. CPU and GPU share
-    this memory (facts §1), so a loaded model shows here and nowhere else. `swap_total_kb`: the swap
+    this memory (docs/facts.md section 1), so a loaded model shows here and nowhere else. `swap_total_kb`: the swap
     areas the board has on (None: the profile's figure); `desktop`: whether this boot runs the
-    desktop (None: the profile's), which takes DESKTOP_MB of the baseline (facts §3)."""
+    desktop (None: the profile's), which takes DESKTOP_MB of the baseline (docs/facts.md section 3)."""
     mem = profile["memory"]
     mb = 1024  # kB per MB
     total = mem["mem_total_mb"] * mb
@@ -351,7 +351,7 @@ def refresh_uptime():
         os.close(fd)
 
 
-# ---------------------------------------------------------------- swap: /proc/swaps, swapon, swapoff (facts §3)
+# ---------------------------------------------------------------- swap: /proc/swaps, swapon, swapoff (docs/facts.md section 3)
 
 # Never the kernel's swapon: a board is a namespace of the host, so a real swapon would give the whole
 # machine swap on a board's disk. The board's swap table lives in SWAPS, which init.sh binds over
@@ -456,7 +456,7 @@ def swapoff(args):
 
 def nvzramconfig(args):
     """JetPack's /etc/systemd/nvzramconfig.sh: one zram swap per CPU core, half of RAM in all (about
-    3.7 GiB on an Orin Nano, facts §3; one device per core and priority 5 are unverified). Here the
+    3.7 GiB on an Orin Nano, docs/facts.md section 3; one device per core and priority 5 are unverified). Here the
     profile's swap_total_mb is that half."""
     if args not in (["start"], ["stop"]):
         return fail("nvzramconfig.sh", "usage: nvzramconfig.sh start|stop  " + SIM_NOTE, 2)
@@ -474,10 +474,10 @@ def nvzramconfig(args):
     return 0
 
 
-# ---------------------------------------------------------------- tegrastats (facts §2)
+# ---------------------------------------------------------------- tegrastats (docs/facts.md section 2)
 
 # rail -> (idle mW, extra mW per GR3D percent). Idle values of VDD_IN/VDD_CPU_GPU_CV/VDD_SOC and
-# VDD_GPU_SOC are the recorded lines (facts §2); the others and every slope are unverified. AGX
+# VDD_GPU_SOC are the recorded lines (docs/facts.md section 2); the others and every slope are unverified. AGX
 # Xavier's rails (GPU ... SYS5V) idle as in a third-party JetPack 4 line; Thor's (VDD_GPU,
 # VDD_CPU_SOC_MSS) as third-party readings say; both unverified.
 RAILS = {
@@ -491,7 +491,7 @@ RAILS = {
 def tegrastats_line(profile, averages, count):
     """One line in the JetPack 6 format, e.g. `05-05-2025 06:05:39 RAM 2639/7620MB (lfb 9x4MB)
     SWAP 0/3810MB (cached 0MB) CPU [1%@729,...] GR3D_FREQ 0% cpu@44.156C ... VDD_IN
-    5263mW/5263mW ...` (facts §2, field for field as recorded)."""
+    5263mW/5263mW ...` (docs/facts.md section 2, field for field as recorded)."""
     mem = read_meminfo()
     total = mem.get("MemTotal", 0)
     used = (total - mem.get("MemAvailable", total)) // 1024
@@ -593,10 +593,10 @@ def tegrastats_stop():
     return 0
 
 
-# ---------------------------------------------------------------- nvpmodel (facts §3)
+# ---------------------------------------------------------------- nvpmodel (docs/facts.md section 3)
 
 def power_models():
-    """(modes {id: name}, default id) from /etc/nvpmodel.conf; ids differ per board (facts §3)."""
+    """(modes {id: name}, default id) from /etc/nvpmodel.conf; ids differ per board (docs/facts.md section 3)."""
     text = read_text(NVPMODEL_CONF)
     modes = {int(i): name for i, name in re.findall(r"<\s*POWER_MODEL\s+ID=(\d+)\s+NAME=(\S+?)\s*>", text)}
     default = re.search(r"<\s*PM_CONFIG\s+DEFAULT=(\d+)\s*>", text)
@@ -664,7 +664,7 @@ def nvpmodel(args):
 
 
 def jetson_clocks(args):
-    """Pins CPU, GPU and EMC clocks to the power mode's maximum until the next boot (facts §3). The
+    """Pins CPU, GPU and EMC clocks to the power mode's maximum until the next boot (docs/facts.md section 3). The
     simulated board has no clocks: it records that they are pinned, for `--show`. The --show lines
     are unverified (the facts file records none)."""
     modes, default = power_models()
@@ -692,7 +692,7 @@ def jetson_clocks(args):
     return 0
 
 
-# ---------------------------------------------------------------- nvcc (facts §1)
+# ---------------------------------------------------------------- nvcc (docs/facts.md section 1)
 
 def nvcc(args):
     cuda = jetson(load_profile()).get("cuda")
@@ -782,7 +782,7 @@ def arch(args):
 # What the GPU is to a container on a simulated board: the board's memory accounting (a loaded
 # model takes the board's RAM), its profile (bandwidth) and the GPU marker. Like the real runtime,
 # which adds the GPU device nodes and JetPack libraries, it edits the OCI spec at `create`, so only
-# containers started with `--runtime nvidia` see them (facts section 5: JETSON_JETPACK + nvidia).
+# containers started with `--runtime nvidia` see them (docs/facts.md section 5: JETSON_JETPACK + nvidia).
 GPU_MOUNTS = (
     ("/run/jetson-sim", "/run/jetson-sim", "rw"),
     ("/var/lib/jetson-sim", "/var/lib/jetson-sim", "rw"),
@@ -824,7 +824,7 @@ LSB_RELEASE = "/etc/lsb-release"  # DISTRIB_* of the profile's Ubuntu, written b
 
 def lsb_release(args):
     """Ubuntu's `lsb_release -a | -i | -d | -r | -c [-s]` from /etc/lsb-release: a Jetson board's
-    Ubuntu (facts section 1 table), over the simulated board's Debian base."""
+    Ubuntu (docs/facts.md section 1 table), over the simulated board's Debian base."""
     info = dict(re.findall(r'^DISTRIB_(\w+)="?(.*?)"?$', read_text(LSB_RELEASE), re.M))
     fields = (("i", "id", "Distributor ID", "ID"), ("d", "description", "Description", "DESCRIPTION"),
               ("r", "release", "Release", "RELEASE"), ("c", "codename", "Codename", "CODENAME"))

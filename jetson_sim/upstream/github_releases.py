@@ -5,7 +5,7 @@ Run on the controller host (stdlib only; the `zstd` tool for the .tar.zst releas
 
     python3 -m jetson_sim.upstream.github_releases --listen 10.231.0.1:11600
 
-It serves, over plain HTTP, what the native runtime downloads (facts section 5):
+It serves, over plain HTTP, what the native runtime downloads (docs/facts.md section 5):
 
     GET|HEAD /ollama/ollama/releases/download/v<version>/<file>   302 to /_cdn/v<version>/<file>, as
                                                                   GitHub redirects to its CDN (unverified)
@@ -13,7 +13,7 @@ It serves, over plain HTTP, what the native runtime downloads (facts section 5):
 
 with, for each version of RELEASES, `ollama-linux-arm64<ext>`, `ollama-linux-arm64-jetpack6<ext>`,
 `ollama-linux-arm64-jetpack5<ext>` and `sha256sum.txt` (`<hex>  ./<file>` lines). The extension is
-`.tgz`, and `.tar.zst` from 0.14 (facts section 5); the .tar.zst releases are served only when the
+`.tgz`, and `.tar.zst` from 0.14 (docs/facts.md section 5); the .tar.zst releases are served only when the
 controller has `zstd` (else they are left out, and the log says so). The layout is upstream's:
 `bin/ollama` (the simulated server, ollama_server.py, reporting the release's version) and
 `lib/ollama/...` (placeholder libraries); a JetPack bundle adds `lib/ollama/cuda_jetpack6` (or 5),

@@ -4,7 +4,7 @@ Run on the controller host (stdlib only, Python 3.11):
 
     python3 -m jetson_sim.upstream.ollama_registry --listen 10.231.0.1:11500 --data DIR [--scale 1000]
 
-It serves the catalog in models.yaml over the protocol the Ollama client uses (facts section 5):
+It serves the catalog in models.yaml over the protocol the Ollama client uses (docs/facts.md section 5):
 
     GET|HEAD /v2/library/<model>/manifests/<tag>     Docker distribution v2 manifest
     GET|HEAD /v2/library/<model>/blobs/sha256:<hex>  blob bytes; `Range: bytes=N-` answers 206 (resume)
@@ -15,7 +15,7 @@ sha256 of the bytes served. The config blob carries the real figures in a "jetso
 simulated `ollama` (ollama_server.py) computes memory and speed as if the full model were there.
 
 A client whose User-Agent says `ollama/<version>` older than the model's `min_ollama` gets HTTP 412
-(facts section 4). Clients without an `ollama/` User-Agent (curl, tests) are not version-checked:
+(docs/facts.md section 4). Clients without an `ollama/` User-Agent (curl, tests) are not version-checked:
 what the real registry does with them is unverified.
 
 Test hooks under /_sim/ (JSON in, JSON out):
@@ -52,10 +52,10 @@ CATALOG = Path(__file__).with_name("models.yaml")
 
 MANIFEST_V2 = "application/vnd.docker.distribution.manifest.v2+json"
 CONFIG_MEDIA = "application/vnd.docker.container.image.v1+json"
-LAYER_MEDIA = "application/vnd.ollama.image.{}"  # model | template | license | params (facts section 5)
+LAYER_MEDIA = "application/vnd.ollama.image.{}"  # model | template | license | params (docs/facts.md section 5)
 
 # The raw body of the 412. The Ollama client prints a 4xx answer as "<code>: <body>", so this text
-# makes it show `pull model manifest: 412: The model ... newer version of Ollama.` (facts section 4).
+# makes it show `pull model manifest: 412: The model ... newer version of Ollama.` (docs/facts.md section 4).
 TOO_OLD = "The model you are attempting to pull requires a newer version of Ollama."
 
 GGUF_MAGIC = b"GGUF\x03\x00\x00\x00"  # GGUF v3 header start, so `head -c4` of a blob looks right

@@ -7,12 +7,12 @@ one COPY; install it as /usr/local/bin/ollama (a symlink works: the command is r
     ollama serve | pull MODEL | list | ps | rm MODEL... | run MODEL [PROMPT] | stop MODEL | cp SRC DST
            | show MODEL | --version
 
-Behaviour follows docs/facts.md (cited "facts §N"): the REST API and
-its NDJSON streams, the on-disk model store, pruning at start-up and the environment of facts §5;
-model sizes, KV cache and the speed anchors of facts §6; the registry's 412 for old clients (§4).
+Behaviour follows docs/facts.md (cited "docs/facts.md section N"): the REST API and
+its NDJSON streams, the on-disk model store, pruning at start-up and the environment of docs/facts.md section 5;
+model sizes, KV cache and the speed anchors of docs/facts.md section 6; the registry's 412 for old clients (section 4).
 Anything else is marked "unverified" where it is modelled.
 
-Environment, as the real one reads it (facts §5):
+Environment, as the real one reads it (docs/facts.md section 5):
   OLLAMA_HOST               listen / connect address, default 127.0.0.1:11434 (bare `0.0.0.0` -> port 11434)
   OLLAMA_MODELS             model store, default ~/.ollama/models
   OLLAMA_KEEP_ALIVE         how long an idle model stays loaded: `5m` (default), `30s`, `1h`, `-1` (forever), `0`
@@ -21,9 +21,9 @@ Environment, as the real one reads it (facts §5):
   OLLAMA_CONTEXT_LENGTH     context window per request slot (default 4096, unverified)
   OLLAMA_FLASH_ATTENTION    `1` enables flash attention (needed by OLLAMA_KV_CACHE_TYPE=q8_0/q4_0)
   OLLAMA_KV_CACHE_TYPE      f16 (default), q8_0 (half the KV bytes), q4_0 (a quarter)
-  OLLAMA_GPU_OVERHEAD       bytes reserved on top of each model (facts §5: bytes, so `256` is nothing)
+  OLLAMA_GPU_OVERHEAD       bytes reserved on top of each model (docs/facts.md section 5: bytes, so `256` is nothing)
   OLLAMA_NOPRUNE            keep unreferenced blobs at start-up and after a pull
-  JETSON_JETPACK            set (5/6) for the GPU to be used inside a container (facts §5, ollama #9503);
+  JETSON_JETPACK            set (5/6) for the GPU to be used inside a container (docs/facts.md section 5, ollama #9503);
                             natively it is read from /etc/nv_tegra_release (R35 -> 5, R36 -> 6)
 
 Simulator-only environment (never on a real board):
@@ -93,25 +93,25 @@ MODEL_MEDIA = "application/vnd.ollama.image.model"
 CHUNK = 64 * 1024
 GIB = 1 << 30
 
-# Speed model (facts §6: decode is bound by memory bandwidth, tok/s <= bandwidth / model bytes).
+# Speed model (docs/facts.md section 6: decode is bound by memory bandwidth, tok/s <= bandwidth / model bytes).
 # 0.65 is calibrated on the recorded anchor: qwen2.5:7b (4.7 GB) through Ollama on an Orin Nano
 # (68 GB/s) ran 9.1-9.7 tok/s, and 0.65 * 68e9 / 4.7e9 = 9.40; the +-3% jitter stays inside 9.1-9.7.
 GPU_EFFICIENCY = 0.65
-# CPU fallback: the recorded 3.4-4.3 tok/s for a 7b on a server CPU (facts §6); the factor is the
+# CPU fallback: the recorded 3.4-4.3 tok/s for a 7b on a server CPU (docs/facts.md section 6); the factor is the
 # brief's choice and matches that anchor for a ~100 GB/s server (unverified for any given board).
 CPU_EFFICIENCY = 0.18
 JITTER = 0.03
 REQUEST_OVERHEAD_S = 0.003  # tokenizing, sampling setup: a few ms per request (unverified)
 PROMPT_SPEEDUP = 20  # prompt eval runs ~20x faster than decode (unverified)
-# Load time: facts §6 records that models switch in 10-20 s on an Orin Nano; runner start-up plus
+# Load time: docs/facts.md section 6 records that models switch in 10-20 s on an Orin Nano; runner start-up plus
 # reading weights at 0.4 GB/s puts the 7-8B models of the log at 14-15 s (both figures unverified).
 LOAD_FIXED_S = 2.0
 LOAD_BYTES_PER_S = 0.4e9
 # Memory beyond weights + KV cache: compute graph and CUDA context (unverified). With it qwen3:8b at a
-# 4096 context loads at 6.6 GB and qwen2.5:7b brings an Orin Nano 8GB to ~90% (facts §6: 6.5 GB, ~90%).
+# 4096 context loads at 6.6 GB and qwen2.5:7b brings an Orin Nano 8GB to ~90% (docs/facts.md section 6: 6.5 GB, ~90%).
 OVERHEAD_FIXED = 256 << 20
 OVERHEAD_FRACTION = 0.10
-KV_TYPE_FACTOR = {"f16": 1.0, "q8_0": 0.5, "q4_0": 0.25}  # q8_0/q4_0 need flash attention (facts §5)
+KV_TYPE_FACTOR = {"f16": 1.0, "q8_0": 0.5, "q4_0": 0.25}  # q8_0/q4_0 need flash attention (docs/facts.md section 5)
 FILE_TYPES = {"F32": 0, "F16": 1, "Q4_0": 2, "Q8_0": 7, "Q2_K": 10, "Q4_K_M": 15, "Q5_K_M": 17, "Q6_K": 18}
 # Behaviour that changed between Ollama releases: rule -> (the first release that has it, where it was read).
 # "ollama/ollama <file> @<tag>" is the tag the behaviour was read at; the commit is the change itself, and
@@ -153,7 +153,7 @@ LOREM = ("the model runs on a small board with shared memory and every token is 
          "so speed follows bandwidth while the cache grows with context and parallel requests").split()
 
 
-# ---------------------------------------------------------------- environment (facts §5)
+# ---------------------------------------------------------------- environment (docs/facts.md section 5)
 
 def env(key: str, default: str = "") -> str:
     """Like Ollama's envconfig.Var: trimmed, surrounding quotes removed."""
@@ -322,7 +322,7 @@ def rfc3339(ts: float | None = None, utc: bool = False) -> str:
     return when.astimezone().isoformat(timespec="microseconds")
 
 
-# ---------------------------------------------------------------- model names and the store (facts §5)
+# ---------------------------------------------------------------- model names and the store (docs/facts.md section 5)
 
 class Name:
     """`qwen2.5:0.5b` = registry.ollama.ai / library / qwen2.5 : 0.5b, split and checked as Ollama's
@@ -378,7 +378,7 @@ def try_name(text) -> Name | None:
 
 
 class Store:
-    """$OLLAMA_MODELS: manifests/<host>/<namespace>/<model>/<tag> and blobs/sha256-<hex> (facts §5)."""
+    """$OLLAMA_MODELS: manifests/<host>/<namespace>/<model>/<tag> and blobs/sha256-<hex> (docs/facts.md section 5)."""
 
     def __init__(self, root: Path):
         self.root = root
@@ -424,7 +424,7 @@ class Store:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{threading.get_ident()}")
         tmp.write_bytes(data)
-        os.replace(tmp, path)  # written last and atomically (facts §5)
+        os.replace(tmp, path)  # written last and atomically (docs/facts.md section 5)
 
     def remove_unreferenced(self, candidates: set[str]) -> None:
         with self.lock:
@@ -432,7 +432,7 @@ class Store:
                 self.blob(digest).unlink(missing_ok=True)
 
     def prune(self) -> int:
-        """At start-up: delete every blob no manifest references, partial downloads included (facts §5;
+        """At start-up: delete every blob no manifest references, partial downloads included (docs/facts.md section 5;
         that partials go too follows Ollama's PruneLayers, unverified)."""
         with self.lock:
             keep = {d.replace(":", "-") for d in self.referenced()}
@@ -456,7 +456,7 @@ def go_manifest_bytes(manifest: dict) -> bytes:
     return json.dumps(doc, separators=(",", ":")).encode()
 
 
-# ---------------------------------------------------------------- pull (facts §5)
+# ---------------------------------------------------------------- pull (docs/facts.md section 5)
 
 class PullError(Exception):
     pass
@@ -501,7 +501,7 @@ class Puller:
         return urllib.request.urlopen(req, timeout=30)
 
     def pull(self, text: str, insecure: bool = False):
-        """Yield the progress objects of facts §5; raise PullError with Ollama's error text."""
+        """Yield the progress objects of docs/facts.md section 5; raise PullError with Ollama's error text."""
         name = try_name(text)
         if name is None:
             raise PullError("invalid model name")
@@ -520,7 +520,7 @@ class Puller:
         except urllib.error.HTTPError as err:
             if err.code == 404:  # the client maps 404 to os.ErrNotExist
                 raise PullError("pull model manifest: file does not exist") from None
-            # any other 4xx/5xx: "<code>: <raw body>" (facts §4: `412: ... requires a newer version`)
+            # any other 4xx/5xx: "<code>: <raw body>" (docs/facts.md section 4: `412: ... requires a newer version`)
             body = err.read().decode(errors="replace").strip()
             raise PullError(f"pull model manifest: {err.code}: {body}") from None
         except urllib.error.URLError as err:
@@ -541,7 +541,7 @@ class Puller:
             with digest_lock(digest):
                 final = self.store.blob(digest)
                 if final.exists():
-                    # an existing blob is reported as complete and not downloaded again (facts §5:
+                    # an existing blob is reported as complete and not downloaded again (docs/facts.md section 5:
                     # Ollama does not re-verify it either)
                     yield self.progress(digest, final.stat().st_size, final.stat().st_size)
                     continue
@@ -583,7 +583,7 @@ class Puller:
 
     @staticmethod
     def progress(digest: str, total: int, completed: int) -> dict:
-        # "pulling <first 12 hex>" (facts §5); Go omits `completed` while it is 0 (omitempty)
+        # "pulling <first 12 hex>" (docs/facts.md section 5); Go omits `completed` while it is 0 (omitempty)
         out = {"status": f"pulling {digest[7:19]}", "digest": digest, "total": total}
         if completed:
             out["completed"] = completed
@@ -591,7 +591,7 @@ class Puller:
 
     def download(self, url: str, digest: str, total: int):
         """Into blobs/sha256-<hex>-partial, resuming with a Range request when a partial is there
-        (facts §5: interrupted pulls resume). A cut connection ends the pull with an error and
+        (docs/facts.md section 5: interrupted pulls resume). A cut connection ends the pull with an error and
         leaves the partial for the next pull (the real client also retries within the pull;
         this one does not, so the resume is observable)."""
         partial = self.partial(digest)
@@ -668,7 +668,7 @@ def read_profile(cfg: Config) -> dict:
 
 
 def bandwidth_bytes_per_s(cfg: Config) -> float:
-    gbps = (read_profile(cfg).get("memory") or {}).get("bandwidth_gbps") or 68  # facts §6: Orin Nano
+    gbps = (read_profile(cfg).get("memory") or {}).get("bandwidth_gbps") or 68  # docs/facts.md section 6: Orin Nano
     return float(gbps) * 1e9
 
 
@@ -687,7 +687,7 @@ GPU_GROUPS = ("video", "render")  # the owners of /dev/nvhost-*, /dev/nvmap and 
 
 
 def jetpack_major(cfg: Config) -> str:
-    """JETSON_JETPACK, else the R35/R36 of /etc/nv_tegra_release, as install.sh greps it (facts §5);
+    """JETSON_JETPACK, else the R35/R36 of /etc/nv_tegra_release, as install.sh greps it (docs/facts.md section 5);
     "" when neither tells (in a container: the file is not there)."""
     if env("JETSON_JETPACK"):
         return env("JETSON_JETPACK").split(".")[0]
@@ -721,7 +721,7 @@ def gpu_decision(marker: bool, jetpack: str, libs: Path | None, euid: int, group
     lib/ollama, None in the container image; euid and groups: may it open the device nodes."""
     if not marker:
         return False, "no compatible GPUs were discovered"
-    if libs is None:  # facts §5: in a container only with --runtime nvidia (the marker) and JETSON_JETPACK
+    if libs is None:  # docs/facts.md section 5: in a container only with --runtime nvidia (the marker) and JETSON_JETPACK
         if not env("JETSON_JETPACK"):
             return False, "cudaSetDevice err: 35; JETSON_JETPACK is not set, falling back to CPU"
         return True, ""
@@ -776,7 +776,7 @@ class Scheduler:
         # the context is capped at what the model was trained for (Ollama clamps num_ctx the same way)
         ctx = min(num_ctx or self.cfg.context_length, int(sim.get("context_length") or 1 << 30))
         kv_factor = KV_TYPE_FACTOR.get(self.cfg.kv_cache_type, 1.0) if self.cfg.flash_attention else 1.0
-        # facts §6: KV bytes = context x parallel x per-token figure
+        # docs/facts.md section 6: KV bytes = context x parallel x per-token figure
         kv = int(int(sim.get("kv_bytes_per_token") or 0) * ctx * self.cfg.num_parallel * kv_factor)
         size = weights + kv + OVERHEAD_FIXED + int(weights * OVERHEAD_FRACTION) + self.cfg.gpu_overhead
         efficiency = GPU_EFFICIENCY if self.gpu else CPU_EFFICIENCY
@@ -996,7 +996,7 @@ def prompt_tokens(prompt: str) -> int:
     return (len(prompt) + 3) // 4 + 10  # ~4 characters a token plus the chat template (unverified)
 
 
-# ---------------------------------------------------------------- HTTP API (facts §5)
+# ---------------------------------------------------------------- HTTP API (docs/facts.md section 5)
 
 class Api(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
@@ -1083,7 +1083,7 @@ class Api(BaseHTTPRequestHandler):
             self.wfile.write(body)
 
     def _stream(self, items) -> None:
-        """NDJSON over chunked encoding. An error after the 200 goes in-stream as {"error": ...} (facts §5)."""
+        """NDJSON over chunked encoding. An error after the 200 goes in-stream as {"error": ...} (docs/facts.md section 5)."""
         self.status = 200
         self.send_response(200)
         self.send_header("Content-Type", "application/x-ndjson")
@@ -1142,7 +1142,7 @@ class Api(BaseHTTPRequestHandler):
             except (OSError, ValueError, KeyError, TypeError):
                 continue
             models.append({"name": name.display, "model": name.display, "modified_at": rfc3339(mtime),
-                           "size": size, "digest": hashlib.sha256(raw).hexdigest(),  # facts §5
+                           "size": size, "digest": hashlib.sha256(raw).hexdigest(),  # docs/facts.md section 5
                            "details": self._details(manifest), "_mtime": int(mtime)})
         models.sort(key=lambda m: m.pop("_mtime"), reverse=True)
         self._json(200, {"models": models})
@@ -1404,7 +1404,7 @@ class Api(BaseHTTPRequestHandler):
             final.update({
                 "total_duration": ns(load_s + prompt_s + eval_s + REQUEST_OVERHEAD_S), "load_duration": ns(load_s),
                 "prompt_eval_count": n_prompt, "prompt_eval_duration": ns(prompt_s),
-                "eval_count": count, "eval_duration": ns(eval_s),  # facts §5: tok/s = count / duration * 1e9
+                "eval_count": count, "eval_duration": ns(eval_s),  # docs/facts.md section 5: tok/s = count / duration * 1e9
             })
             yield final
 
@@ -1434,7 +1434,7 @@ def serve() -> int:
     if cfg.noprune:
         log("INFO", "not pruning unused blobs: OLLAMA_NOPRUNE set")
     else:
-        log("INFO", f"total unused blobs removed: {store.prune()}")  # facts §5: pruned at start-up
+        log("INFO", f"total unused blobs removed: {store.prune()}")  # docs/facts.md section 5: pruned at start-up
     sched = Scheduler(cfg, store)
     handler = type("BoundApi", (Api,), {"cfg": cfg, "store": store, "sched": sched, "puller": Puller(cfg, store)})
     family = socket.AF_INET6 if ":" in cfg.host else socket.AF_INET
@@ -1460,7 +1460,7 @@ def serve() -> int:
         log("INFO", "inference compute", id="GPU-0", library="cuda", variant=f"jetpack{jetpack_major(cfg)}",
             name="Orin", available=human_bytes2(free or 0))
     else:
-        if os.path.exists(cfg.gpu_marker):  # facts §5 (ollama #9503): e.g. no JETSON_JETPACK in the container
+        if os.path.exists(cfg.gpu_marker):  # docs/facts.md section 5 (ollama #9503): e.g. no JETSON_JETPACK in the container
             log("WARN", sched.cpu_reason)
         log("INFO", "no compatible GPUs were discovered")
     try:
@@ -1506,7 +1506,7 @@ def _ndjson(resp):
         for line in resp:
             if line.strip():
                 doc = json.loads(line)
-                if "error" in doc:  # errors arrive inside the 200 stream (facts §5)
+                if "error" in doc:  # errors arrive inside the 200 stream (docs/facts.md section 5)
                     raise ClientError(doc["error"])
                 yield doc
 

@@ -1,7 +1,7 @@
 """The simulated internet of one fleet, served on its bridge address and reachable only from its boards.
 
 - a CNCF distribution registry (Debian's docker-registry) that the boards' dockerd uses as its Docker Hub
-  mirror, preloaded with `dustynv/ollama:<tag>` for the prebuilt tags of facts section 4;
+  mirror, preloaded with `dustynv/ollama:<tag>` for the prebuilt tags of docs/facts.md section 4;
 - a git daemon with the simulated jetson-containers repository;
 - the simulated Ollama model registry (`registry.ollama.ai` on the boards);
 - the simulated GitHub release downloads of Ollama (`github.com:11600` on the boards, github_releases.py);
@@ -42,7 +42,7 @@ PREBUILT_OLLAMA = images.PREBUILT_OLLAMA
 BASE_TAGS = ("ubuntu:24.04", "ubuntu:22.04", "ubuntu:20.04")
 
 START_OLLAMA = b"""#!/usr/bin/env bash
-# as in the jetson-containers ollama image (facts section 4): backgrounds the server, logs to a file
+# as in the jetson-containers ollama image (docs/facts.md section 4): backgrounds the server, logs to a file
 mkdir -p "$(dirname "$OLLAMA_LOGS")"
 ollama serve > "$OLLAMA_LOGS" 2>&1 &
 """
@@ -54,7 +54,7 @@ def ollama_layer_files() -> dict[str, tuple[bytes, int]]:
 
 
 def ollama_image_config(tag: str) -> dict:
-    """The image config of facts section 4: the ENV that points models at /data, and a CMD that
+    """The image config of docs/facts.md section 4: the ENV that points models at /data, and a CMD that
     needs a TTY to stay up; the simulated Ollama reports (and behaves as) what the real tag would."""
     env = ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "OLLAMA_HOST=0.0.0.0",
            "OLLAMA_MODELS=/data/models/ollama/models", "OLLAMA_LOGS=/data/logs/ollama.log",

@@ -22,13 +22,13 @@ import pytest
 import testinfra.host
 from testinfra.backend.paramiko import ParamikoBackend
 
-from jetson_ollama import boards
+from jetson_ollama import remote
 from jetson_ollama.config import ConfigError, settings
 from jetson_ollama.facts.containers import OllamaContainer
 from jetson_ollama.facts.jetson import Memory, TegraRelease
 from jetson_ollama import lock
 from jetson_ollama.images import BuildNames, ImagePlan, resolve_image
-from jetson_ollama.models import model_info, version_at_least
+from jetson_ollama.catalog import model_info, version_at_least
 from jetson_ollama.naming import NoNaming
 from jetson_ollama.plan import _build_names, model_set
 from jetson_ollama.releases import ReleaseInfo, UnknownRelease, release_info
@@ -45,14 +45,14 @@ def pytest_addoption(parser):
                      help=f"pyinfra inventory of the boards tests/boards checks (default: ${INVENTORY_ENV})")
 
 
-def _inventory(config) -> list[boards.InventoryHost] | None:
+def _inventory(config) -> list[remote.InventoryHost] | None:
     if _HOSTS not in config.stash:
         path = config.getoption("inventory", default=None) or os.environ.get(INVENTORY_ENV)
         if not path:
             return None
         try:
-            hosts = boards.load_inventory(path, cwd=config.invocation_params.dir)
-        except boards.InventoryError as exc:
+            hosts = remote.load_inventory(path, cwd=config.invocation_params.dir)
+        except remote.InventoryError as exc:
             raise pytest.UsageError(str(exc)) from None
         if not hosts:
             raise pytest.UsageError(f"the inventory {path} lists no hosts")
@@ -73,12 +73,12 @@ def pytest_generate_tests(metafunc):
 
 
 class StrictParamikoBackend(ParamikoBackend):
-    """testinfra's paramiko backend, connecting (and reconnecting) through `boards.connect`: the host's
+    """testinfra's paramiko backend, connecting (and reconnecting) through `remote.connect`: the host's
     own known_hosts with RejectPolicy, where testinfra alone would warn and go on. Commands run under
     `sudo -n` when the host data says `_sudo`, as pyinfra runs them."""
 
-    def __init__(self, inventory_host: boards.InventoryHost, timeout: float = boards.CONNECT_TIMEOUT):
-        target = boards.ssh_target(inventory_host)
+    def __init__(self, inventory_host: remote.InventoryHost, timeout: float = remote.CONNECT_TIMEOUT):
+        target = remote.ssh_target(inventory_host)
         super().__init__(f"paramiko://{inventory_host.name}", timeout=max(int(timeout), 1), sudo=target.sudo,
                          sudo_user=target.sudo_user)
         self.target = target
@@ -86,21 +86,21 @@ class StrictParamikoBackend(ParamikoBackend):
 
     @functools.cached_property
     def client(self):
-        return boards.connect(self.target, timeout=self.connect_timeout)
+        return remote.connect(self.target, timeout=self.connect_timeout)
 
     def get_sudo_command(self, command, sudo_user):
-        return boards.sudo_command(command, sudo_user)
+        return remote.sudo_command(command, sudo_user)
 
 
 class Board:
     """One board under test: its inventory data and settings, a testinfra host, and what the library
     makes of them (each read once per session)."""
 
-    def __init__(self, inventory_host: boards.InventoryHost, host: testinfra.host.Host, run_dir: Path):
+    def __init__(self, inventory_host: remote.InventoryHost, host: testinfra.host.Host, run_dir: Path):
         self.name = inventory_host.name
         self.data = inventory_host.data
         self.host = host
-        self.facts = boards.FactReader(host, self.data, self.name)
+        self.facts = remote.FactReader(host, self.data, self.name)
         self.cfg = settings(self.data)
         self.run_dir = run_dir
 
@@ -124,7 +124,7 @@ class Board:
     def models(self) -> list[str]:
         """The board's model set, as the deploy works it out (plan.model_set)."""
         try:
-            return model_set(self.cfg, self.mem_total_mb, boards.board_desktop(self.facts, self.cfg))
+            return model_set(self.cfg, self.mem_total_mb, remote.board_desktop(self.facts, self.cfg))
         except ValueError as exc:
             pytest.fail(f"{self.name}: no model set: {exc}", pytrace=False)
 
@@ -134,7 +134,7 @@ class Board:
 
     @property
     def api(self) -> str:
-        return boards.api_url(self.cfg.ollama_host)
+        return remote.api_url(self.cfg.ollama_host)
 
     @property
     def lock_path(self) -> Path:
@@ -193,18 +193,18 @@ class Board:
         return answer
 
 
-def _open(config, inventory_host: boards.InventoryHost, run_dir: Path) -> Board | str:
+def _open(config, inventory_host: remote.InventoryHost, run_dir: Path) -> Board | str:
     """A Board, or why there is none: "skip: ..." for a host that is no Jetson, else a failure line."""
     backend = StrictParamikoBackend(inventory_host)
     host = testinfra.host.Host(backend)
     backend.set_host(host)
     try:
         backend.client  # noqa: B018 - connect now, so an unreachable board fails once, with the reason
-    except boards.Unreachable as exc:
+    except remote.Unreachable as exc:
         return f"{inventory_host.name} ({backend.target}) is unreachable: {exc}"
     # the session's last word; the client of a reconnect included
     config.add_cleanup(lambda: backend.__dict__["client"].close() if "client" in backend.__dict__ else None)
-    if problem := boards.sudo_problem(host, backend.target):
+    if problem := remote.sudo_problem(host, backend.target):
         return f"{inventory_host.name}: {problem}"
     if not host.file("/etc/nv_tegra_release").exists:
         return f"skip: {inventory_host.name} is not a Jetson: /etc/nv_tegra_release is absent"

@@ -22,7 +22,7 @@ from jetson_ollama.facts.models import OllamaModels, OllamaManifests
 from jetson_ollama.facts.ollama import OllamaVersion
 from jetson_ollama.images import compatible_with, l4t_from_tag
 
-from jetson_ollama.stages.monitoring import LINK_DIR, SCRIPTS
+from jetson_ollama.stages.board_scripts import LINK_DIR, SCRIPTS
 
 QUICK_TEST = f"{LINK_DIR}/quick-test"
 
@@ -119,7 +119,7 @@ def test_model_loads_fully_on_gpu(board):
     size, vram = entry.get("size", 0), entry.get("size_vram", 0)
     assert vram == size, (
         f"{board.name}: {model} is not fully on the GPU: {vram / 2**20:.0f} of {size / 2**20:.0f} MiB in GPU memory "
-        "(Ollama fell back to the CPU; the container needs --runtime nvidia and JETSON_JETPACK, facts section 5; "
+        "(Ollama fell back to the CPU; the container needs --runtime nvidia and JETSON_JETPACK, docs/facts.md section 5; "
         "natively, the JetPack bundle in /usr/local/lib/ollama and the ollama user in video and render)")
 
 
@@ -197,7 +197,7 @@ def test_native_service_runs_the_pinned_release(board):
                         "not active and enabled (journalctl -u ollama.service)")
     if shown.get("User") != native.USER or f"path={native.BINARY} " not in shown.get("ExecStart", ""):
         problems.append(f"{unit} runs {shown.get('ExecStart')!r} as {shown.get('User')!r}, not {native.BINARY} serve "
-                        f"as {native.USER} (the unit install.sh writes, facts section 5)")
+                        f"as {native.USER} (the unit install.sh writes, docs/facts.md section 5)")
     installed = board.facts.get_fact(NativeInstall)
     if installed.get("version") != cfg.ollama_native_version:
         problems.append(f"{native.PREFIX} holds Ollama {installed.get('version') or 'not unpacked by jetson-ollama'}, "
@@ -239,7 +239,7 @@ def test_native_user_may_use_the_gpu_and_owns_the_store(board):
 
 
 def test_one_runtime_only(board):
-    # both listen on the same port (facts section 5): the other runtime must be stopped
+    # both listen on the same port (docs/facts.md section 5): the other runtime must be stopped
     name = board.cfg.ollama_container_name
     service = board.facts.get_fact(OllamaService)
     if board.cfg.jetson_runtime == "native":

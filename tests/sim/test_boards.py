@@ -1,6 +1,6 @@
 """Simulated boards behave like the recorded hardware, checked over SSH as a user would check a board.
 
-Expected values come from ../shared/reference/jetson-ollama-facts.md, not from the profile files.
+Expected values come from docs/facts.md (the recorded hardware), not from the profile files.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from .conftest import ALL_PROFILES, REPO, board_host, board_of, fleet_name, sim
 
 pytestmark = pytest.mark.sim
 
-# facts section 1 (tegra release line, MemTotal, CUDA), section 2 (nvidia-smi), section 3 (power modes)
+# docs/facts.md section 1 (tegra release line, MemTotal, CUDA), section 2 (nvidia-smi), section 3 (power modes)
 RECORDED = {
     "orin-nano-8gb-r36.2.0": dict(tegra="# R36 (release), REVISION: 2.0, ", board="BOARD: generic",
                                   mem_mb=7620, cuda="release 12.2, V12.2", smi_cuda="12.2", model="Orin Nano"),
@@ -79,7 +79,7 @@ def test_jetson_profile_reproduces_recorded_outputs(fleet, profile):
         assert host.check_output("nvpmodel -q").splitlines() == [f"NV Power Mode: {name}", str(ident)]
 
     daemon = json.loads(host.file("/etc/docker/daemon.json").content_string)
-    assert daemon["runtimes"]["nvidia"]["path"] == "nvidia-container-runtime"  # facts section 3
+    assert daemon["runtimes"]["nvidia"]["path"] == "nvidia-container-runtime"  # docs/facts.md section 3
     info = json.loads(host.check_output("docker info --format '{{json .}}'"))
     assert "nvidia" in info["Runtimes"]
     assert host.check_output("dpkg-query --showformat='${Version}' --show nvidia-l4t-core").startswith(

@@ -19,7 +19,7 @@ from .test_stages import SUPER, changed, converge, refusal
 pytestmark = pytest.mark.sim
 
 MODEL = "qwen2.5:0.5b"
-IMAGE = "dustynv/ollama:r36.4.3"  # facts section 4: the r36.4.3 board's prebuilt image
+IMAGE = "dustynv/ollama:r36.4.3"  # docs/facts.md section 4: the r36.4.3 board's prebuilt image
 
 
 @pytest.fixture(scope="module")

@@ -154,7 +154,7 @@ def test_switching_runtimes_keeps_the_models_and_downloads_none(native_fleet, si
     assert to_native["failed_hosts"] == [], to_native["stderr"][-3000:]
     assert host.run("docker inspect ollama").rc != 0
     assert host.check_output("systemctl is-active ollama.service") == "active"
-    assert host.file("/usr/local/lib/ollama/cuda_jetpack5").is_directory  # JetPack 5's bundle (facts section 5)
+    assert host.file("/usr/local/lib/ollama/cuda_jetpack5").is_directory  # JetPack 5's bundle (docs/facts.md section 5)
     assert host.check_output("find /opt/ollama/models ! -user ollama | wc -l") == "0"
     listed = json.loads(host.check_output("curl -fsS http://127.0.0.1:11434/api/tags"))["models"]
     assert {m["name"]: m["digest"] for m in listed} == digests

@@ -196,7 +196,7 @@ def model_layer(manifest: dict) -> dict:
 
 # ---------------------------------------------------------------- the catalog
 
-FACTS_6 = {  # tag: (download bytes, KV KiB per token), facts section 6
+FACTS_6 = {  # tag: (download bytes, KV KiB per token), docs/facts.md section 6
     "qwen2.5:0.5b": (397e6, 12), "qwen2.5:1.5b": (986e6, 28), "qwen2.5:3b": (1.9e9, 36), "qwen2.5:7b": (4.7e9, 56),
     "qwen3:0.6b": (523e6, 112), "qwen3:1.7b": (1.4e9, 112), "qwen3:4b": (2.5e9, 144), "qwen3:8b": (5.2e9, 144),
     "qwen3:14b": (9.3e9, 160), "deepseek-r1:1.5b": (1.1e9, 28), "deepseek-r1:7b": (4.7e9, 56),
@@ -277,7 +277,7 @@ def test_pull_streams_progress_and_writes_the_real_store_layout(ollama):
 
     (tag,) = o.tags()
     assert tag["name"] == tag["model"] == "qwen2.5:0.5b"
-    assert tag["digest"] == hashlib.sha256(raw).hexdigest()  # facts section 5
+    assert tag["digest"] == hashlib.sha256(raw).hexdigest()  # docs/facts.md section 5
     assert tag["size"] == sum(item["size"] for item in [manifest["config"], *manifest["layers"]])
     assert tag["details"] == {"parent_model": "", "format": "gguf", "family": "qwen2", "families": ["qwen2"],
                               "parameter_size": "494.03M", "quantization_level": "Q4_K_M"}
@@ -328,7 +328,7 @@ def test_corrupted_blob_is_rejected_and_deleted(ollama, registry):
 def test_old_ollama_gets_412_for_qwen3_but_pulls_qwen25(ollama):
     o = ollama(version="0.1.17")
     assert o.http.get("/api/version").json() == {"version": "0.1.17"}
-    assert o.pull("qwen3:1.7b", ok=False)[-1] == {"error": TOO_OLD}  # facts section 4
+    assert o.pull("qwen3:1.7b", ok=False)[-1] == {"error": TOO_OLD}  # docs/facts.md section 4
     response = o.http.post("/api/pull", json={"model": "qwen3:1.7b", "stream": False})
     assert response.status_code == 500 and response.json() == {"error": TOO_OLD}
     o.pull("qwen2.5:0.5b")
@@ -371,7 +371,7 @@ def test_generate_on_gpu_matches_the_orin_nano_anchor(ollama):
         assert response.status_code == 200, response.text
         final = response.json()
         rate = final["eval_count"] / final["eval_duration"] * 1e9
-        assert 9.1 <= rate <= 9.7, rate  # facts section 6: 9.1-9.7 tok/s on an Orin Nano
+        assert 9.1 <= rate <= 9.7, rate  # docs/facts.md section 6: 9.1-9.7 tok/s on an Orin Nano
     assert final["eval_count"] == 64 and len(final["response"].split()) == 64
     assert final["done_reason"] == "length" and final["load_duration"] > 0
     assert final["total_duration"] >= final["load_duration"] + final["eval_duration"]
@@ -382,7 +382,7 @@ def test_generate_on_gpu_matches_the_orin_nano_anchor(ollama):
 
     (loaded,) = o.ps()
     assert loaded["name"] == "qwen2.5:7b" and loaded["size_vram"] == loaded["size"]  # fully on GPU
-    # weights 4.7 GB + KV 56 KiB x 4096 + overhead: what brings an 8 GB Orin Nano to ~90% (facts section 6)
+    # weights 4.7 GB + KV 56 KiB x 4096 + overhead: what brings an 8 GB Orin Nano to ~90% (docs/facts.md section 6)
     assert 5.5e9 < loaded["size"] < 5.9e9
     assert (o.models.parent / "run/gr3d").read_text().strip() == "0"  # GPU load back to idle
 
@@ -490,7 +490,7 @@ def test_start_up_prunes_unreferenced_blobs_unless_noprune(ollama, tmp_path):
         orphan.write_bytes(b"left over")
     ollama(models=models, OLLAMA_NOPRUNE="1").stop()
     assert all(orphan.exists() for orphan in orphans)
-    ollama(models=models)  # facts section 5: unreferenced blobs are pruned at start-up
+    ollama(models=models)  # docs/facts.md section 5: unreferenced blobs are pruned at start-up
     assert not any(orphan.exists() for orphan in orphans)
     assert len(list((models / "blobs").iterdir())) == 5
 

@@ -31,13 +31,13 @@ def test_values_recorded_in_the_facts_file():
     nano, sup = load_profile("orin-nano-8gb-r36.2.0"), load_profile("orin-nano-super-r36.4.3")
     nx, agx = load_profile("orin-nx-16gb-r35.4.1"), load_profile("agx-orin-64gb-r36.4.4")
     x86 = load_profile("x86-server")
-    # facts section 1, MemTotal table
+    # docs/facts.md section 1, MemTotal table
     assert [p["memory"]["mem_total_mb"] for p in (nano, sup, nx, agx)] == [7620, 7620, 15388, 62841]
     assert (nano["jetson"]["cuda"]["version"], nano["jetson"]["jetpack"]) == ("12.2.140", "6.0")
-    # facts section 2: no nvidia-smi on JetPack 5
+    # docs/facts.md section 2: no nvidia-smi on JetPack 5
     assert nx["jetson"]["nvidia_smi"] is None and nx["jetson"]["l4t"]["board"] == "t186ref"
     assert sup["jetson"]["nvidia_smi"]["cuda"] == "12.6"
-    # facts section 3: power mode ids differ per board
+    # docs/facts.md section 3: power mode ids differ per board
     assert {m["id"]: m["name"] for m in sup["jetson"]["power_models"]} == {0: "15W", 1: "25W", 2: "MAXN_SUPER", 3: "7W"}
     assert sup["jetson"]["power_model_default"] == 2
     assert agx["jetson"]["power_models"][0] == {"id": 0, "name": "MAXN"}
@@ -47,14 +47,14 @@ def test_values_recorded_in_the_facts_file():
 def test_the_newer_boards_agree_with_the_facts_file():
     nocuda, thor = load_profile("orin-nano-8gb-r36.3.0-nocuda"), load_profile("agx-thor-128gb-r38.2.0")
     xavier = load_profile("agx-xavier-32gb-r35.6.0")
-    # facts section 1, L4T table: 36.3.0 = JetPack 6.0 GA on 22.04; 38.2 = 7.0, CUDA 13.0, 24.04; R35 = 20.04
+    # docs/facts.md section 1, L4T table: 36.3.0 = JetPack 6.0 GA on 22.04; 38.2 = 7.0, CUDA 13.0, 24.04; R35 = 20.04
     assert (nocuda["jetson"]["jetpack"], nocuda["jetson"]["ubuntu"]) == ("6.0", "22.04")
     assert (thor["jetson"]["jetpack"], thor["jetson"]["ubuntu"]) == ("7.0", "24.04")
     assert thor["jetson"]["cuda"]["release"] == "13.0"
     assert xavier["jetson"]["ubuntu"] == "20.04" and xavier["jetson"]["cuda"]["release"] == "11.4"
-    # no host CUDA toolkit, the driver side stays (facts section 2: JetPack 6 names the GPU Orin (nvgpu))
+    # no host CUDA toolkit, the driver side stays (docs/facts.md section 2: JetPack 6 names the GPU Orin (nvgpu))
     assert nocuda["jetson"]["cuda"] is None and nocuda["jetson"]["nvidia_smi"]["gpu_name"] == "Orin (nvgpu)"
-    # facts sections 1-2: Thor's model string, 128 GB (about 120 GiB seen), full nvidia-smi without "nvgpu"
+    # docs/facts.md section 1-2: Thor's model string, 128 GB (about 120 GiB seen), full nvidia-smi without "nvgpu"
     assert thor["jetson"]["model"] == "NVIDIA Jetson AGX Thor Developer Kit"
     assert thor["jetson"]["module"] == "p3834-0008"
     assert 118 * 1024 <= thor["memory"]["mem_total_mb"] <= 128 * 1024

@@ -20,7 +20,7 @@ from .conftest import REPO, board_host, fleet_name, sim
 pytestmark = pytest.mark.sim
 
 NANO, AGX = "orin-nano-8gb-r36.2.0", "agx-orin-64gb-r36.4.4"
-# qwen3 needs a newer Ollama than the r36.2.0 prebuilt image has (facts section 4: #585, #611), so the
+# qwen3 needs a newer Ollama than the r36.2.0 prebuilt image has (docs/facts.md section 4: #585, #611), so the
 # Orin Nanos build their image and the AGX boards pull the 0.6.8 prebuilt one: two variants
 MODELS = ["qwen2.5:0.5b", "qwen3:0.6b"]
 BUILT = "ollama:r36.2.0-cu122-22.04"  # `build ollama` on r36.2.0 with CUDA 12.2 at jetson-containers 16f7cf41

@@ -51,7 +51,7 @@ def test_quick_test_fails_the_gpu_line_when_ollama_runs_on_the_cpu(script_fleet,
     spec = json.loads(host.check_output("docker inspect ollama"))[0]
     env = [e for e in spec["Config"]["Env"] if not e.startswith(("JETSON_JETPACK=", "PATH="))]
     mounts = [f"{m['Source']}:{m['Destination']}" for m in spec["Mounts"]]
-    # the same container, but without JETSON_JETPACK (facts section 5: Ollama falls back to the CPU)
+    # the same container, but without JETSON_JETPACK (docs/facts.md section 5: Ollama falls back to the CPU)
     host.check_output("docker rm -f ollama >/dev/null && docker run -d --name ollama --runtime nvidia --network host "
                       + " ".join(f"-e {e}" for e in env) + " " + " ".join(f"-v {m}" for m in mounts)
                       + f" {spec['Config']['Image']} ollama serve >/dev/null"
@@ -75,7 +75,7 @@ def test_monitor_csv_follows_a_model_loaded_and_unloaded(script_fleet):
     api = "curl -fsS http://127.0.0.1:11434/api/generate -d "
     host.check_output(api + "'{\"model\": \"qwen2.5:0.5b\", \"prompt\": \"\", \"keep_alive\": 0}'")
     idle = sample()
-    assert int(idle["ram_total_mb"]) == 62841  # facts section 1: AGX Orin 64GB MemTotal
+    assert int(idle["ram_total_mb"]) == 62841  # docs/facts.md section 1: AGX Orin 64GB MemTotal
     host.check_output(api + "'{\"model\": \"qwen2.5:0.5b\", \"prompt\": \"\", \"keep_alive\": \"5m\"}'")
     loaded = sample()
     assert int(loaded["ram_used_mb"]) - int(idle["ram_used_mb"]) > 300  # a 397 MB model and its cache
@@ -88,6 +88,6 @@ def test_bench_on_the_orin_nano_matches_the_recorded_speed(script_fleet):
     host = board_host(script_fleet, board_of(script_fleet, NANO))
     report = json.loads(host.check_output("bench qwen2.5:7b"))
     speeds = [r["tokens_per_s"] for r in report["results"]]
-    assert speeds and all(9.1 <= s <= 9.7 for s in speeds)  # facts section 6: 9.1-9.7 tok/s on an Orin Nano
+    assert speeds and all(9.1 <= s <= 9.7 for s in speeds)  # docs/facts.md section 6: 9.1-9.7 tok/s on an Orin Nano
     saved = json.loads(host.file("/var/lib/jetson-ollama/bench.json").content_string)
     assert saved["summary"]["qwen2.5:7b"]["tokens_per_s"] == report["summary"]["qwen2.5:7b"]["tokens_per_s"]

@@ -20,7 +20,7 @@ from jetson_sim.seed import SIMTOOLS_SRC, _simtools, seed_board
 TOOLS = ("nvidia-smi", "tegrastats", "nvpmodel", "nvcc", "uname", "arch", "jetson-sim-meminfo")
 JETSONS = [name for name in list_profiles() if "jetson" in load_profile(name)]
 LOWER_STATUS = "Package: less\nStatus: install ok installed\nVersion: 590-2.1\n\n"
-# the line format of facts section 2
+# the line format of docs/facts.md section 2
 TEGRASTATS = re.compile(
     r"^\d\d-\d\d-\d{4} \d\d:\d\d:\d\d RAM (\d+)/(\d+)MB \(lfb \d+x4MB\) SWAP (\d+)/(\d+)MB \(cached \d+MB\) "
     r"CPU \[(\d+%@\d+,)*\d+%@\d+\] GR3D_FREQ (\d+)% cpu@[\d.]+C soc2@[\d.]+C gpu@[\d.]+C tj@[\d.]+C"
@@ -73,7 +73,7 @@ def board(tmp_path):
 def test_tegra_release_and_dpkg_name_the_l4t(board, name):
     b = board(name)
     first = (b.root / "etc/nv_tegra_release").read_text().splitlines()[0]
-    # how jetson-containers' l4t_version.py reads it (facts section 1)
+    # how jetson-containers' l4t_version.py reads it (docs/facts.md section 1)
     match = re.match(r"# R(\d+) \(release\), REVISION: ([\d.]+), GCID: \d+, BOARD: (\w+), EABI: aarch64, DATE: ", first)
     assert match and f"{match[1]}.{match[2]}" == name.rsplit("-r", 1)[1].split("-")[0]
     assert match[3] == b.profile["jetson"]["l4t"]["board"]
@@ -97,7 +97,7 @@ def test_tegra_release_and_dpkg_name_the_l4t(board, name):
 def test_nvidia_smi_on_jetpack6_only(board, name):
     b = board(name)
     smi = b.profile["jetson"]["nvidia_smi"]
-    if smi is None:  # JetPack 5: command not found (facts section 2)
+    if smi is None:  # JetPack 5: command not found (docs/facts.md section 2)
         assert not os.path.lexists(b.root / "usr/bin/nvidia-smi")
         return
     assert os.readlink(b.root / "usr/bin/nvidia-smi") == "/usr/lib/jetson-sim/simtools.py"
@@ -201,7 +201,7 @@ def test_memory_overflow_spills_into_swap():
 
 def test_nvpmodel_round_trip_on_orin_nano_super(board):
     b = board("orin-nano-super-r36.4.3")
-    assert b.run("nvpmodel", "-q").stdout == "NV Power Mode: MAXN_SUPER\n2\n"  # facts section 3
+    assert b.run("nvpmodel", "-q").stdout == "NV Power Mode: MAXN_SUPER\n2\n"  # docs/facts.md section 3
     b.run("nvpmodel", "-m", "0")
     assert b.run("nvpmodel", "-q").stdout == "NV Power Mode: 15W\n0\n"
     assert (b.root / "var/lib/nvpmodel/status").read_text() == "pmode:0000\n"

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.sim
 
 NANO, SUPER, NX, AGX = ("orin-nano-8gb-r36.2.0", "orin-nano-super-r36.4.3", "orin-nx-16gb-r35.4.1",
                         "agx-orin-64gb-r36.4.4")
-# facts section 4: the prebuilt dustynv/ollama image for each board's L4T (JetPack 6.0 images are not
+# docs/facts.md section 4: the prebuilt dustynv/ollama image for each board's L4T (JetPack 6.0 images are not
 # used on 6.1+; r36.4.4 has no image of its own, so the newest r36.4 family image)
 EXPECTED_IMAGE = {NANO: "dustynv/ollama:r36.2.0", SUPER: "dustynv/ollama:r36.4.3",
                   AGX: "dustynv/ollama:0.6.8-r36.4-cu126-22.04", NX: "dustynv/ollama:r35.4.1"}
@@ -229,7 +229,7 @@ def test_build_strategy_builds_the_predicted_tag_and_reuse_checks_it(stage_fleet
     host = board_host(stage_fleet, board)
     built = converge(stage_fleet, sim_env, "--data", "jetson_image_strategy=build", limit=board.name)
     assert built["failed_hosts"] == [], built["stderr"][-2000:]
-    # facts section 4: jetson-containers of the 2025-07 era names the r36.2.0 build like this
+    # docs/facts.md section 4: jetson-containers of the 2025-07 era names the r36.2.0 build like this
     assert host.check_output("docker inspect -f '{{.Config.Image}}' ollama") == "ollama:r36.2.0-cu122-22.04"
     assert "jetson-containers build" not in host.check_output("ps -eo args")  # nothing left running
     again = converge(stage_fleet, sim_env, "--data", "jetson_image_strategy=build", limit=board.name)

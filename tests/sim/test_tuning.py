@@ -1,5 +1,5 @@
 """Board tuning on simulated boards over SSH: the power mode chosen by name (the Orin Nano Super's
-MAXN_SUPER is id 2, not 0: facts section 3), an unknown name refused with the board's modes, headless
+MAXN_SUPER is id 2, not 0: docs/facts.md section 3), an unknown name refused with the board's modes, headless
 lowering the memory fit, one reboot when allowed, docker's data root on the NVMe, and every second
 run changing nothing."""
 
@@ -66,7 +66,7 @@ def test_the_super_gets_maxn_super_by_name_then_nothing_to_do(tuning_fleet, sim_
 
     run = tune(tuning_fleet, sim_env, "jetson_power_mode=MAXN_SUPER", board=board)
     assert run["failed_hosts"] == [], run["stderr"][-3000:]
-    assert host.file("/var/lib/nvpmodel/status").content_string == "pmode:0002\n"  # facts section 3
+    assert host.file("/var/lib/nvpmodel/status").content_string == "pmode:0002\n"  # docs/facts.md section 3
     assert host.check_output("nvpmodel -q") == "NV Power Mode: MAXN_SUPER\n2"
     assert "reboot needed" not in run["stderr"]  # 15W and MAXN_SUPER keep the same cores online
 
@@ -89,9 +89,9 @@ def test_tuned_headless_with_a_swapfile_reboots_once_and_comes_back_tuned(tuning
     board = board_of(tuning_fleet, SUPER)
     host = board_host(tuning_fleet, board)
     assert host.check_output("systemctl get-default") == "graphical.target"
-    assert used_mb(host) == 1331  # the desktop's idle figure (facts section 6)
+    assert used_mb(host) == 1331  # the desktop's idle figure (docs/facts.md section 6)
     assert [line.split()[0] for line in host.file("/proc/swaps").content_string.splitlines()[1:]] == \
-        [f"/dev/zram{i}" for i in range(6)]  # nvzramconfig's zram: 3810 MB (facts section 3)
+        [f"/dev/zram{i}" for i in range(6)]  # nvzramconfig's zram: 3810 MB (docs/facts.md section 3)
     host.check_output("nvpmodel -m 3 </dev/null")  # 7W keeps four of the six cores: back to MAXN_SUPER needs a reboot
     tuned = ["jetson_power_mode=MAXN_SUPER", "jetson_headless=true", "jetson_disable_zram=true",
              "jetson_swapfile_size=256M", "jetson_disable_argus=true", "jetson_clocks=true", "jetson_allow_reboot=true"]
@@ -106,7 +106,7 @@ def test_tuned_headless_with_a_swapfile_reboots_once_and_comes_back_tuned(tuning
     host = board_host(tuning_fleet, board)  # a new session: the board rebooted
     assert float(host.file("/proc/uptime").content_string.split()[0]) < 300
     assert host.check_output("systemctl get-default") == "multi-user.target"
-    assert used_mb(host) == 1331 - 800  # headless frees about 800 MB (facts section 3)
+    assert used_mb(host) == 1331 - 800  # headless frees about 800 MB (docs/facts.md section 3)
     assert host.check_output("nvpmodel -q") == "NV Power Mode: MAXN_SUPER\n2"
     swaps = host.file("/proc/swaps").content_string.splitlines()[1:]
     assert [line.split()[:2] for line in swaps] == [["/ssd/swapfile", "file"]]  # from fstab, no zram
@@ -135,7 +135,7 @@ def test_docker_data_root_moves_to_the_nvme(tuning_fleet, sim_env):
 
 def test_headless_lowers_the_memory_fit_before_the_reboot(tuning_fleet, sim_env):
     """qwen3:8b on an 8 GB Orin Nano Super: 98 % (black) with the desktop, 88 % (red) once the deploy
-    makes the board headless, in the same run that sets multi-user.target (facts sections 3 and 6)."""
+    makes the board headless, in the same run that sets multi-user.target (docs/facts.md section 3, section 6)."""
     board = second_super(tuning_fleet)
     want = ["--data", 'ollama_models=["qwen3:8b"]']
     desktop = converge(tuning_fleet, sim_env, *want, limit=board.name)

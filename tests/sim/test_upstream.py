@@ -1,6 +1,6 @@
 """The simulated upstream, used from boards exactly as a connected Jetson uses the real one.
 
-Recorded behaviour (facts sections 4-6): no `ollama:latest`; `jetson-containers run` forces /data and a
+Recorded behaviour (docs/facts.md section 4-6): no `ollama:latest`; `jetson-containers run` forces /data and a
 TTY; image names per jetson-containers commit; Ollama errors inside HTTP 200; models too big fail to load.
 """
 
@@ -65,7 +65,7 @@ def test_docker_pulls_go_through_the_mirror(fleet):
     host = board_host(fleet, board_of(fleet, NANO))
     host.check_output("docker rmi -f dustynv/ollama:r36.2.0 >/dev/null 2>&1; true")
     assert "Downloaded newer image for dustynv/ollama:r36.2.0" in host.check_output("docker pull dustynv/ollama:r36.2.0")
-    # the image as recorded: models under /data, and a CMD that needs a TTY (facts section 4)
+    # the image as recorded: models under /data, and a CMD that needs a TTY (docs/facts.md section 4)
     env = host.check_output("docker image inspect -f '{{json .Config.Env}}' dustynv/ollama:r36.2.0")
     assert "OLLAMA_MODELS=/data/models/ollama/models" in env and "OLLAMA_HOST=0.0.0.0" in env
     missing = host.run("docker pull dustynv/ollama:latest")  # there is never a `latest`
@@ -175,7 +175,7 @@ def test_generate_speed_memory_and_gpu(fleet):
     final = api(nano, "/api/generate", {"model": "qwen2.5:7b", "prompt": "Why is the sky blue?",
                                         "stream": False, "options": {"num_predict": 64}})[0]
     tokens_per_s = final["eval_count"] / final["eval_duration"] * 1e9
-    assert 9.1 <= tokens_per_s <= 9.7  # facts section 6: qwen2.5:7b through Ollama on an Orin Nano
+    assert 9.1 <= tokens_per_s <= 9.7  # docs/facts.md section 6: qwen2.5:7b through Ollama on an Orin Nano
     loaded = api(nano, "/api/ps")[0]["models"][0]
     assert loaded["size_vram"] == loaded["size"] > 4_700_000_000  # fully on the GPU
     available = int(nano.check_output("awk '/MemAvailable/ {print $2}' /proc/meminfo"))
@@ -188,7 +188,7 @@ def test_generate_speed_memory_and_gpu(fleet):
     oom = api(big, "/api/generate", {"model": "qwen3:14b", "prompt": "hi", "stream": False})[0]
     assert "requires more system memory" in oom["error"]
 
-    # without JETSON_JETPACK the container's Ollama runs on the CPU (facts section 5)
+    # without JETSON_JETPACK the container's Ollama runs on the CPU (docs/facts.md section 5)
     start_ollama(big, "dustynv/ollama:0.6.8-r36.4-cu126-22.04", jetpack=None)
     assert api(big, "/api/pull", {"model": "qwen2.5:0.5b"})[-1] == {"status": "success"}
     api(big, "/api/generate", {"model": "qwen2.5:0.5b", "prompt": "hi", "stream": False})

@@ -1,7 +1,7 @@
 """The board scripts (templates/*.j2, stage 6): rendered with the context the stage builds, under
 StrictUndefined as pyinfra renders them, then run here as a board runs them, against fakes: a stdlib
-stub of Ollama's API on 127.0.0.1 (/api/version, /api/ps, /api/generate; facts section 5), a fake
-`docker` and a fake `tegrastats` printing the recorded line format (facts section 2), and a fake
+stub of Ollama's API on 127.0.0.1 (/api/version, /api/ps, /api/generate; docs/facts.md section 5), a fake
+`docker` and a fake `tegrastats` printing the recorded line format (docs/facts.md section 2), and a fake
 /proc/meminfo (JETSON_OLLAMA_MEMINFO)."""
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from jetson_ollama.config import ConfigError, ollama_environment, settings
 from jetson_ollama.images import ImagePlan
 from jetson_ollama.operations import ollama
 from jetson_ollama.plan import BoardPlan
-from jetson_ollama.stages.monitoring import SCRIPTS, TEMPLATES, THRESHOLDS, docker_run_line, script_context
+from jetson_ollama.stages.board_scripts import SCRIPTS, TEMPLATES, THRESHOLDS, docker_run_line, script_context
 
 from .stubs import JSONHandler
 
@@ -38,13 +38,13 @@ PYTHON_SCRIPTS = ("monitor", "bench")
 IMAGE = "dustynv/ollama:r36.2.0"
 MODEL = "qwen2.5:1.5b"
 MODEL_SIZE = 1_986_234_368  # bytes /api/ps reports for the loaded model
-TOKENS_PER_S = 9.6  # the stub's decode speed (the log's board: 9.1-9.7 tok/s for qwen2.5:7b, facts section 6)
-TOTAL_MB = 7620  # Orin Nano 8GB MemTotal (facts section 1)
-# facts section 2, Orin Nano JetPack 6, with one missing sensor (-256C) as tegrastats prints it
+TOKENS_PER_S = 9.6  # the stub's decode speed (the log's board: 9.1-9.7 tok/s for qwen2.5:7b, docs/facts.md section 6)
+TOTAL_MB = 7620  # Orin Nano 8GB MemTotal (docs/facts.md section 1)
+# docs/facts.md section 2, Orin Nano JetPack 6, with one missing sensor (-256C) as tegrastats prints it
 NANO_TAIL = ("CPU [1%@729,2%@729,0%@729,0%@729,1%@729,0%@729] GR3D_FREQ 37% cpu@44.156C "
              "soc2@43.5C gpu@45.968C cv0@-256C tj@46.5C VDD_IN 5263mW/5263mW VDD_CPU_GPU_CV 717mW/717mW "
              "VDD_SOC 1794mW/1794mW")
-# AGX Orin has no VDD_IN rail (facts section 2; the other rails' names are unverified)
+# AGX Orin has no VDD_IN rail (docs/facts.md section 2; the other rails' names are unverified)
 AGX_TAIL = ("CPU [1%@1190,0%@1190] GR3D_FREQ 5% cpu@41.1C gpu@40.2C tj@42.0C VDD_GPU_SOC 3193mW/3193mW "
             "VDD_CPU_CV 810mW/810mW VIN_SYS_5V0 4420mW/4420mW VDDQ_VDD2_1V8AO 655mW/655mW")
 

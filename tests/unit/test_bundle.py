@@ -26,7 +26,7 @@ from jetson_ollama.image_archive import check_docker_archive, write_tar
 
 REPO = Path(__file__).parents[2]
 FETCH = REPO / "files" / "ollama-fetch.py"
-REF, TAG = "dustynv/ollama:r36.4.3", "qwen2.5:0.5b"  # facts section 4: the r36.4.3 board's prebuilt image
+REF, TAG = "dustynv/ollama:r36.4.3", "qwen2.5:0.5b"  # docs/facts.md section 4: the r36.4.3 board's prebuilt image
 
 
 def sha(data: bytes) -> str:
@@ -255,7 +255,7 @@ def test_a_release_whose_settings_build_is_skipped_with_a_note():
         def __init__(self, name, data):
             self.name, self.data = name, data
 
-    # qwen3 needs a 2025 Ollama: no prebuilt image for r36.2.0 has one (facts section 4), so "auto" builds
+    # qwen3 needs a 2025 Ollama: no prebuilt image for r36.2.0 has one (docs/facts.md section 4), so "auto" builds
     plan = plan_bundle([Host("nano", {"ollama_models": ["qwen3:4b"]})], ["36.2.0", "36.4.4"])
     assert plan.images == {"dustynv/ollama:0.6.8-r36.4-cu126-22.04": ["36.4.4"]}
     assert plan.notes == ["nano: L4T 36.2.0 skipped: no prebuilt image fits its settings, and a build needs the "

@@ -142,7 +142,7 @@ def test_port_listener_takes_only_an_integer_port():
 
 def test_board_model_command_reads_nul_terminated_devicetree_files(tmp_path):
     """The shell side of the fixtures: the devicetree of the Super fixture, written as the kernel
-    exposes it (facts section 1), read through the fallback path."""
+    exposes it (docs/facts.md section 1), read through the fallback path."""
     fixture = json.loads((FIXTURES / "jetson.BoardModel" / "orin-nano-super-r36.4.3.json").read_text())
     (tmp_path / "model").write_text(fixture["fact"]["model"] + "\0")
     (tmp_path / "compatible").write_text("".join(entry + "\0" for entry in fixture["fact"]["compatible"]))

@@ -46,7 +46,7 @@ MODEL = "qwen2.5:1.5b"
 SIZE = 1_986_234_368
 DIGEST = "65ec06548149b5be2e4cbb6b5e8e4a3d2d2bbf2e1d14c3d1c8aa5f0e3b3c9d11"
 OTHER_DIGEST = "a8b0c51577010a279d933d14c2a8ab4b268079d44c5c8830c0a93900f1827c67"
-TOTAL_KB = 7_803_064  # Orin Nano 8GB MemTotal (facts section 1)
+TOTAL_KB = 7_803_064  # Orin Nano 8GB MemTotal (docs/facts.md section 1)
 
 
 def _raw(command) -> str:
@@ -253,7 +253,7 @@ def test_all_green_has_no_problem():
 
 
 def test_red_percent_is_where_the_models_red_tier_begins():
-    from jetson_ollama.models import tier_of
+    from jetson_ollama.catalog import tier_of
     assert tier_of(gate.RED_PERCENT) == "red" and tier_of(gate.RED_PERCENT - 1) == "yellow"
     assert EXPECTED.red_percent == gate.RED_PERCENT
 

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 from jetson_ollama.defaults import DEFAULTS
 from jetson_ollama.hostdata import check_inventory
-from jetson_ollama.models import catalog
+from jetson_ollama.catalog import catalog
 from jetson_ollama.runner import inventory_hosts
 
 from .test_hostdata import Listener, write_inventory

@@ -25,7 +25,7 @@ def digest(seed: str) -> str:
 
 
 def manifest(seed: str, layers=("model", "template", "license", "params")) -> bytes:
-    """A registry manifest as Ollama's registry serves it (facts section 5): config + layers."""
+    """A registry manifest as Ollama's registry serves it (docs/facts.md section 5): config + layers."""
     return json.dumps({
         "schemaVersion": 2,
         "mediaType": "application/vnd.docker.distribution.manifest.v2+json",

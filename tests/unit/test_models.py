@@ -6,19 +6,19 @@ import re
 import pytest
 
 from jetson_ollama.config import ConfigError, settings
-from jetson_ollama.models import (
+from jetson_ollama.catalog import (
     TIERS, ModelInfo, auto_models, catalog, estimate, fits, model_info, refusal_message, tier_of,
     version_at_least,
 )
 
-NANO_8GB, NX_16GB, AGX_64GB = 7620, 15388, 62841  # MemTotal in MB (facts section 1)
+NANO_8GB, NX_16GB, AGX_64GB = 7620, 15388, 62841  # MemTotal in MB (docs/facts.md section 1)
 # AGX Orin 32GB: not in the facts; 30536 MB is the total of third-party tegrastats lines of that board
 # (tegrastats prints MemTotal in MB), unverified
 AGX_32GB = 30536
 MB, GB = 1024 * 1024, 1024 ** 3
 AUTO = settings().ollama_models_auto
 
-# facts section 6: download (bytes) and f16 KV cache per token (KiB)
+# docs/facts.md section 6: download (bytes) and f16 KV cache per token (KiB)
 FACTS_TABLE = {
     "qwen2.5:0.5b": (397e6, 12), "qwen2.5:1.5b": (986e6, 28), "qwen2.5:3b": (1.9e9, 36),
     "qwen2.5:7b": (4.7e9, 56), "qwen3:0.6b": (523e6, 112), "qwen3:1.7b": (1.4e9, 112),
@@ -126,7 +126,7 @@ def test_a_tag_must_be_name_colon_tag(tag):
         model_info(tag)
 
 
-# ---------------------------------------------------------------- the log's observations (facts section 6)
+# ---------------------------------------------------------------- the log's observations (docs/facts.md section 6)
 
 def test_qwen3_8b_on_the_orin_nano_8gb_lands_on_the_logs_96_percent():
     # the log: qwen3:8b loaded on the Orin Nano 8GB with GNOME, 4096-token context, one request:
@@ -169,7 +169,7 @@ def test_estimate_parts():
 
 
 def test_headless_saves_about_800_mb():
-    # multi-user.target frees about 800 MB with GNOME (facts section 3)
+    # multi-user.target frees about 800 MB with GNOME (docs/facts.md section 3)
     assert on("qwen3:8b").total_bytes - on("qwen3:8b", desktop=False).total_bytes == 800 * MB
     assert on("qwen3:8b", desktop=False).tier == "red"
     assert on("qwen2.5:7b", desktop=False).tier == "yellow"

@@ -35,7 +35,7 @@ DIGEST_A, DIGEST_B = "sha256:" + "a" * 64, "sha256:" + "b" * 64
     ("0.6.8", "6.0", ["ollama-linux-arm64.tgz", "ollama-linux-arm64-jetpack6.tgz"]),
     ("0.5.7", "5.1.2", ["ollama-linux-arm64.tgz", "ollama-linux-arm64-jetpack5.tgz"]),
     ("0.13.9", 6, ["ollama-linux-arm64.tgz", "ollama-linux-arm64-jetpack6.tgz"]),
-    ("0.14.0", "6.2.1", ["ollama-linux-arm64.tar.zst", "ollama-linux-arm64-jetpack6.tar.zst"]),  # facts section 5
+    ("0.14.0", "6.2.1", ["ollama-linux-arm64.tar.zst", "ollama-linux-arm64-jetpack6.tar.zst"]),  # docs/facts.md section 5
     ("1.2.3", "5.1.3", ["ollama-linux-arm64.tar.zst", "ollama-linux-arm64-jetpack5.tar.zst"]),
 ])
 def test_archives_follow_the_version_and_the_boards_jetpack(version, jetpack, names):
@@ -96,7 +96,7 @@ def test_unit_is_the_upstream_one_and_the_settings_go_to_the_drop_in():
     unit = native.unit_text()
     for line in ("ExecStart=/usr/local/bin/ollama serve", "User=ollama", "Restart=always",
                  "WantedBy=default.target"):
-        assert line in unit.splitlines()  # facts section 5
+        assert line in unit.splitlines()  # docs/facts.md section 5
     assert "OLLAMA_" not in unit
     dropin = native.dropin_text({"OLLAMA_KEEP_ALIVE": "5m", "OLLAMA_HOST": "127.0.0.1:11434"})
     assert dropin.splitlines()[1:] == ["[Service]", 'Environment="OLLAMA_HOST=127.0.0.1:11434"',

@@ -12,7 +12,7 @@ import pytest
 from jetson_ollama.config import ollama_environment, settings
 from jetson_ollama.native import release_for
 from jetson_ollama.plan import BoardPlan
-from jetson_ollama.stages.monitoring import SCRIPTS, script_context
+from jetson_ollama.stages.board_scripts import SCRIPTS, script_context
 
 from .test_board_scripts import MODEL, Board, api, lines, render, render_to, server  # noqa: F401 - fixtures
 

@@ -1,6 +1,6 @@
 """files/ollama-fetch.py, the verified model copier: run as a board runs it (python3, its CLI) against
 stdlib stand-ins on 127.0.0.1: an Ollama registry (/v2 paths, blobs redirected to a "CDN" as the real
-one does) that can corrupt, shorten or cut a blob, and a static server of a models dir (facts section 5)."""
+one does) that can corrupt, shorten or cut a blob, and a static server of a models dir (docs/facts.md section 5)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """files/ollama-pull.py, the board-side pull: run as the board runs it (python3, its CLI) against a
-stdlib stub of Ollama's API on 127.0.0.1 that streams NDJSON as Ollama does (facts section 5):
+stdlib stub of Ollama's API on 127.0.0.1 that streams NDJSON as Ollama does (docs/facts.md section 5):
 chunked, with errors inside the HTTP 200 stream, cut streams, stalls and 404 on delete."""
 
 import ast
@@ -129,7 +129,7 @@ def run(*args):
 
 
 def _store(models_dir: Path, model: str, blobs: list[str]) -> None:
-    """The manifest Ollama writes at the end of a pull (facts section 5)."""
+    """The manifest Ollama writes at the end of a pull (docs/facts.md section 5)."""
     name, _, tag = model.partition(":")
     path = models_dir / "manifests" / "registry.ollama.ai" / "library" / name / tag
     path.parent.mkdir(parents=True, exist_ok=True)

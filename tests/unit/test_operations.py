@@ -117,7 +117,7 @@ def test_spec_never_mounts_data_and_restarts_unless_stopped():
                 words = shlex.split(command)
                 assert words[words.index("--restart") + 1] in ("unless-stopped", "always")
                 assert not [word for word in words if word.endswith(":/data")]
-                assert "-it" not in words and "--rm" not in words  # facts section 4
+                assert "-it" not in words and "--rm" not in words  # docs/facts.md section 4
                 assert words[-2:] == ["ollama", "serve"]
 
 

@@ -1,4 +1,4 @@
-"""L4T release parsing and the L4T -> JetPack/CUDA/Ubuntu table (facts section 1)."""
+"""L4T release parsing and the L4T -> JetPack/CUDA/Ubuntu table (docs/facts.md section 1)."""
 
 import dataclasses
 

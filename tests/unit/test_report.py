@@ -14,9 +14,9 @@ from pathlib import Path
 import paramiko
 import pytest
 
-from jetson_ollama import boards, report
-from jetson_ollama.boards import CommandResult, InventoryHost
-from jetson_ollama.models import estimate, model_info
+from jetson_ollama import remote, report
+from jetson_ollama.remote import CommandResult, InventoryHost
+from jetson_ollama.catalog import estimate, model_info
 from jetson_ollama.report import BenchFigures, BoardRecord
 
 REPO = Path(__file__).parents[2]
@@ -192,12 +192,12 @@ def test_screenshot_needs_chromium(tmp_path, monkeypatch):
 # ---------------------------------------------------------------- the inventory helper
 
 def test_load_inventory_reads_the_lab_inventory_without_connecting():
-    hosts = boards.load_inventory("inventories/lab.py", cwd=REPO)
+    hosts = remote.load_inventory("inventories/lab.py", cwd=REPO)
     assert [host.name for host in hosts] == ["nano-01", "nano-02", "nx-01", "agx-01"]
     nano = hosts[0]
     assert "orin_nano_8gb" in nano.groups and nano.address == "192.168.55.101"
     assert nano.data["ollama_context_length"] == 4096
-    target = boards.ssh_target(nano)
+    target = remote.ssh_target(nano)
     assert (target.hostname, target.port, target.user, target.sudo) == ("192.168.55.101", 22, "jetson", True)
     assert target.known_hosts.endswith("/.ssh/known_hosts") and target.key_filename.endswith("/.ssh/id_ed25519")
     assert not target.look_for_keys and not target.allow_agent  # only the inventory's key, as pyinfra
@@ -206,10 +206,10 @@ def test_load_inventory_reads_the_lab_inventory_without_connecting():
 def test_load_inventory_error(tmp_path):
     broken = tmp_path / "broken.py"
     broken.write_text("raise SystemExit('no fleet here')\n")
-    with pytest.raises(boards.InventoryError, match="could not read"):
-        boards.load_inventory(broken)
-    with pytest.raises(boards.InventoryError, match="no inventory file"):  # pyinfra would list no hosts
-        boards.load_inventory(tmp_path / "missing.py")
+    with pytest.raises(remote.InventoryError, match="could not read"):
+        remote.load_inventory(broken)
+    with pytest.raises(remote.InventoryError, match="no inventory file"):  # pyinfra would list no hosts
+        remote.load_inventory(tmp_path / "missing.py")
 
 
 def test_sudo_problem():
@@ -217,17 +217,17 @@ def test_sudo_problem():
         def run(self, command):
             return CommandResult(1, "", "sudo: a password is required\n")
 
-    lab = boards.ssh_target(InventoryHost("nano-01", [], {"ssh_user": "jetson", "_sudo": True}))
-    assert boards.sudo_problem(NoPasswordlessSudo(), lab) == (
+    lab = remote.ssh_target(InventoryHost("nano-01", [], {"ssh_user": "jetson", "_sudo": True}))
+    assert remote.sudo_problem(NoPasswordlessSudo(), lab) == (
         "sudo -n as jetson failed (sudo: a password is required): _sudo needs NOPASSWD sudo for this user")
-    assert boards.sudo_problem(FakeBoard({}), lab) is None
-    root = boards.ssh_target(InventoryHost("b1", [], {"ssh_user": "root", "_sudo": True}))
-    assert not root.sudo and boards.sudo_problem(NoPasswordlessSudo(), root) is None
+    assert remote.sudo_problem(FakeBoard({}), lab) is None
+    root = remote.ssh_target(InventoryHost("b1", [], {"ssh_user": "root", "_sudo": True}))
+    assert not root.sudo and remote.sudo_problem(NoPasswordlessSudo(), root) is None
 
 
 def test_sudo_command():
-    assert boards.sudo_command("cat '/x y'") == "sudo -n sh -c 'cat '\"'\"'/x y'\"'\"''"
-    assert boards.sudo_command("id", "ollama") == "sudo -n -u ollama sh -c id"
+    assert remote.sudo_command("cat '/x y'") == "sudo -n sh -c 'cat '\"'\"'/x y'\"'\"''"
+    assert remote.sudo_command("id", "ollama") == "sudo -n -u ollama sh -c id"
 
 
 # ---------------------------------------------------------------- over SSH (an SSH server in this process)

@@ -13,7 +13,7 @@ import pytest
 from pyinfra.api import FactBase, StringCommand
 from pyinfra_testing.facts import make_fact_tests
 
-from jetson_ollama import models, plan
+from jetson_ollama import catalog, plan
 from jetson_ollama.config import ConfigError, settings
 from jetson_ollama.facts import tuning as tuning_facts
 from jetson_ollama.facts.docker import DockerDaemonJson
@@ -186,15 +186,15 @@ def test_board_desktop_follows_jetson_headless_before_the_reboot(target, data, d
 
 
 def test_headless_lowers_the_memory_fit_by_the_desktops_800_mb():
-    """What a user sees in the refusal: qwen3:8b on an 8 GB board (facts section 6: 96 % in the log)."""
-    qwen3_8b = models.model_info("qwen3:8b")
+    """What a user sees in the refusal: qwen3:8b on an 8 GB board (docs/facts.md section 6: 96 % in the log)."""
+    qwen3_8b = catalog.model_info("qwen3:8b")
     board = Board({(DefaultTarget,): "graphical.target"})
     desktop = {headless: plan.board_desktop(board, settings({"jetson_headless": headless})) for headless in (False, True)}
-    fits = {headless: models.estimate(qwen3_8b, 7620, desktop[headless], 4096, 1) for headless in (False, True)}
+    fits = {headless: catalog.estimate(qwen3_8b, 7620, desktop[headless], 4096, 1) for headless in (False, True)}
     assert fits[False].total_bytes - fits[True].total_bytes == 800 * 1024 * 1024
     assert (fits[False].tier, round(fits[False].percent)) == ("black", 98)
     assert (fits[True].tier, round(fits[True].percent)) == ("red", 88)
-    assert "(88 %, red)" in models.refusal_message(None, "qwen3:8b", fits[True])
+    assert "(88 %, red)" in catalog.refusal_message(None, "qwen3:8b", fits[True])
 
 
 # ---------------------------------------------------------------- when a power mode waits for a reboot

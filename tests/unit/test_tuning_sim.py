@@ -96,7 +96,7 @@ def test_zram_from_nvzramconfig_shows_in_proc_swaps_and_meminfo(board):
     zram = b.swaps()
     assert [swap["path"] for swap in zram] == [f"/dev/zram{i}" for i in range(6)]  # one per core (unverified)
     assert {swap["type"] for swap in zram} == {"partition"} and {swap["priority"] for swap in zram} == {5}
-    assert sum(swap["size_kb"] for swap in zram) == 3810 * 1024 == b.meminfo()["SwapTotal"]  # facts section 3
+    assert sum(swap["size_kb"] for swap in zram) == 3810 * 1024 == b.meminfo()["SwapTotal"]  # docs/facts.md section 3
     for swap in zram:
         b.run("swapoff", swap["path"])
     assert b.swaps() == [] and b.meminfo()["SwapTotal"] == 0
@@ -142,7 +142,7 @@ def test_a_headless_boot_frees_the_desktops_800_mb(board):
     b.boot("multi-user.target")
     headless = b.meminfo()
     used = lambda m: (m["MemTotal"] - m["MemAvailable"]) // 1024  # noqa: E731
-    assert used(desktop) == 1331 and used(headless) == 1331 - 800  # facts sections 3 and 6
+    assert used(desktop) == 1331 and used(headless) == 1331 - 800  # docs/facts.md section 3, section 6
 
 
 def test_uptime_counts_from_the_boards_own_boot(board):

@@ -1,5 +1,5 @@
 """deploys/tuning.py run by pyinfra in this process over `@fake` boards that answer like an Orin Nano
-Super (facts sections 1-3): what runs on the board, what waits for a reboot, and when the deploy
+Super (docs/facts.md section 1-3): what runs on the board, what waits for a reboot, and when the deploy
 reboots. The `@fake` connector runs nothing; each board's `fake_responses` answers the facts."""
 
 from __future__ import annotations

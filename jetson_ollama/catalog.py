@@ -1,9 +1,9 @@
-"""The model catalog and whether a model fits a board's memory (facts sections 1, 3, 5 and 6).
+"""The model catalog and whether a model fits a board's memory (docs/facts.md section 1, section 3, section 5, section 6).
 
 The catalog is data, `data/models.yaml`: download size, KV cache per token and the oldest Ollama of
 each tag, plus the RAM baseline and runtime overhead the estimate adds. CPU and GPU share MemTotal on a
 Jetson, so a model's weights, its KV cache, the runtime and the OS all come out of the same RAM
-(facts section 1). Everything here is pure: board facts come in as arguments.
+(docs/facts.md section 1). Everything here is pure: board facts come in as arguments.
 
 Tags are always `name:tag`. A bare name means `:latest`, which moves, so it is refused.
 """
@@ -19,13 +19,13 @@ from pathlib import Path
 import yaml
 
 _CATALOG_FILE = Path(__file__).parent / "data" / "models.yaml"
-_MB = 1024 * 1024  # the facts' "MB" is /proc/meminfo's kB // 1024 (facts sections 1-2)
-_GB = 1024 ** 3  # free -h's Gi: 7620 MB shows as 7.4 (facts section 1)
+_MB = 1024 * 1024  # the facts' "MB" is /proc/meminfo's kB // 1024 (docs/facts.md section 1-2)
+_GB = 1024 ** 3  # free -h's Gi: 7620 MB shows as 7.4 (docs/facts.md section 1)
 
 # name[/namespace-part]:tag, as Ollama's library names them (`qwen2.5:0.5b`, `user/model:q4`)
 TAG_PATTERN = r"[a-z0-9][a-z0-9._-]*(/[a-z0-9._-]+)?:[A-Za-z0-9._-]+"
 POLICIES = ("strict", "warn", "off")
-# the log's tiers, in percent of MemTotal (facts section 6); upper bounds exclusive except red's 95
+# the log's tiers, in percent of MemTotal (docs/facts.md section 6); upper bounds exclusive except red's 95
 TIERS = ("green", "yellow", "red", "black")
 _REFUSED = ("red", "black")
 
@@ -98,7 +98,7 @@ def model_info(tag: str) -> ModelInfo | None:
 # ---------------------------------------------------------------- memory fit
 
 def tier_of(percent: float) -> str:
-    """The log's tier of a share of RAM: green < 70 <= yellow < 85 <= red <= 95 < black (facts section 6)."""
+    """The log's tier of a share of RAM: green < 70 <= yellow < 85 <= red <= 95 < black (docs/facts.md section 6)."""
     if percent < 70:
         return "green"
     if percent < 85:
@@ -110,11 +110,11 @@ def tier_of(percent: float) -> str:
 
 def estimate(model: ModelInfo, mem_total_mb: int, desktop: bool, context_length: int,
              num_parallel: int) -> Estimate:
-    """RAM a loaded `model` needs on a board of `mem_total_mb` MB (MemTotal, facts section 1).
+    """RAM a loaded `model` needs on a board of `mem_total_mb` MB (MemTotal, docs/facts.md section 1).
 
-    baseline (data/models.yaml `baseline`: the log's 1.3 GiB idle with GNOME, facts section 6, less
-    the about 800 MB headless frees, facts section 3) + weights (the download size: GGUF weights load
-    as stored) + KV cache (context x parallel x per-token bytes, facts section 6) + runtime overhead
+    baseline (data/models.yaml `baseline`: the log's 1.3 GiB idle with GNOME, docs/facts.md section 6, less
+    the about 800 MB headless frees, docs/facts.md section 3) + weights (the download size: GGUF weights load
+    as stored) + KV cache (context x parallel x per-token bytes, docs/facts.md section 6) + runtime overhead
     (`overhead`: a fixed part plus a share of the weights, unverified, fitted to the log's qwen3:8b
     and qwen2.5:7b observations as the data file explains).
     """
@@ -198,7 +198,7 @@ def _version(text: str) -> tuple[int, ...]:
 
 def version_at_least(have: str, need: str) -> bool:
     """Whether Ollama version `have` is `need` or newer; "0.0.0" is the oldest (old images report it,
-    facts section 4), and so is what no release says, such as the bare git hash "5f7b4a5" an image built
+    docs/facts.md section 4), and so is what no release says, such as the bare git hash "5f7b4a5" an image built
     from a shallow clone reports. A suffix is ignored: "0.6.8-rc1" counts as 0.6.8, "v0.6.8" as 0.6.8."""
     if isinstance(have, str) and re.fullmatch(r"[0-9a-f]{7,40}", have.strip()):
         return _version(need) == (0, 0, 0)  # a bare git hash is no release: only "any version" takes it

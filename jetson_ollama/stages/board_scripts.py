@@ -28,7 +28,7 @@ TEMPLATES = Path(__file__).parents[2] / "templates"
 SCRIPTS = ("start-ollama", "quick-test", "monitor", "bench")
 LINK_DIR = "/usr/local/bin"
 # the deployment log's alert levels: RAM used above 80 % warns, above 90 % is critical, and under
-# 200 MiB available is an emergency (the log's qwen3:8b run sat at 96 % with 158 MiB free, facts section 6)
+# 200 MiB available is an emergency (the log's qwen3:8b run sat at 96 % with 158 MiB free, docs/facts.md section 6)
 THRESHOLDS = {"ram_warn_pct": 80, "ram_critical_pct": 90, "available_emergency_mb": 200}
 
 
@@ -69,7 +69,7 @@ def script_context(board: str, plan: BoardPlan) -> dict:
 
 
 @deploy("Board scripts")
-def monitoring_scripts():
+def board_scripts():
     plan = plan_for(host)
     if stop_if_refused(plan):
         return
