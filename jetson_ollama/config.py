@@ -17,7 +17,7 @@ import ipaddress
 import posixpath
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from . import defaults
@@ -91,6 +91,32 @@ class Settings:
     ollama_lock_file: str
     ollama_update_lock: bool
     ollama_desktop: bool | None
+    # the board's ssh_hostname when the API binds to it (ollama_allow_from without ollama_bind_address), else None
+    _lan_address: str | None = field(default=None, repr=False)
+
+    @property
+    def api_address(self) -> str:
+        """The address the API listens on: with ollama_allow_from, ollama_bind_address or else the board's
+        ssh_hostname; without, ollama_host's address as written (an IPv6 one in brackets, [::1])."""
+        if self.ollama_allow_from and (bind := self.ollama_bind_address or self._lan_address):
+            return bind
+        return self.ollama_host.rpartition(":")[0]
+
+    @property
+    def api_port(self) -> int:
+        """The port the API listens on: ollama_host's."""
+        return int(self.ollama_host.rpartition(":")[2])
+
+    @property
+    def api_listen(self) -> str:
+        """address:port the API listens on, what OLLAMA_HOST is set to."""
+        return f"{self.api_address}:{self.api_port}"
+
+    @property
+    def api_url(self) -> str:
+        """The URL a client on the board reaches the API at (127.0.0.1 for an API on every address)."""
+        address = "127.0.0.1" if self.api_address in ("0.0.0.0", "") else self.api_address
+        return f"http://{address}:{self.api_port}"
 
 
 # ---------------------------------------------------------------- checks: a problem, or None when fine
@@ -346,6 +372,8 @@ def api_problem(values: dict[str, Any], host_data: Any) -> tuple[str, str] | Non
         return "ollama_bind_address", (f"with ollama_allow_from the API binds to the board's LAN address: set it "
                                        f"(ssh_hostname {bind!r} is not an IPv4 address)")
     values["ollama_host"] = f"{bind}:{port}"
+    if not values["ollama_bind_address"]:
+        values["_lan_address"] = bind
     return None
 
 

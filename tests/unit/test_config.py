@@ -15,10 +15,14 @@ README = Path(__file__).parents[2] / "README.md"
 BEGIN, END = "<!-- defaults:begin -->", "<!-- defaults:end -->"
 
 
+def user_fields(chosen: Settings) -> dict:
+    return {key: value for key, value in dataclasses.asdict(chosen).items() if not key.startswith("_")}
+
+
 def test_settings_has_every_default_as_an_attribute():
-    assert [field.name for field in dataclasses.fields(Settings)] == list(DEFAULTS)
-    assert dataclasses.asdict(settings({})) == DEFAULTS
-    assert dataclasses.asdict(settings()) == DEFAULTS
+    assert [field.name for field in dataclasses.fields(Settings) if not field.name.startswith("_")] == list(DEFAULTS)
+    assert user_fields(settings({})) == DEFAULTS
+    assert user_fields(settings()) == DEFAULTS
 
 
 def test_every_key_has_a_prefix_and_a_one_line_meaning():
@@ -205,3 +209,37 @@ def test_allow_from_messages(data, message):
     with pytest.raises(ConfigError) as err:
         settings(data)
     assert str(err.value) == message
+
+
+# ---- where the API listens and where a client on the board reaches it
+
+@pytest.mark.parametrize("data, address, port, url", [
+    ({}, "127.0.0.1", 11434, "http://127.0.0.1:11434"),
+    ({"ollama_host": "127.0.0.1:8080"}, "127.0.0.1", 8080, "http://127.0.0.1:8080"),
+    ({"ollama_host": "localhost:11434"}, "localhost", 11434, "http://localhost:11434"),
+    ({"ollama_host": "[::1]:11434"}, "[::1]", 11434, "http://[::1]:11434"),
+    ({"ollama_host": "0.0.0.0:11500", "ollama_allow_from": ["10.0.0.0/8"], "ollama_bind_address": "10.1.2.3"},
+     "10.1.2.3", 11500, "http://10.1.2.3:11500"),
+    ({"ollama_allow_from": ["192.168.55.0/24"], "ssh_hostname": "192.168.55.101"},
+     "192.168.55.101", 11434, "http://192.168.55.101:11434"),
+    ({"ollama_allow_from": ["192.168.55.0/24"], "ssh_hostname": "192.168.55.101", "ollama_bind_address": "10.0.0.7"},
+     "10.0.0.7", 11434, "http://10.0.0.7:11434"),  # ollama_bind_address wins over ssh_hostname
+])
+def test_api_address_port_listen_and_url(data, address, port, url):
+    chosen = settings(data)
+    assert (chosen.api_address, chosen.api_port, chosen.api_url) == (address, port, url)
+    assert chosen.api_listen == f"{address}:{port}"
+    assert ollama_environment(chosen, 6)["OLLAMA_HOST"] == chosen.api_listen
+
+
+def test_api_url_on_every_address_is_reached_at_loopback():
+    # settings() refuses 0.0.0.0 without ollama_allow_from; a Settings made directly may still say it
+    chosen = dataclasses.replace(settings({}), ollama_host="0.0.0.0:11434")
+    assert (chosen.api_address, chosen.api_listen, chosen.api_url) == \
+        ("0.0.0.0", "0.0.0.0:11434", "http://127.0.0.1:11434")
+    assert dataclasses.replace(settings({}), ollama_host=":11434").api_url == "http://127.0.0.1:11434"
+
+
+def test_ssh_hostname_only_matters_when_the_api_binds_to_it():
+    assert settings({"ssh_hostname": "192.168.55.101"}) == settings({})
+    assert settings({"ssh_hostname": "192.168.55.101"}).api_address == "127.0.0.1"
