@@ -185,7 +185,7 @@ def test_write_report(tmp_path):
 
 
 def test_screenshot_needs_chromium(tmp_path, monkeypatch):
-    monkeypatch.setattr(report.shutil, "which", lambda name: None)
+    monkeypatch.setattr("shutil.which", lambda name: None)
     assert report.screenshot(tmp_path / "report.html", tmp_path / "report.png") is False
 
 

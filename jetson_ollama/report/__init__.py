@@ -1,0 +1,29 @@
+"""The fleet report: one row per inventory host, as Markdown (`report.md`) and self-contained HTML
+(`report.html`: inline CSS and inline SVG charts, no external resources).
+
+    python -m jetson_ollama report inventories/lab.py -o reports/
+
+Every board is read at once (one thread each, a short connect timeout); a board that cannot be reached
+is a row `unreachable: <reason>`, never a crash. What a row shows, and where it is read on the board:
+the L4T release and JetPack (`/etc/nv_tegra_release`, docs/facts.md section 1), the devicetree model, RAM total
+and in use (`/proc/meminfo`: MemTotal - MemAvailable), the image of the Ollama container, the Ollama
+version (`/api/version` with curl on the board's loopback), the models (`/api/tags`), the memory tier
+(the library's estimate for the largest model present, else the tier of the RAM in use; tiers from
+docs/facts.md section 6) and the last `bench` figures (`/var/lib/jetson-ollama/bench.json`).
+
+The package: collect.py reads the boards (`collect`, `gather`, `read_board`, `BoardRecord`),
+render.py writes the Markdown and HTML (`render_markdown`, `render_html`, `write_report`,
+`screenshot`), charts.py computes the HTML's charts, cli.py is the command.
+"""
+
+from __future__ import annotations
+
+from .charts import TIER_COLOURS, TIER_LIMITS, Bar, Chart, ram_chart, tps_chart
+from .cli import add_command, run
+from .collect import BENCH_FILE, MAX_WORKERS, BenchFigures, BoardRecord, collect, gather, parse_bench, read_board
+from .render import COLUMNS, TEMPLATE, TEMPLATES, cells, render_html, render_markdown, screenshot, write_report
+
+__all__ = ["BoardRecord", "BenchFigures", "read_board", "gather", "collect", "render_markdown", "render_html",
+           "write_report", "screenshot", "parse_bench", "cells", "ram_chart", "tps_chart", "add_command", "run",
+           "BENCH_FILE", "MAX_WORKERS", "COLUMNS", "TEMPLATE", "TEMPLATES", "TIER_COLOURS", "TIER_LIMITS", "Bar",
+           "Chart"]
