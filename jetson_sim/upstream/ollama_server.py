@@ -2,7 +2,9 @@
 """SIMULATED `ollama` (server and CLI), what the simulated boards' ollama image runs. Not Ollama.
 
 Stdlib only (Python 3.11): the boards have python3 and no pip packages. One file, so an image needs
-one COPY; install it as /usr/local/bin/ollama (a symlink works: the command is read from argv):
+one COPY: jetson_sim/upstream/ollama_server.py, built from the modules of the package
+jetson_sim/upstream/ollama/ (`python -m jetson_sim.upstream.ollama.build`, checked by a unit test).
+Install it as /usr/local/bin/ollama (a symlink works: the command is read from argv):
 
     ollama serve | pull MODEL | list | ps | rm MODEL... | run MODEL [PROMPT] | stop MODEL | cp SRC DST
            | show MODEL | --version
@@ -59,15 +61,24 @@ natively from an official release's layout (bin/ollama with lib/ollama/ beside i
 github_releases.py serves), it needs the matching lib/ollama/cuda_jetpack<N> bundle and the right to
 open the GPU's device nodes, which on a Jetson belong to the video and render groups (root may too);
 otherwise it runs on the CPU (size_vram 0). The install layout's details are unverified.
+
+The modules, in the order the script holds them: versions.py (VERSION_RULES), config.py (the
+environment), store.py (names and the model store), pull.py (the registry pull), board.py (profile,
+memory, GPU or CPU), scheduler.py (loading, memory and speed), generate.py (generate and chat),
+handler.py (HTTP plumbing), api.py (the other endpoints and `serve`), cli.py (the client). They share
+one namespace in the script: a top-level name is defined in one module only.
 """
+
+# Built by `python -m jetson_sim.upstream.ollama.build` from jetson_sim/upstream/ollama/: edit the
+# modules there, not this file.
 
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import grp
 import hashlib
 import http.client
-import fcntl
 import json
 import os
 import random
@@ -85,34 +96,11 @@ import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-DEFAULT_HOST = "registry.ollama.ai"
-DEFAULT_PORT = 11434
-DEFAULT_VERSION = "0.6.8"
-MANIFEST_V2 = "application/vnd.docker.distribution.manifest.v2+json"
-MODEL_MEDIA = "application/vnd.ollama.image.model"
-CHUNK = 64 * 1024
-GIB = 1 << 30
 
-# Speed model (docs/facts.md section 6: decode is bound by memory bandwidth, tok/s <= bandwidth / model bytes).
-# 0.65 is calibrated on the recorded anchor: qwen2.5:7b (4.7 GB) through Ollama on an Orin Nano
-# (68 GB/s) ran 9.1-9.7 tok/s, and 0.65 * 68e9 / 4.7e9 = 9.40; the +-3% jitter stays inside 9.1-9.7.
-GPU_EFFICIENCY = 0.65
-# CPU fallback: the recorded 3.4-4.3 tok/s for a 7b on a server CPU (docs/facts.md section 6); the factor is the
-# brief's choice and matches that anchor for a ~100 GB/s server (unverified for any given board).
-CPU_EFFICIENCY = 0.18
-JITTER = 0.03
-REQUEST_OVERHEAD_S = 0.003  # tokenizing, sampling setup: a few ms per request (unverified)
-PROMPT_SPEEDUP = 20  # prompt eval runs ~20x faster than decode (unverified)
-# Load time: docs/facts.md section 6 records that models switch in 10-20 s on an Orin Nano; runner start-up plus
-# reading weights at 0.4 GB/s puts the 7-8B models of the log at 14-15 s (both figures unverified).
-LOAD_FIXED_S = 2.0
-LOAD_BYTES_PER_S = 0.4e9
-# Memory beyond weights + KV cache: compute graph and CUDA context (unverified). With it qwen3:8b at a
-# 4096 context loads at 6.6 GB and qwen2.5:7b brings an Orin Nano 8GB to ~90% (docs/facts.md section 6: 6.5 GB, ~90%).
-OVERHEAD_FIXED = 256 << 20
-OVERHEAD_FRACTION = 0.10
-KV_TYPE_FACTOR = {"f16": 1.0, "q8_0": 0.5, "q4_0": 0.25}  # q8_0/q4_0 need flash attention (docs/facts.md section 5)
-FILE_TYPES = {"F32": 0, "F16": 1, "Q4_0": 2, "Q8_0": 7, "Q2_K": 10, "Q4_K_M": 15, "Q5_K_M": 17, "Q6_K": 18}
+# ---------------------------------------------------------------- versions.py
+
+DEFAULT_VERSION = "0.6.8"
+
 # Behaviour that changed between Ollama releases: rule -> (the first release that has it, where it was read).
 # "ollama/ollama <file> @<tag>" is the tag the behaviour was read at; the commit is the change itself, and
 # its first release is `git tag --contains <commit>`.
@@ -149,11 +137,11 @@ def parse_version(text: str | None) -> tuple[int, int, int] | None:
     return None if version == (0, 0, 0) else version
 
 
-LOREM = ("the model runs on a small board with shared memory and every token is read from it once "
-         "so speed follows bandwidth while the cache grows with context and parallel requests").split()
+# ---------------------------------------------------------------- config.py
 
+DEFAULT_PORT = 11434
+GIB = 1 << 30
 
-# ---------------------------------------------------------------- environment (docs/facts.md section 5)
 
 def env(key: str, default: str = "") -> str:
     """Like Ollama's envconfig.Var: trimmed, surrounding quotes removed."""
@@ -322,7 +310,12 @@ def rfc3339(ts: float | None = None, utc: bool = False) -> str:
     return when.astimezone().isoformat(timespec="microseconds")
 
 
-# ---------------------------------------------------------------- model names and the store (docs/facts.md section 5)
+# ---------------------------------------------------------------- store.py
+
+DEFAULT_HOST = "registry.ollama.ai"
+MANIFEST_V2 = "application/vnd.docker.distribution.manifest.v2+json"
+MODEL_MEDIA = "application/vnd.ollama.image.model"
+
 
 class Name:
     """`qwen2.5:0.5b` = registry.ollama.ai / library / qwen2.5 : 0.5b, split and checked as Ollama's
@@ -450,13 +443,42 @@ def layer_digests(manifest: dict) -> list[str]:
 
 def go_manifest_bytes(manifest: dict) -> bytes:
     """The manifest as Ollama writes it: re-marshalled by Go, fields in struct order, compact."""
-    layer = lambda l: {"mediaType": l["mediaType"], "digest": l["digest"], "size": l["size"]}  # noqa: E731
+    layer = lambda item: {"mediaType": item["mediaType"], "digest": item["digest"], "size": item["size"]}  # noqa: E731
     doc = {"schemaVersion": manifest["schemaVersion"], "mediaType": manifest["mediaType"],
-           "config": layer(manifest["config"]), "layers": [layer(l) for l in manifest["layers"]]}
+           "config": layer(manifest["config"]), "layers": [layer(item) for item in manifest["layers"]]}
     return json.dumps(doc, separators=(",", ":")).encode()
 
 
-# ---------------------------------------------------------------- pull (docs/facts.md section 5)
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while data := f.read(1 << 20):
+            h.update(data)
+    return h.hexdigest()
+
+
+_hashed: dict[str, tuple[tuple[int, int, int], str]] = {}  # path -> ((size, mtime_ns, inode), sha256)
+_hashed_lock = threading.Lock()
+
+
+def cached_sha256(path: Path) -> str:
+    """file_sha256, hashed again only when the file's size, mtime or inode changed."""
+    st = path.stat()
+    key = (st.st_size, st.st_mtime_ns, st.st_ino)
+    with _hashed_lock:
+        cached = _hashed.get(str(path))
+    if cached and cached[0] == key:
+        return cached[1]
+    digest = file_sha256(path)
+    with _hashed_lock:
+        _hashed[str(path)] = (key, digest)
+    return digest
+
+
+# ---------------------------------------------------------------- pull.py
+
+CHUNK = 64 * 1024
+
 
 class PullError(Exception):
     pass
@@ -631,33 +653,7 @@ class Puller:
             raise PullError("unexpected EOF")
 
 
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while data := f.read(1 << 20):
-            h.update(data)
-    return h.hexdigest()
-
-
-_hashed: dict[str, tuple[tuple[int, int, int], str]] = {}  # path -> ((size, mtime_ns, inode), sha256)
-_hashed_lock = threading.Lock()
-
-
-def cached_sha256(path: Path) -> str:
-    """file_sha256, hashed again only when the file's size, mtime or inode changed."""
-    st = path.stat()
-    key = (st.st_size, st.st_mtime_ns, st.st_ino)
-    with _hashed_lock:
-        cached = _hashed.get(str(path))
-    if cached and cached[0] == key:
-        return cached[1]
-    digest = file_sha256(path)
-    with _hashed_lock:
-        _hashed[str(path)] = (key, digest)
-    return digest
-
-
-# ---------------------------------------------------------------- the board: profile, memory, GPU
+# ---------------------------------------------------------------- board.py
 
 def read_profile(cfg: Config) -> dict:
     try:
@@ -721,7 +717,8 @@ def gpu_decision(marker: bool, jetpack: str, libs: Path | None, euid: int, group
     lib/ollama, None in the container image; euid and groups: may it open the device nodes."""
     if not marker:
         return False, "no compatible GPUs were discovered"
-    if libs is None:  # docs/facts.md section 5: in a container only with --runtime nvidia (the marker) and JETSON_JETPACK
+    # docs/facts.md section 5: in a container only with --runtime nvidia (the marker) and JETSON_JETPACK
+    if libs is None:
         if not env("JETSON_JETPACK"):
             return False, "cudaSetDevice err: 35; JETSON_JETPACK is not set, falling back to CPU"
         return True, ""
@@ -738,6 +735,29 @@ def gpu_decision(marker: bool, jetpack: str, libs: Path | None, euid: int, group
 def gpu_available(cfg: Config) -> tuple[bool, str]:
     return gpu_decision(os.path.exists(cfg.gpu_marker), jetpack_major(cfg), release_libs(), os.geteuid(),
                         process_groups())
+
+
+# ---------------------------------------------------------------- scheduler.py
+
+# Speed model (docs/facts.md section 6: decode is bound by memory bandwidth, tok/s <= bandwidth / model bytes).
+# 0.65 is calibrated on the recorded anchor: qwen2.5:7b (4.7 GB) through Ollama on an Orin Nano
+# (68 GB/s) ran 9.1-9.7 tok/s, and 0.65 * 68e9 / 4.7e9 = 9.40; the +-3% jitter stays inside 9.1-9.7.
+GPU_EFFICIENCY = 0.65
+# CPU fallback: the recorded 3.4-4.3 tok/s for a 7b on a server CPU (docs/facts.md section 6); the factor is the
+# brief's choice and matches that anchor for a ~100 GB/s server (unverified for any given board).
+CPU_EFFICIENCY = 0.18
+JITTER = 0.03
+REQUEST_OVERHEAD_S = 0.003  # tokenizing, sampling setup: a few ms per request (unverified)
+PROMPT_SPEEDUP = 20  # prompt eval runs ~20x faster than decode (unverified)
+# Load time: docs/facts.md section 6 records that models switch in 10-20 s on an Orin Nano; runner start-up plus
+# reading weights at 0.4 GB/s puts the 7-8B models of the log at 14-15 s (both figures unverified).
+LOAD_FIXED_S = 2.0
+LOAD_BYTES_PER_S = 0.4e9
+# Memory beyond weights + KV cache: compute graph and CUDA context (unverified). With it qwen3:8b at a
+# 4096 context loads at 6.6 GB and qwen2.5:7b brings an Orin Nano 8GB to ~90% (docs/facts.md section 6: 6.5 GB, ~90%).
+OVERHEAD_FIXED = 256 << 20
+OVERHEAD_FRACTION = 0.10
+KV_TYPE_FACTOR = {"f16": 1.0, "q8_0": 0.5, "q4_0": 0.25}  # q8_0/q4_0 need flash attention (docs/facts.md section 5)
 
 
 class LoadError(Exception):
@@ -768,11 +788,11 @@ class Scheduler:
 
     # -- what a model costs
 
-    def plan(self, name: Name, manifest: dict, num_ctx: int | None) -> dict:
+    def plan(self, name: Name, manifest: dict, num_ctx: int | None) -> dict:  # noqa: ARG002 - load's arguments
         config = json.loads(self.store.blob(manifest["config"]["digest"]).read_bytes())
         sim = config.get("jetson_sim") or {}
-        model_layers = [l for l in manifest["layers"] if l["mediaType"] == MODEL_MEDIA]
-        weights = int(sim.get("size") or sum(l["size"] for l in model_layers))
+        model_layers = [layer for layer in manifest["layers"] if layer["mediaType"] == MODEL_MEDIA]
+        weights = int(sim.get("size") or sum(layer["size"] for layer in model_layers))
         # the context is capped at what the model was trained for (Ollama clamps num_ctx the same way)
         ctx = min(num_ctx or self.cfg.context_length, int(sim.get("context_length") or 1 << 30))
         kv_factor = KV_TYPE_FACTOR.get(self.cfg.kv_cache_type, 1.0) if self.cfg.flash_attention else 1.0
@@ -984,7 +1004,11 @@ class Scheduler:
                 pass
 
 
-# ---------------------------------------------------------------- text generation
+# ---------------------------------------------------------------- generate.py
+
+LOREM = ("the model runs on a small board with shared memory and every token is read from it once "
+         "so speed follows bandwidth while the cache grows with context and parallel requests").split()
+
 
 def words_for(seed_text: str, count: int) -> list[str]:
     """Deterministic lorem-like tokens, one word per token."""
@@ -996,298 +1020,8 @@ def prompt_tokens(prompt: str) -> int:
     return (len(prompt) + 3) // 4 + 10  # ~4 characters a token plus the chat template (unverified)
 
 
-# ---------------------------------------------------------------- HTTP API (docs/facts.md section 5)
-
-class Api(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server_version = "ollama-sim"
-    disable_nagle_algorithm = True  # headers and body go in separate writes: no 40 ms delayed-ACK stall
-    cfg: Config
-    store: Store
-    sched: Scheduler
-    puller: Puller
-
-    # -- routing
-
-    # the routes of ollama/ollama server/routes.go GenerateRoutes @v0.11.8 that are simulated here
-    ROUTES = {
-        "HEAD": {"/": "root", "/api/version": "version", "/api/tags": "tags"},
-        "GET": {"/": "root", "/api/version": "version", "/api/tags": "tags", "/api/ps": "ps"},
-        "POST": {"/api/pull": "pull", "/api/generate": "generate", "/api/chat": "chat", "/api/show": "show",
-                 "/api/copy": "copy"},
-        "DELETE": {"/api/delete": "delete"},
-    }
-
-    def do_HEAD(self):
-        self._route()
-
-    do_GET = do_POST = do_DELETE = do_PUT = do_PATCH = do_HEAD
-
-    def _route(self) -> None:
-        self.started, self.status = time.monotonic(), 0
-        path = urllib.parse.urlsplit(self.path).path.rstrip("/") or "/"
-        name = self.ROUTES.get(self.command, {}).get(path)
-        try:
-            self.body = self._read_body()
-            if name is not None:
-                getattr(self, name)()
-            elif any(path in routes for routes in self.ROUTES.values()):
-                self._text(405, "405 method not allowed")  # gin with HandleMethodNotAllowed, as Ollama sets it
-            else:
-                self._text(404, "404 page not found")  # gin's answer for an unknown route
-        except (BrokenPipeError, ConnectionResetError):
-            self.close_connection = True
-        finally:
-            self._log()
-
-    def _read_body(self):
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
-        if not raw.strip():
-            return None
-        try:
-            return json.loads(raw)
-        except ValueError as err:
-            return err
-
-    def _request(self) -> dict | None:
-        """The JSON body, or None after answering 400 (gin's messages, roughly)."""
-        if self.body is None:
-            self._json(400, {"error": "missing request body"})
-            return None
-        if isinstance(self.body, ValueError) or not isinstance(self.body, dict):
-            self._json(400, {"error": "invalid character in request body"})
-            return None
-        return self.body
-
-    # -- responses
-
-    def _json(self, status: int, doc) -> None:
-        self._send(status, json.dumps(doc).encode(), "application/json; charset=utf-8")
-
-    def _text(self, status: int, text: str) -> None:
-        self._send(status, text.encode(), "text/plain; charset=utf-8")
-
-    def _empty(self, status: int = 200) -> None:
-        """What gin sends when a handler writes nothing: the status, no body, no Content-Type."""
-        self._send(status, b"", None)
-
-    def _send(self, status: int, body: bytes, content_type: str | None) -> None:
-        self.status = status
-        self.send_response(status)
-        if content_type:
-            self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
-
-    def _stream(self, items) -> None:
-        """NDJSON over chunked encoding. An error after the 200 goes in-stream as {"error": ...} (docs/facts.md section 5)."""
-        self.status = 200
-        self.send_response(200)
-        self.send_header("Content-Type", "application/x-ndjson")
-        self.send_header("Transfer-Encoding", "chunked")
-        self.end_headers()
-        try:
-            for item in items:
-                self._chunk(json.dumps(item).encode() + b"\n")
-        except PullError as err:
-            self._chunk(json.dumps({"error": str(err)}).encode() + b"\n")
-        self.wfile.write(b"0\r\n\r\n")
-        self.wfile.flush()
-
-    def _chunk(self, data: bytes) -> None:
-        self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
-        self.wfile.flush()
-
-    def log_request(self, code="-", size="-"):
-        pass  # _log writes one gin-style line per request instead
-
-    def _log(self) -> None:
-        elapsed = (time.monotonic() - self.started) * 1000
-        sys.stderr.write(f"[GIN] {time.strftime('%Y/%m/%d - %H:%M:%S')} | {self.status:3d} | {elapsed:10.3f}ms |"
-                         f" {self.client_address[0]:>15} | {self.command:<7} \"{self.path}\"\n")
-        sys.stderr.flush()
-
-    # -- endpoints
-
-    def root(self):
-        self._text(200, "Ollama is running")
-
-    def version(self):
-        self._json(200, {"version": self.cfg.version})
-
-    def _details(self, manifest: dict) -> dict:
-        try:
-            config = json.loads(self.store.blob(manifest["config"]["digest"]).read_bytes())
-        except (OSError, ValueError, KeyError):
-            config = {}
-        family = config.get("model_family", "")
-        return {"parent_model": "", "format": config.get("model_format", "gguf"), "family": family,
-                "families": config.get("model_families") or ([family] if family else None),
-                "parameter_size": config.get("model_type", ""), "quantization_level": config.get("file_type", "")}
-
-    def tags(self):
-        """ollama/ollama server/routes.go ListHandler @v0.11.8 (alike @v0.6.8): a model whose config blob
-        cannot be read is left out; newest first by the manifest's mtime in whole seconds."""
-        models = []
-        for name, path in self.store.all():
-            try:
-                raw = path.read_bytes()
-                manifest = json.loads(raw)
-                size = sum(layer["size"] for layer in manifest["layers"]) + manifest["config"]["size"]
-                json.loads(self.store.blob(manifest["config"]["digest"]).read_bytes())
-                mtime = path.stat().st_mtime
-            except (OSError, ValueError, KeyError, TypeError):
-                continue
-            models.append({"name": name.display, "model": name.display, "modified_at": rfc3339(mtime),
-                           "size": size, "digest": hashlib.sha256(raw).hexdigest(),  # docs/facts.md section 5
-                           "details": self._details(manifest), "_mtime": int(mtime)})
-        models.sort(key=lambda m: m.pop("_mtime"), reverse=True)
-        self._json(200, {"models": models})
-
-    def pull(self):
-        req = self._request()
-        if req is None:
-            return
-        text = req.get("model") or req.get("name") or ""
-        # VERSION_RULES name_checked_first: an invalid name is a 400 before the stream (also with stream false);
-        # before 0.1.40 only an empty one was, and the rest failed in the stream
-        if self.cfg.since("name_checked_first") and try_name(text) is None:
-            return self._json(400, {"error": "invalid model name"})
-        if not text:
-            return self._json(400, {"error": "model is required"})
-        items = self.puller.pull(text, bool(req.get("insecure")))
-        if req.get("stream", True) is False:  # waitForStream: the last progress, or 500 with the error
-            last = {}
-            try:
-                for last in items:
-                    pass
-            except PullError as err:
-                return self._json(500, {"error": str(err)})
-            return self._json(200, last)
-        self._stream(items)
-
-    def _local(self, text) -> tuple[Name, bytes, dict] | None:
-        name = try_name(text)
-        found = self.store.read(name) if name else None
-        return (name, *found) if found else None
-
-    def delete(self):
-        """ollama/ollama server/routes.go DeleteHandler @v0.11.8 (alike @v0.6.8): `name "x" is invalid` (400),
-        `model 'x' not found` (404), else the manifest and the blobs no other manifest lists go, and the answer
-        is a 200 with no body (VERSION_RULES delete_empty_body; before 0.1.40 `null`). A loaded model stays
-        loaded, as there."""
-        req = self._request()
-        if req is None:
-            return
-        text = req.get("model") or req.get("name") or ""
-        if self.cfg.since("name_checked_first") and try_name(text) is None:
-            return self._json(400, {"error": f'name "{text}" is invalid'})
-        found = self._local(text)
-        if not found:
-            return self._json(404, {"error": f"model '{text}' not found"})
-        name, _, manifest = found
-        with self.store.lock:
-            self.store.manifest_path(name).unlink(missing_ok=True)
-            self.store.remove_unreferenced(set(layer_digests(manifest)))
-        if self.cfg.since("delete_empty_body"):
-            return self._empty(200)
-        self._json(200, None)
-
-    def copy(self):
-        req = self._request()
-        if req is None:
-            return
-        # ollama/ollama server/routes.go CopyHandler @v0.11.8: both names checked first, a 200 with no body
-        source, destination = req.get("source") or "", req.get("destination") or ""
-        if try_name(source) is None:
-            return self._json(400, {"error": f'source "{source}" is invalid'})
-        dest = try_name(destination)
-        if dest is None:
-            return self._json(400, {"error": f'destination "{destination}" is invalid'})
-        found = self._local(source)
-        if not found:
-            return self._json(404, {"error": f'model "{source}" not found'})
-        self.store.write_manifest(dest, found[1])
-        self._empty(200)
-
-    def show(self):
-        # ollama/ollama server/routes.go ShowHandler and GetModelInfo @v0.11.8 (alike @v0.6.8): no name is a
-        # 400 "model is required", an invalid one a 500 "invalid model path" (ErrModelPathInvalid), an absent
-        # one a 404
-        req = self._request()
-        if req is None:
-            return
-        text = req.get("model") or req.get("name") or ""
-        if not text:
-            return self._json(400, {"error": "model is required"})
-        if try_name(text) is None:
-            return self._json(500, {"error": "invalid model path"})
-        found = self._local(text)
-        if not found:
-            return self._json(404, {"error": f"model '{text}' not found"})
-        name, _, manifest = found
-        texts = {}
-        for layer in manifest["layers"]:
-            kind = layer["mediaType"].rsplit(".", 1)[-1]
-            if kind != "model":
-                try:
-                    texts[kind] = self.store.blob(layer["digest"]).read_text()
-                except OSError:
-                    pass
-        try:
-            params = json.loads(texts.get("params") or "{}")
-        except ValueError:
-            params = {}
-        param_lines = [f"{k:<30} {json.dumps(v)}"
-                       for k, vs in params.items() for v in (vs if isinstance(vs, list) else [vs])]
-        details = self._details(manifest)
-        config = json.loads(self.store.blob(manifest["config"]["digest"]).read_bytes())
-        sim = config.get("jetson_sim") or {}
-        family = details["family"] or "llama"
-        model_blob = next((l["digest"] for l in manifest["layers"] if l["mediaType"] == MODEL_MEDIA), "")
-        modelfile = (f"# Modelfile generated by \"ollama show\"\n# To build a new Modelfile based on this, replace "
-                     f"FROM with:\n# FROM {name.display}\n\nFROM {self.store.blob(model_blob)}\n"
-                     f"TEMPLATE \"\"\"{texts.get('template', '')}\"\"\"\n"
-                     + "".join(f"PARAMETER {line}\n" for line in param_lines)
-                     + f"LICENSE \"\"\"{texts.get('license', '')}\"\"\"\n")
-        self._json(200, {
-            "license": texts.get("license", ""), "modelfile": modelfile, "parameters": "\n".join(param_lines),
-            "template": texts.get("template", ""), "details": details,
-            "model_info": {
-                "general.architecture": family,
-                "general.file_type": FILE_TYPES.get(details["quantization_level"], 0),
-                "general.parameter_count": parameter_count(details["parameter_size"]),
-                "general.quantization_version": 2,
-                f"{family}.context_length": sim.get("context_length", 0),
-            },
-            "capabilities": ["completion"],
-            "modified_at": rfc3339(self.store.manifest_path(name).stat().st_mtime),
-        })
-
-    def ps(self):
-        """ollama/ollama server/routes.go PsHandler @v0.11.8: the longest time left first (whole seconds, a
-        stable sort; alike @v0.6.8), and from 0.10.0 context_length, the context of one request slot
-        (VERSION_RULES ps_context_length)."""
-        models = []
-        with self.sched.lock:
-            runners = list(self.sched.loaded.values())
-        for r in runners:
-            if r.expires_at is None and r.keep_alive is None:
-                expires = time.time() + 292 * 365.25 * 86400  # forever: Go's max duration ahead
-            else:
-                expires = r.expires_at or time.time() + (r.keep_alive or 0)
-            entry = {"name": r.key, "model": r.key, "size": r.size, "digest": r.digest,
-                     "details": self._details(r.manifest), "expires_at": rfc3339(expires), "size_vram": r.size_vram}
-            if self.cfg.since("ps_context_length"):
-                entry["context_length"] = r.ctx
-            models.append((int(expires), entry))
-        models.sort(key=lambda item: item[0], reverse=True)
-        self._json(200, {"models": [entry for _, entry in models]})
-
-    # -- generate and chat
+class Generation:
+    """/api/generate and /api/chat, a part of Api: it uses Api's cfg, sched and answers."""
 
     def generate(self):
         self._complete(chat=False)
@@ -1404,7 +1138,8 @@ class Api(BaseHTTPRequestHandler):
             final.update({
                 "total_duration": ns(load_s + prompt_s + eval_s + REQUEST_OVERHEAD_S), "load_duration": ns(load_s),
                 "prompt_eval_count": n_prompt, "prompt_eval_duration": ns(prompt_s),
-                "eval_count": count, "eval_duration": ns(eval_s),  # docs/facts.md section 5: tok/s = count / duration * 1e9
+                # docs/facts.md section 5: tok/s = count / duration * 1e9
+                "eval_count": count, "eval_duration": ns(eval_s),
             })
             yield final
 
@@ -1418,6 +1153,312 @@ class Api(BaseHTTPRequestHandler):
         else:
             final["response"] = text
         self._json(200, final)
+
+
+# ---------------------------------------------------------------- handler.py
+
+class Handler(BaseHTTPRequestHandler):
+    """The plumbing of Api: ROUTES maps a method and a path to the name of the method that answers."""
+
+    protocol_version = "HTTP/1.1"
+    server_version = "ollama-sim"
+    disable_nagle_algorithm = True  # headers and body go in separate writes: no 40 ms delayed-ACK stall
+    ROUTES: dict[str, dict[str, str]] = {}
+
+    # -- routing
+
+    def do_HEAD(self):
+        self._route()
+
+    do_GET = do_POST = do_DELETE = do_PUT = do_PATCH = do_HEAD
+
+    def _route(self) -> None:
+        self.started, self.status = time.monotonic(), 0
+        path = urllib.parse.urlsplit(self.path).path.rstrip("/") or "/"
+        name = self.ROUTES.get(self.command, {}).get(path)
+        try:
+            self.body = self._read_body()
+            if name is not None:
+                getattr(self, name)()
+            elif any(path in routes for routes in self.ROUTES.values()):
+                self._text(405, "405 method not allowed")  # gin with HandleMethodNotAllowed, as Ollama sets it
+            else:
+                self._text(404, "404 page not found")  # gin's answer for an unknown route
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+        finally:
+            self._log()
+
+    def _read_body(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        if not raw.strip():
+            return None
+        try:
+            return json.loads(raw)
+        except ValueError as err:
+            return err
+
+    def _request(self) -> dict | None:
+        """The JSON body, or None after answering 400 (gin's messages, roughly)."""
+        if self.body is None:
+            self._json(400, {"error": "missing request body"})
+            return None
+        if isinstance(self.body, ValueError) or not isinstance(self.body, dict):
+            self._json(400, {"error": "invalid character in request body"})
+            return None
+        return self.body
+
+    # -- responses
+
+    def _json(self, status: int, doc) -> None:
+        self._send(status, json.dumps(doc).encode(), "application/json; charset=utf-8")
+
+    def _text(self, status: int, text: str) -> None:
+        self._send(status, text.encode(), "text/plain; charset=utf-8")
+
+    def _empty(self, status: int = 200) -> None:
+        """What gin sends when a handler writes nothing: the status, no body, no Content-Type."""
+        self._send(status, b"", None)
+
+    def _send(self, status: int, body: bytes, content_type: str | None) -> None:
+        self.status = status
+        self.send_response(status)
+        if content_type:
+            self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _stream(self, items) -> None:
+        """NDJSON over chunked encoding. An error after the 200 goes in-stream as {"error": ...}
+        (docs/facts.md section 5)."""
+        self.status = 200
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-ndjson")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        try:
+            for item in items:
+                self._chunk(json.dumps(item).encode() + b"\n")
+        except PullError as err:
+            self._chunk(json.dumps({"error": str(err)}).encode() + b"\n")
+        self.wfile.write(b"0\r\n\r\n")
+        self.wfile.flush()
+
+    def _chunk(self, data: bytes) -> None:
+        self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+        self.wfile.flush()
+
+    def log_request(self, code="-", size="-"):
+        pass  # _log writes one gin-style line per request instead
+
+    def _log(self) -> None:
+        elapsed = (time.monotonic() - self.started) * 1000
+        sys.stderr.write(f"[GIN] {time.strftime('%Y/%m/%d - %H:%M:%S')} | {self.status:3d} | {elapsed:10.3f}ms |"
+                         f" {self.client_address[0]:>15} | {self.command:<7} \"{self.path}\"\n")
+        sys.stderr.flush()
+
+
+# ---------------------------------------------------------------- api.py
+
+FILE_TYPES = {"F32": 0, "F16": 1, "Q4_0": 2, "Q8_0": 7, "Q2_K": 10, "Q4_K_M": 15, "Q5_K_M": 17, "Q6_K": 18}
+
+
+class Api(Generation, Handler):
+    """The endpoints; serve() binds a subclass with the server's cfg, store, sched and puller."""
+
+    cfg: Config
+    store: Store
+    sched: Scheduler
+    puller: Puller
+
+    # the routes of ollama/ollama server/routes.go GenerateRoutes @v0.11.8 that are simulated here
+    ROUTES = {
+        "HEAD": {"/": "root", "/api/version": "version", "/api/tags": "tags"},
+        "GET": {"/": "root", "/api/version": "version", "/api/tags": "tags", "/api/ps": "ps"},
+        "POST": {"/api/pull": "pull", "/api/generate": "generate", "/api/chat": "chat", "/api/show": "show",
+                 "/api/copy": "copy"},
+        "DELETE": {"/api/delete": "delete"},
+    }
+
+    # -- endpoints
+
+    def root(self):
+        self._text(200, "Ollama is running")
+
+    def version(self):
+        self._json(200, {"version": self.cfg.version})
+
+    def _details(self, manifest: dict) -> dict:
+        try:
+            config = json.loads(self.store.blob(manifest["config"]["digest"]).read_bytes())
+        except (OSError, ValueError, KeyError):
+            config = {}
+        family = config.get("model_family", "")
+        return {"parent_model": "", "format": config.get("model_format", "gguf"), "family": family,
+                "families": config.get("model_families") or ([family] if family else None),
+                "parameter_size": config.get("model_type", ""), "quantization_level": config.get("file_type", "")}
+
+    def tags(self):
+        """ollama/ollama server/routes.go ListHandler @v0.11.8 (alike @v0.6.8): a model whose config blob
+        cannot be read is left out; newest first by the manifest's mtime in whole seconds."""
+        models = []
+        for name, path in self.store.all():
+            try:
+                raw = path.read_bytes()
+                manifest = json.loads(raw)
+                size = sum(layer["size"] for layer in manifest["layers"]) + manifest["config"]["size"]
+                json.loads(self.store.blob(manifest["config"]["digest"]).read_bytes())
+                mtime = path.stat().st_mtime
+            except (OSError, ValueError, KeyError, TypeError):
+                continue
+            models.append({"name": name.display, "model": name.display, "modified_at": rfc3339(mtime),
+                           "size": size, "digest": hashlib.sha256(raw).hexdigest(),  # docs/facts.md section 5
+                           "details": self._details(manifest), "_mtime": int(mtime)})
+        models.sort(key=lambda m: m.pop("_mtime"), reverse=True)
+        self._json(200, {"models": models})
+
+    def pull(self):
+        req = self._request()
+        if req is None:
+            return
+        text = req.get("model") or req.get("name") or ""
+        # VERSION_RULES name_checked_first: an invalid name is a 400 before the stream (also with stream false);
+        # before 0.1.40 only an empty one was, and the rest failed in the stream
+        if self.cfg.since("name_checked_first") and try_name(text) is None:
+            return self._json(400, {"error": "invalid model name"})
+        if not text:
+            return self._json(400, {"error": "model is required"})
+        items = self.puller.pull(text, bool(req.get("insecure")))
+        if req.get("stream", True) is False:  # waitForStream: the last progress, or 500 with the error
+            last = {}
+            try:
+                for last in items:  # noqa: B007 - the last item is the answer
+                    pass
+            except PullError as err:
+                return self._json(500, {"error": str(err)})
+            return self._json(200, last)
+        self._stream(items)
+
+    def _local(self, text) -> tuple[Name, bytes, dict] | None:
+        name = try_name(text)
+        found = self.store.read(name) if name else None
+        return (name, *found) if found else None
+
+    def delete(self):
+        """ollama/ollama server/routes.go DeleteHandler @v0.11.8 (alike @v0.6.8): `name "x" is invalid` (400),
+        `model 'x' not found` (404), else the manifest and the blobs no other manifest lists go, and the answer
+        is a 200 with no body (VERSION_RULES delete_empty_body; before 0.1.40 `null`). A loaded model stays
+        loaded, as there."""
+        req = self._request()
+        if req is None:
+            return
+        text = req.get("model") or req.get("name") or ""
+        if self.cfg.since("name_checked_first") and try_name(text) is None:
+            return self._json(400, {"error": f'name "{text}" is invalid'})
+        found = self._local(text)
+        if not found:
+            return self._json(404, {"error": f"model '{text}' not found"})
+        name, _, manifest = found
+        with self.store.lock:
+            self.store.manifest_path(name).unlink(missing_ok=True)
+            self.store.remove_unreferenced(set(layer_digests(manifest)))
+        if self.cfg.since("delete_empty_body"):
+            return self._empty(200)
+        self._json(200, None)
+
+    def copy(self):
+        req = self._request()
+        if req is None:
+            return
+        # ollama/ollama server/routes.go CopyHandler @v0.11.8: both names checked first, a 200 with no body
+        source, destination = req.get("source") or "", req.get("destination") or ""
+        if try_name(source) is None:
+            return self._json(400, {"error": f'source "{source}" is invalid'})
+        dest = try_name(destination)
+        if dest is None:
+            return self._json(400, {"error": f'destination "{destination}" is invalid'})
+        found = self._local(source)
+        if not found:
+            return self._json(404, {"error": f'model "{source}" not found'})
+        self.store.write_manifest(dest, found[1])
+        self._empty(200)
+
+    def show(self):
+        # ollama/ollama server/routes.go ShowHandler and GetModelInfo @v0.11.8 (alike @v0.6.8): no name is a
+        # 400 "model is required", an invalid one a 500 "invalid model path" (ErrModelPathInvalid), an absent
+        # one a 404
+        req = self._request()
+        if req is None:
+            return
+        text = req.get("model") or req.get("name") or ""
+        if not text:
+            return self._json(400, {"error": "model is required"})
+        if try_name(text) is None:
+            return self._json(500, {"error": "invalid model path"})
+        found = self._local(text)
+        if not found:
+            return self._json(404, {"error": f"model '{text}' not found"})
+        name, _, manifest = found
+        texts = {}
+        for layer in manifest["layers"]:
+            kind = layer["mediaType"].rsplit(".", 1)[-1]
+            if kind != "model":
+                try:
+                    texts[kind] = self.store.blob(layer["digest"]).read_text()
+                except OSError:
+                    pass
+        try:
+            params = json.loads(texts.get("params") or "{}")
+        except ValueError:
+            params = {}
+        param_lines = [f"{k:<30} {json.dumps(v)}"
+                       for k, vs in params.items() for v in (vs if isinstance(vs, list) else [vs])]
+        details = self._details(manifest)
+        config = json.loads(self.store.blob(manifest["config"]["digest"]).read_bytes())
+        sim = config.get("jetson_sim") or {}
+        family = details["family"] or "llama"
+        model_blob = next((layer["digest"] for layer in manifest["layers"] if layer["mediaType"] == MODEL_MEDIA), "")
+        modelfile = (f"# Modelfile generated by \"ollama show\"\n# To build a new Modelfile based on this, replace "
+                     f"FROM with:\n# FROM {name.display}\n\nFROM {self.store.blob(model_blob)}\n"
+                     f"TEMPLATE \"\"\"{texts.get('template', '')}\"\"\"\n"
+                     + "".join(f"PARAMETER {line}\n" for line in param_lines)
+                     + f"LICENSE \"\"\"{texts.get('license', '')}\"\"\"\n")
+        self._json(200, {
+            "license": texts.get("license", ""), "modelfile": modelfile, "parameters": "\n".join(param_lines),
+            "template": texts.get("template", ""), "details": details,
+            "model_info": {
+                "general.architecture": family,
+                "general.file_type": FILE_TYPES.get(details["quantization_level"], 0),
+                "general.parameter_count": parameter_count(details["parameter_size"]),
+                "general.quantization_version": 2,
+                f"{family}.context_length": sim.get("context_length", 0),
+            },
+            "capabilities": ["completion"],
+            "modified_at": rfc3339(self.store.manifest_path(name).stat().st_mtime),
+        })
+
+    def ps(self):
+        """ollama/ollama server/routes.go PsHandler @v0.11.8: the longest time left first (whole seconds, a
+        stable sort; alike @v0.6.8), and from 0.10.0 context_length, the context of one request slot
+        (VERSION_RULES ps_context_length)."""
+        models = []
+        with self.sched.lock:
+            runners = list(self.sched.loaded.values())
+        for r in runners:
+            if r.expires_at is None and r.keep_alive is None:
+                expires = time.time() + 292 * 365.25 * 86400  # forever: Go's max duration ahead
+            else:
+                expires = r.expires_at or time.time() + (r.keep_alive or 0)
+            entry = {"name": r.key, "model": r.key, "size": r.size, "digest": r.digest,
+                     "details": self._details(r.manifest), "expires_at": rfc3339(expires), "size_vram": r.size_vram}
+            if self.cfg.since("ps_context_length"):
+                entry["context_length"] = r.ctx
+            models.append((int(expires), entry))
+        models.sort(key=lambda item: item[0], reverse=True)
+        self._json(200, {"models": [entry for _, entry in models]})
 
 
 def parameter_count(text: str) -> int:
@@ -1460,7 +1501,8 @@ def serve() -> int:
         log("INFO", "inference compute", id="GPU-0", library="cuda", variant=f"jetpack{jetpack_major(cfg)}",
             name="Orin", available=human_bytes2(free or 0))
     else:
-        if os.path.exists(cfg.gpu_marker):  # docs/facts.md section 5 (ollama #9503): e.g. no JETSON_JETPACK in the container
+        # docs/facts.md section 5 (ollama #9503): e.g. no JETSON_JETPACK in the container
+        if os.path.exists(cfg.gpu_marker):
             log("WARN", sched.cpu_reason)
         log("INFO", "no compatible GPUs were discovered")
     try:
@@ -1473,7 +1515,7 @@ def serve() -> int:
     return 0
 
 
-# ---------------------------------------------------------------- CLI
+# ---------------------------------------------------------------- cli.py
 
 class ClientError(Exception):
     pass
@@ -1515,7 +1557,8 @@ def human_time(ts: float, future: bool = False) -> str:
     delta = abs(ts - time.time())
     if future and delta > 100 * 365 * 86400:
         return "Forever"
-    for limit, text in ((1, "Less than a second"), (60, "{s} seconds"), (120, "About a minute"),
+    # the text of the first limit above delta: used after the loop
+    for limit, text in ((1, "Less than a second"), (60, "{s} seconds"), (120, "About a minute"),  # noqa: B007
                         (46 * 60, "{m} minutes"), (90 * 60, "About an hour"), (48 * 3600, "{h} hours"),
                         (14 * 86400, "{d} days"), (90 * 86400, "{w} weeks"), (730 * 86400, "{mo} months")):
         if delta < limit:
@@ -1529,7 +1572,7 @@ def human_time(ts: float, future: bool = False) -> str:
 
 def table(rows: list[list[str]]) -> str:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return "\n".join("    ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows)
+    return "\n".join("    ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows)
 
 
 def parse_ts(text: str) -> float:

@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from jetson_sim.upstream import images, ollama_server
+from jetson_sim.upstream.ollama import build
 from jetson_sim.upstream.ollama_server import Api, Name, Puller, Scheduler, Store, go_manifest_bytes
 
 from .stubs import JSONHandler
@@ -167,6 +168,17 @@ def ollama(monkeypatch, tmp_path, registry):
         sim.server.shutdown()
         sim.server.server_close()
         sim.sched.unload_all()
+
+
+def test_the_one_file_server_is_the_package_built_and_runs_with_nothing_beside_it(tmp_path):
+    """ollama_server.py, the one file an image copies, is the modules of jetson_sim/upstream/ollama/ as
+    build.py joins them; a copy alone in a directory, with no site packages, runs."""
+    assert SERVER.read_text() == build.script(), "run: python -m jetson_sim.upstream.ollama.build"
+    alone = tmp_path / "ollama"
+    alone.write_text(build.script())
+    out = subprocess.run([sys.executable, "-I", "-S", str(alone), "--help"], capture_output=True, text=True,
+                         timeout=30, cwd=tmp_path)
+    assert out.returncode == 0 and out.stdout.startswith("Usage:\n  ollama [flags]"), out.stderr
 
 
 def test_the_version_rules_are_keyed_on_the_release_the_server_behaves_as(ollama):

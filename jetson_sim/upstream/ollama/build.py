@@ -1,0 +1,96 @@
+"""Builds the one-file simulated `ollama` (jetson_sim/upstream/ollama_server.py, what an image copies as
+/usr/local/bin/ollama) from the modules of this package: the package's docstring, the modules' stdlib
+imports merged, then each module's code in MODULES order, with the imports between modules left out
+(the script is one namespace).
+
+    python -m jetson_sim.upstream.ollama.build           # writes ollama_server.py
+    python -m jetson_sim.upstream.ollama.build --check   # exit 1 when ollama_server.py is not current
+"""
+
+from __future__ import annotations
+
+import ast
+import sys
+from pathlib import Path
+
+PACKAGE = Path(__file__).parent
+SCRIPT = PACKAGE.parent / "ollama_server.py"
+MODULES = ("versions", "config", "store", "pull", "board", "scheduler", "generate", "handler", "api", "cli")
+RULE = "# " + "-" * 64
+
+
+def _docstring_lines(tree: ast.Module) -> range:
+    first = tree.body[0] if tree.body else None
+    if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str):
+        return range(first.lineno - 1, first.end_lineno)
+    return range(0)
+
+
+def _top_level_names(tree: ast.Module) -> set[str]:
+    names = set()
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            for target in node.targets if isinstance(node, ast.Assign) else [node.target]:
+                names |= {n.id for n in ast.walk(target) if isinstance(n, ast.Name)}
+    return names
+
+
+def script() -> str:
+    """The text of ollama_server.py. Raises ValueError for an import that is not the stdlib's or the
+    package's, or a name two modules define."""
+    init = (PACKAGE / "__init__.py").read_text()
+    lines = init.splitlines()
+    docstring = "\n".join(lines[i] for i in _docstring_lines(ast.parse(init)))
+    plain: set[str] = set()
+    froms: dict[str, set[str]] = {}
+    bodies, owner = [], {}
+    for module in MODULES:
+        text = (PACKAGE / f"{module}.py").read_text()
+        tree = ast.parse(text)
+        for name in _top_level_names(tree):
+            if name in owner:
+                raise ValueError(f"{name} is defined in {owner[name]}.py and {module}.py: the script is one namespace")
+            owner[name] = module
+        skip = set(_docstring_lines(tree))
+        for node in tree.body:
+            if not isinstance(node, (ast.Import, ast.ImportFrom)):
+                continue
+            skip |= set(range(node.lineno - 1, node.end_lineno))
+            if isinstance(node, ast.Import):
+                plain |= {f"{a.name} as {a.asname}" if a.asname else a.name for a in node.names}
+            elif node.level == 0 and node.module != "__future__":
+                if node.module.split(".")[0] not in sys.stdlib_module_names:
+                    raise ValueError(f"{module}.py imports {node.module}: the boards have the stdlib only")
+                froms.setdefault(node.module, set()).update(a.name for a in node.names)
+        body = "\n".join(line for i, line in enumerate(text.splitlines()) if i not in skip).strip("\n")
+        bodies.append(f"{RULE} {module}.py\n\n{body}\n")
+    for name in plain:
+        if name.split(".")[0].split(" ")[0] not in sys.stdlib_module_names:
+            raise ValueError(f"the modules import {name}: the boards have the stdlib only")
+    imports = [f"import {name}" for name in sorted(plain)]
+    imports += [f"from {module} import {', '.join(sorted(names))}" for module, names in sorted(froms.items())]
+    head = ["#!/usr/bin/env python3", docstring, "",
+            "# Built by `python -m jetson_sim.upstream.ollama.build` from jetson_sim/upstream/ollama/: edit the",
+            "# modules there, not this file.", "", "from __future__ import annotations", "", *imports]
+    return "\n".join(head) + "\n\n\n" + "\n\n".join(bodies)
+
+
+def main(argv: list[str]) -> int:
+    text = script()
+    if argv == ["--check"]:
+        if SCRIPT.read_text() != text:
+            print(f"{SCRIPT} is not built from {PACKAGE}: run python -m jetson_sim.upstream.ollama.build",
+                  file=sys.stderr)
+            return 1
+        return 0
+    if argv:
+        print(__doc__.split("\n\n")[1], file=sys.stderr)
+        return 2
+    SCRIPT.write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
