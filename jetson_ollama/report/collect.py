@@ -7,7 +7,6 @@ over SSH, remote.FactReader), `parse_bench` the last `bench` figures it keeps.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
