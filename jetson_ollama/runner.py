@@ -6,6 +6,10 @@ each host's outcome as data, not as a log to parse: `run_deploy` follows the CLI
 run the operations, disconnect) and answers `{host name: HostResult}`. pyinfra's log goes to the
 `pyinfra` logger (the rollout command sends it to stderr); nothing here prints to stdout.
 
+`inventory_hosts` is the one reader of an inventory file. Where a process must not be monkey-patched
+(the fleet report, the board tests: remote.py), it runs in a subprocess:
+`python -m jetson_ollama.runner inventory PATH` prints the hosts as JSON, or one line on stderr.
+
 Importing this module imports `pyinfra_cli`, which runs gevent's `monkey.patch_all()` in this process,
 as the pyinfra command does first thing: the SSH connector needs cooperative sockets to reach boards
 in parallel. Import it only where a rollout runs.
@@ -13,9 +17,10 @@ in parallel. Import it only where a rollout runs.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import gevent
@@ -28,9 +33,10 @@ from pyinfra.api.state import BaseStateCallback, StateStage
 from pyinfra.context import ctx_config, ctx_host, ctx_inventory, ctx_state
 from pyinfra_cli.exceptions import UnexpectedExternalError
 from pyinfra_cli.inventory import make_inventory
-from pyinfra_cli.util import PYTHON_CODES, exec_file
+from pyinfra_cli.util import PYTHON_CODES, exec_file, json_encode
 
 from .plan import reset_plans
+from .remote import InventoryHost
 
 __all__ = ["HostInfo", "HostResult", "RunnerError", "inventory_hosts", "run_deploy"]
 
@@ -39,14 +45,9 @@ class RunnerError(ValueError):
     """The inventory or the limit cannot be used (one line)."""
 
 
-@dataclass(frozen=True)
-class HostInfo:
-    """An inventory host as pyinfra sees it: name, groups, and its effective data (override, host,
-    group and `group_data/` data merged)."""
-
-    name: str
-    groups: list[str] = field(default_factory=list)
-    data: dict[str, Any] = field(default_factory=dict)
+# An inventory host as pyinfra sees it: name, groups, and its effective data (override, host, group and
+# `group_data/` data merged). One type for every reader: remote.InventoryHost.
+HostInfo = InventoryHost
 
 
 @dataclass
@@ -107,6 +108,23 @@ def inventory_hosts(inventory_path: str) -> list[HostInfo]:
     state.cwd = _use_cwd()
     inventory = _load_inventory(inventory_path, state, None)
     return [HostInfo(host.name, list(dict.fromkeys(host.groups)), host.data.dict()) for host in inventory]
+
+
+def _print_inventory(inventory_path: str) -> int:
+    """`python -m jetson_ollama.runner inventory PATH`: inventory_hosts as JSON on stdout (values JSON
+    cannot hold as pyinfra's `debug-inventory --json` writes them); 2 and one line on stderr when the
+    inventory cannot be read."""
+    try:
+        hosts = inventory_hosts(inventory_path)
+    except RunnerError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    except SystemExit as exc:  # an inventory file that exits: a refusal like any other error of it
+        print(f"pyinfra could not read {inventory_path}: {_one_line(exc.code)}", file=sys.stderr)
+        return 2
+    rows = [{"name": host.name, "groups": host.groups, "data": host.data} for host in hosts]
+    print(json.dumps(rows, default=json_encode))
+    return 0
 
 
 def _load_deploy_file(state: State, filename: str) -> dict:
@@ -229,3 +247,9 @@ def _run(state: State, config: Config, deploy_paths: list[str]) -> tuple[dict, s
         return prepare_errors, _one_line(exc)
     state.set_stage(StateStage.Disconnect)
     return prepare_errors, None
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 3 or sys.argv[1] != "inventory":
+        sys.exit("usage: python -m jetson_ollama.runner inventory INVENTORY")
+    sys.exit(_print_inventory(sys.argv[2]))

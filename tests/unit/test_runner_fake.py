@@ -6,7 +6,11 @@ The `@fake` connector runs nothing: every command succeeds with no output unless
 
 from __future__ import annotations
 
+import json
+import os
 import socket
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -18,6 +22,8 @@ from jetson_ollama.rollout import Options, plan_rollout, run_rollout
 from jetson_ollama.runner import HostInfo, HostResult, RunnerError, inventory_hosts, run_deploy
 
 from . import fake_fleet
+
+REPO = Path(__file__).resolve().parents[2]
 
 INVENTORY = """
 _fast = {"fake_delay": 0, "fake_delay_jitter": 0, "jetson_cache_host": "@fake/cache"}
@@ -125,6 +131,31 @@ def test_inventory_hosts_refuses_a_missing_or_broken_inventory(fleet):
     Path("broken.py").write_text("boards = [\n")
     with pytest.raises(RunnerError, match="pyinfra could not read broken.py"):
         inventory_hosts("broken.py")
+
+
+def _inventory_in_a_subprocess(path: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "jetson_ollama.runner", "inventory", path], capture_output=True,
+                          text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(REPO)})
+
+
+def test_the_inventory_read_in_a_subprocess_is_what_inventory_hosts_reads(fleet):
+    """`python -m jetson_ollama.runner inventory PATH`, for processes gevent must not patch (remote.py)."""
+    proc = _inventory_in_a_subprocess("fleet.py")
+    assert proc.returncode == 0, proc.stderr
+    rows = json.loads(proc.stdout)
+    assert [HostInfo(row["name"], row["groups"], row["data"]) for row in rows] == inventory_hosts("fleet.py")
+    assert rows[3]["data"]["fake_responses"]["step-two"]["success"] is False
+
+
+def test_the_subprocess_reader_refuses_in_one_line_on_stderr(fleet):
+    Path("broken.py").write_text("boards = [\n")
+    Path("exits.py").write_text("raise SystemExit('no fleet here')\n")
+    for path, line in (("nowhere.py", "no inventory file nowhere.py"),
+                       ("broken.py", "pyinfra could not read broken.py: SyntaxError"),
+                       ("exits.py", "pyinfra could not read exits.py: no fleet here")):
+        proc = _inventory_in_a_subprocess(path)
+        assert (proc.returncode, proc.stdout) == (2, ""), path
+        assert proc.stderr.startswith(line) and proc.stderr.count("\n") == 1, proc.stderr
 
 
 # ---------------------------------------------------------------- run_deploy
