@@ -44,10 +44,6 @@ How the checkout is imported (it must not change the board):
     packaging and PyYAML are used for real and must be installed (an error names the missing one).
 Stdlib only, Python 3.8+.
 """
-import sys
-
-sys.dont_write_bytecode = True
-
 import contextlib
 import fnmatch
 import importlib
@@ -59,7 +55,10 @@ import io
 import json
 import os
 import re
+import sys
 import types
+
+sys.dont_write_bytecode = True  # set before any module of the checkout is imported
 
 # importlib.abc is imported above because packages.py names importlib.abc.MetaPathFinder after
 # importing only importlib.machinery/util (dusty-nv/jetson-containers jetson_containers/packages.py

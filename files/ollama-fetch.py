@@ -104,12 +104,11 @@ OPENER = urllib.request.build_opener(Redirects)
 def human(n: float, unit_of: float | None = None) -> str:
     """4.7 GB; with ``unit_of``, ``n`` in the unit that suits ``unit_of`` without the unit (``2.1``)."""
     reference = n if unit_of is None else unit_of
-    for unit, size in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("KB", 1e3)):
+    unit, value = "B", f"{int(n)}"
+    for name, size in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("KB", 1e3)):
         if reference >= size:
-            value = f"{n / size:.1f}"
+            unit, value = name, f"{n / size:.1f}"
             break
-    else:
-        unit, value = "B", f"{int(n)}"
     return value if unit_of is not None else f"{value} {unit}"
 
 

@@ -48,12 +48,11 @@ class Parser(argparse.ArgumentParser):
 def human(n: float, unit_of: float | None = None) -> str:
     """4.7 GB; with ``unit_of``, ``n`` in the unit that suits ``unit_of`` without the unit (``2.1``)."""
     reference = n if unit_of is None else unit_of
-    for unit, size in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("KB", 1e3)):
+    unit, value = "B", f"{int(n)}"
+    for name, size in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("KB", 1e3)):
         if reference >= size:
-            value = f"{n / size:.1f}"
+            unit, value = name, f"{n / size:.1f}"
             break
-    else:
-        unit, value = "B", f"{int(n)}"
     return value if unit_of is not None else f"{value} {unit}"
 
 
@@ -162,7 +161,8 @@ def check_blobs(models_dir: str, model: str, expected: list[str]) -> None:
             manifest = json.loads(f.read().decode())
         pulled = [manifest["config"]["digest"]] + [layer["digest"] for layer in manifest["layers"]]
     except (OSError, ValueError, KeyError, TypeError) as err:
-        raise Failed(f"pulled {model}, but cannot read its manifest {path} to compare with models.lock: {err}")
+        raise Failed(f"pulled {model}, but cannot read its manifest {path} to compare with models.lock:"
+                     f" {err}") from None
     if set(pulled) != set(expected):
         missing = sorted(set(expected) - set(pulled))
         unexpected = sorted(set(pulled) - set(expected))
