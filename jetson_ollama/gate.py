@@ -24,7 +24,8 @@ RED_PERCENT = _red_lower_bound()
 @dataclass
 class Expected:
     version: str | None  # what /api/version should say; None: any
-    models: dict[str, str | None]  # tag -> models.lock's manifest digest, None when not locked; the first is generated with
+    # tag -> models.lock's manifest digest, None when not locked; the health check generates with the first
+    models: dict[str, str | None]
     red_percent: float = RED_PERCENT  # RAM in use at or above this share of MemTotal fails the board
 
 

@@ -321,7 +321,7 @@ def check_docker_archive(path: Path, *, layers: bool = True) -> list[str]:
                 problems.append(f"invalid manifest, layers length mismatch: expected {len(item['Layers'])}, "
                                 f"got {len(diff_ids)}")
                 continue
-            for index, (layer, diff_id) in enumerate(zip(item["Layers"], diff_ids)):
+            for index, (layer, diff_id) in enumerate(zip(item["Layers"], diff_ids, strict=True)):
                 stream = read(layer)
                 if stream is None or not layers:
                     continue
@@ -330,5 +330,6 @@ def check_docker_archive(path: Path, *, layers: bool = True) -> list[str]:
                     while chunk := data.read(CHUNK):
                         sha.update(chunk)
                 if "sha256:" + sha.hexdigest() != diff_id:
-                    problems.append(f"invalid diffID for layer {index}: expected {diff_id}, got sha256:{sha.hexdigest()}")
+                    problems.append(f"invalid diffID for layer {index}: expected {diff_id},"
+                                    f" got sha256:{sha.hexdigest()}")
     return problems

@@ -35,10 +35,10 @@ import os
 import re
 import tempfile
 import time
-from typing import Any
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -199,7 +199,8 @@ def check_blobs(lock: dict[str, LockEntry], tag: str, blob_digests: Iterable[str
 @functools.lru_cache(maxsize=4096)
 def _scalar(text: str) -> str:
     # plain where YAML reads the text back unchanged (qwen2.5:0.5b, sha256:...), else double-quoted
-    plain = re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._:/+-]*", text) and yaml.load(text, Loader=_LOADER) == text
+    plain = (re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._:/+-]*", text)
+             and yaml.load(text, Loader=_LOADER) == text)  # noqa: S506 - a safe loader
     return text if plain else json.dumps(text)
 
 

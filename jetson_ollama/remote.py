@@ -179,7 +179,7 @@ def connect(host: InventoryHost | SSHTarget, *, timeout: float = CONNECT_TIMEOUT
             auth_timeout=timeout, channel_timeout=timeout, look_for_keys=target.look_for_keys,
             allow_agent=target.allow_agent,
         )
-    except Exception as exc:  # noqa: BLE001 - every failure to connect is a reason, never a crash
+    except Exception as exc:  # every failure to connect is a reason, never a crash
         client.close()
         if isinstance(exc, paramiko.SSHException) and "not found in known_hosts" in str(exc):
             reason = (f"host key of {target.hostname}:{target.port} is not in {target.known_hosts} (strict host "

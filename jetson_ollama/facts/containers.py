@@ -30,8 +30,9 @@ class CheckoutDict(TypedDict, total=False):
 class JetsonContainersCheckout(FactBase[CheckoutDict]):
     """
     Returns the jetson-containers checkout at ``path``: its ``commit`` (full sha), committer ``date``
-    (``2025-05-14``) and time (``committed``, ISO 8601 with its offset), whether tracked files are ``dirty``, the targets of the ``autotag`` and
-    ``jetson_containers`` links that install.sh puts in ``/usr/local/bin`` (``""`` when absent) and
+    (``2025-05-14``) and time (``committed``, ISO 8601 with its offset), whether tracked files are
+    ``dirty``, the targets of the ``autotag`` and ``jetson_containers`` links that install.sh puts in
+    ``/usr/local/bin`` (``""`` when absent) and
     whether the ``.env`` it copies from ``.env.default`` exists (``env_file``); ``{}`` when ``path``
     is not the top of a git checkout. Facts section 4.
 
@@ -125,7 +126,8 @@ def image_version_command(ref: str) -> StringCommand:
     finds no server and says ``Warning: client version is 0.6.8`` (or ``ollama version is 0.6.8``)."""
     return StringCommand(
         "docker image inspect", QuoteString(ref), ">/dev/null 2>&1 || exit 0;",
-        "timeout 60 docker run --rm --network none --entrypoint ollama", QuoteString(ref), "--version 2>&1 | tail -n 5; true",
+        "timeout 60 docker run --rm --network none --entrypoint ollama", QuoteString(ref),
+        "--version 2>&1 | tail -n 5; true",
     )
 
 

@@ -20,7 +20,8 @@ from .ollama import _check_ref, _find_image
 
 STAGING = "/var/lib/jetson-ollama/bundle"
 _DIGEST_RE = re.compile(r"sha256:[0-9a-f]{64}")
-_STORE_FILE_RE = re.compile(r"manifests/registry\.ollama\.ai/library/[A-Za-z0-9_][A-Za-z0-9_.-]*/[A-Za-z0-9_][A-Za-z0-9_.-]*"
+_STORE_FILE_RE = re.compile(r"manifests/registry\.ollama\.ai/library/"
+                            r"[A-Za-z0-9_][A-Za-z0-9_.-]*/[A-Za-z0-9_][A-Za-z0-9_.-]*"
                             r"|blobs/sha256-[0-9a-f]{64}")
 
 
@@ -170,9 +171,11 @@ def model_copied(
         yield from files.put._inner(src=store_files[path], dest=posixpath.join(store, path), mode="644")
     yield from files.put._inner(src=str(FETCH_SCRIPT), dest=FETCH_SCRIPT_DEST)
     yield StringCommand(
-        "python3", QuoteString(FETCH_SCRIPT_DEST), "--model", QuoteString(name), "--models-dir", QuoteString(models_dir),
+        "python3", QuoteString(FETCH_SCRIPT_DEST), "--model", QuoteString(name),
+        "--models-dir", QuoteString(models_dir),
         "--store", QuoteString(f"file://{store}"), "--expect-manifest", QuoteString(manifest),
     )
     # the staged store and the directories it made, so nothing of it stays on the board
     yield StringCommand("rm -rf", QuoteString(store), "&& rmdir --ignore-fail-on-non-empty",
-                        QuoteString(posixpath.join(staging, "models", base)), QuoteString(posixpath.join(staging, "models")))
+                        QuoteString(posixpath.join(staging, "models", base)),
+                        QuoteString(posixpath.join(staging, "models")))

@@ -134,7 +134,8 @@ def image_from_registry(ref: str, lan_ref: str):
     yield StringCommand(
         "d=$(curl -fsI --max-time 10", *accept_headers(), QuoteString(manifest_url(lan_ref)),
         "| tr -d '\\r' | awk 'tolower($1) == \"docker-content-digest:\" {print $2}');",
-        'case "$d" in sha256:*) ;; *) echo', QuoteString(f"the fleet's registry has no {lan_ref} (did its builder fail?)"),
+        'case "$d" in sha256:*) ;; *) echo',
+        QuoteString(f"the fleet's registry has no {lan_ref} (did its builder fail?)"),
         ">&2; exit 1;; esac;",
         StringCommand("r=", QuoteString(repository), _separator=""), "&&",
         'docker pull "$r@$d" && docker tag "$r@$d"', QuoteString(ref),

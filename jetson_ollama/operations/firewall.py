@@ -7,10 +7,9 @@ from io import StringIO
 
 from pyinfra import host
 from pyinfra.api import OperationError, QuoteString, StringCommand, operation
-from pyinfra.operations import files
-
 from pyinfra.facts.files import File
 from pyinfra.facts.systemd import SystemdEnabled
+from pyinfra.operations import files
 
 from ..facts.network import CHAIN, ApiFirewall
 

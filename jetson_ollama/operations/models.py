@@ -280,6 +280,7 @@ def fetched(
         return
     yield from files.put._inner(src=str(FETCH_SCRIPT), dest=FETCH_SCRIPT_DEST)
     yield StringCommand(
-        "python3", QuoteString(FETCH_SCRIPT_DEST), "--model", QuoteString(name), "--models-dir", QuoteString(models_dir),
+        "python3", QuoteString(FETCH_SCRIPT_DEST), "--model", QuoteString(name),
+        "--models-dir", QuoteString(models_dir),
         "--registry" if store is None else "--store", QuoteString(source), "--expect-manifest", QuoteString(manifest),
     )

@@ -1,5 +1,6 @@
 """Ollama in a docker container: its image (pulled or built by jetson-containers), the container run
-with ``docker run`` and recreated when its spec changes, and the wait for its API (docs/facts.md section 4, section 5)."""
+with ``docker run`` and recreated when its spec changes, and the wait for its API (docs/facts.md
+section 4, section 5)."""
 
 from __future__ import annotations
 
