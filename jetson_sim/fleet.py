@@ -108,7 +108,7 @@ class Fleet:
 
     # ---- state ---------------------------------------------------------------------------------
     @classmethod
-    def load(cls, name: str = "sim") -> "Fleet":
+    def load(cls, name: str = "sim") -> Fleet:
         path = home() / "fleets" / name / "fleet.json"
         if not path.exists():
             return cls(name=name)
@@ -384,7 +384,8 @@ class Fleet:
         for who in (["-s", board.ip], ["-m", "mac", "--mac-source", board.mac]):
             tag = ["-m", "comment", "--comment", f"jetson-sim {board.name} internet off"]
             rules += [
-                [*who, "-p", "tcp", "--sport", "22", "-m", "conntrack", "--ctstate", "ESTABLISHED", *tag, "-j", "RETURN"],
+                [*who, "-p", "tcp", "--sport", "22", "-m", "conntrack", "--ctstate", "ESTABLISHED", *tag,
+                 "-j", "RETURN"],
                 [*who, "-p", "tcp", *tag, "-j", "REJECT", "--reject-with", "tcp-reset"],
                 [*who, *tag, "-j", "REJECT", "--reject-with", "icmp-port-unreachable"],
             ]

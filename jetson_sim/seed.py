@@ -29,8 +29,10 @@ SWAP_TOOLS = ("/usr/sbin/swapon", "/usr/sbin/swapoff")
 # JetPack's units a tuning deploy turns off (docs/facts.md section 3), enabled as JetPack ships them; unit
 # paths unverified. nvargus-daemon is the CSI camera daemon: here a process that only waits.
 JETPACK_UNITS = {
-    "nvzramconfig.service": "[Unit]\nDescription=ZRAM configuration\n\n[Service]\nType=oneshot\nRemainAfterExit=yes\n"
-                            "ExecStart=/etc/systemd/nvzramconfig.sh start\nExecStop=/etc/systemd/nvzramconfig.sh stop\n\n"
+    "nvzramconfig.service": "[Unit]\nDescription=ZRAM configuration\n\n"
+                            "[Service]\nType=oneshot\nRemainAfterExit=yes\n"
+                            "ExecStart=/etc/systemd/nvzramconfig.sh start\n"
+                            "ExecStop=/etc/systemd/nvzramconfig.sh stop\n\n"
                             "[Install]\nWantedBy=multi-user.target\n",
     "nvargus-daemon.service": "[Unit]\nDescription=Argus daemon (simulated: no camera, it only waits)\n\n"
                               "[Service]\nExecStart=/usr/bin/sleep infinity\nRestart=always\n\n"

@@ -12,6 +12,7 @@ Environment (simulator only, never on a real board):
   JETSON_SIM_TEGRASTATS_COUNT  tegrastats stops after this many lines (tests)
 """
 
+import contextlib
 import fcntl
 import json
 import os
@@ -351,7 +352,8 @@ def refresh_uptime():
         os.close(fd)
 
 
-# ---------------------------------------------------------------- swap: /proc/swaps, swapon, swapoff (docs/facts.md section 3)
+# ---------------------------------------------------------------- swap: /proc/swaps, swapon, swapoff
+# (docs/facts.md section 3)
 
 # Never the kernel's swapon: a board is a namespace of the host, so a real swapon would give the whole
 # machine swap on a board's disk. The board's swap table lives in SWAPS, which init.sh binds over
@@ -561,23 +563,24 @@ def tegrastats(args):
     signal.signal(signal.SIGINT, lambda *_: sys.exit(0))
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     limit = int(os.environ.get("JETSON_SIM_TEGRASTATS_COUNT", "0") or 0)
-    out = open(logfile, "a") if logfile else sys.stdout
-    if logfile or start:  # so `tegrastats --stop` can find this instance
-        os.makedirs(os.path.dirname(p(TEGRASTATS_PID)), exist_ok=True)
-        with open(p(TEGRASTATS_PID), "w") as f:
-            f.write(f"{os.getpid()}\n")
-    averages, count = {}, 0
-    try:
-        while True:
-            out.write(tegrastats_line(profile, averages, count) + "\n")
-            out.flush()
-            count += 1
-            if limit and count >= limit:
-                return 0
-            time.sleep(interval / 1000)
-    finally:
-        if read_text(TEGRASTATS_PID).strip() == str(os.getpid()):
-            os.unlink(p(TEGRASTATS_PID))
+    # the log file is closed with the loop; stdout is not ours to close
+    with open(logfile, "a") if logfile else contextlib.nullcontext(sys.stdout) as out:
+        if logfile or start:  # so `tegrastats --stop` can find this instance
+            os.makedirs(os.path.dirname(p(TEGRASTATS_PID)), exist_ok=True)
+            with open(p(TEGRASTATS_PID), "w") as f:
+                f.write(f"{os.getpid()}\n")
+        averages, count = {}, 0
+        try:
+            while True:
+                out.write(tegrastats_line(profile, averages, count) + "\n")
+                out.flush()
+                count += 1
+                if limit and count >= limit:
+                    return 0
+                time.sleep(interval / 1000)
+        finally:
+            if read_text(TEGRASTATS_PID).strip() == str(os.getpid()):
+                os.unlink(p(TEGRASTATS_PID))
 
 
 def tegrastats_stop():
@@ -730,7 +733,7 @@ def uname_values():
     except (OSError, ValueError, KeyError):  # never break the board's scripts over a missing profile
         machine, release = real.machine, real.release
     return dict(zip("snrvmpio", (real.sysname, real.nodename, release, real.version,
-                                 machine, machine, machine, "GNU/Linux")))
+                                 machine, machine, machine, "GNU/Linux"), strict=True))
 
 
 def uname(args):

@@ -273,7 +273,7 @@ class Handler(BaseHTTPRequestHandler):
     def _json(self, status: int, doc) -> None:
         self._send(status, json.dumps(doc).encode(), "application/json")
 
-    def log_request(self, code="-", size="-"):
+    def log_request(self, code="-", size="-"):  # noqa: ARG002 - BaseHTTPRequestHandler's signature
         sys.stderr.write(f"{self.log_date_time_string()} {self.client_address[0]} \"{self.command} {self.path}\" "
                          f"{code}\n")
 

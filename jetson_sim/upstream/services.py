@@ -77,9 +77,10 @@ def _wait_port(host: str, port: int, proc: subprocess.Popen | None = None, timeo
             return
         except OSError:
             if proc is not None and proc.poll() is not None:
-                raise RuntimeError(f"{proc.args[0]} exited ({proc.returncode}) before listening on {host}:{port}")
+                raise RuntimeError(f"{proc.args[0]} exited ({proc.returncode})"
+                                   f" before listening on {host}:{port}") from None
             if time.monotonic() > deadline:
-                raise RuntimeError(f"nothing listens on {host}:{port} after {timeout:.0f} s")
+                raise RuntimeError(f"nothing listens on {host}:{port} after {timeout:.0f} s") from None
             time.sleep(0.05)
 
 
@@ -131,8 +132,10 @@ def ensure_mirror_storage(log=print) -> Path:
     return storage
 
 
-# a blob GET in the registry's access log: `10.0.0.12 - - [date] "GET /v2/<repo>/blobs/sha256:... HTTP/1.1" 200 90921918 ...`
-_ACCESS_RE = re.compile(r'(?P<client>\S+) \S+ \S+ \[[^]]*\] "(?P<method>[A-Z]+) /v2/(?P<repository>\S+)/blobs/(?P<digest>sha256:[0-9a-f]{64})'
+# a blob GET in the registry's access log:
+#   10.0.0.12 - - [date] "GET /v2/<repo>/blobs/sha256:... HTTP/1.1" 200 90921918 ...
+_ACCESS_RE = re.compile(r'(?P<client>\S+) \S+ \S+ \[[^]]*\] "(?P<method>[A-Z]+) '
+                        r'/v2/(?P<repository>\S+)/blobs/(?P<digest>sha256:[0-9a-f]{64})'
                         r' [^"]*" (?P<status>\d{3}) (?P<size>\d+)')
 
 
