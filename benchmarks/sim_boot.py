@@ -15,8 +15,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("JETSON_SIM_HOME", "/var/lib/jetson-sim-bench")
 
-from jetson_sim import base  # noqa: E402
-from jetson_sim.fleet import Fleet  # noqa: E402
+from jetson_sim import base
+from jetson_sim.fleet import Fleet
 
 
 def used_mb() -> int:

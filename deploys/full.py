@@ -12,11 +12,11 @@ fleet (stages/cache.py). For a one-line summary of each board's facts without ch
 """
 
 from jetson_ollama.stages.access import api_access
+from jetson_ollama.stages.board_scripts import board_scripts
 from jetson_ollama.stages.cache import fleet_cache
 from jetson_ollama.stages.image import ollama_image
 from jetson_ollama.stages.jetson_containers import install_jetson_containers
 from jetson_ollama.stages.models import ollama_models
-from jetson_ollama.stages.board_scripts import board_scripts
 from jetson_ollama.stages.preflight import preflight
 from jetson_ollama.stages.service import ollama_service
 from jetson_ollama.stages.tuning import board_tuning

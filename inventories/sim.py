@@ -4,9 +4,10 @@ Start boards first:  python -m jetson_sim up --boards 3 --profile orin-nano-8gb-
 Then:                pyinfra inventories/sim.py deploys/full.py
 
 Settings for every board can come from $JETSON_SIM_HOST_DATA, a JSON object (e.g.
-'{"ollama_models": ["qwen2.5:0.5b"]}'). Reads the state `python -m jetson_sim` keeps ($JETSON_SIM_HOME, default /var/lib/jetson-sim, and
-$JETSON_SIM_FLEET, default "sim"). Groups: `jetsons` (every Jetson profile), `not_jetsons`, and one
-group per profile with dashes and dots as underscores (e.g. `orin_nano_8gb_r36_2_0`). A board whose
+'{"ollama_models": ["qwen2.5:0.5b"]}'). Reads the state `python -m jetson_sim` keeps ($JETSON_SIM_HOME,
+default /var/lib/jetson-sim, and $JETSON_SIM_FLEET, default "sim"). Groups: `jetsons` (every Jetson
+profile), `not_jetsons`, and one group per profile with dashes and dots as underscores (e.g.
+`orin_nano_8gb_r36_2_0`). A board whose
 name starts with "cache" (`python -m jetson_sim up --profile x86-server --prefix cache`) is the fleet's
 cache host (group `cache`, and `jetson_cache_host` of every host).
 """

@@ -141,7 +141,7 @@ def extract(mirror, sha, dest):
     writer = threading.Thread(target=feed, daemon=True)
     writer.start()
     missing = []
-    for mode, obj, path in entries:
+    for _, _, path in entries:
         header = proc.stdout.readline().decode().split()
         if len(header) < 3 or header[1] == "missing":
             missing.append(path)
@@ -215,8 +215,10 @@ def make_board(root, board):
     scripts = {
         "lsb_release": f'''#!/bin/sh
 case "$1" in
-  -rs|-sr) echo {ubuntu};; -cs|-sc) echo {codename};; -is|-si) echo Ubuntu;; -ds|-sd) echo "Ubuntu {ubuntu} LTS";;
-  *) printf 'Distributor ID:\\tUbuntu\\nDescription:\\tUbuntu {ubuntu} LTS\\nRelease:\\t{ubuntu}\\nCodename:\\t{codename}\\n';;
+  -rs|-sr) echo {ubuntu};; -cs|-sc) echo {codename};; -is|-si) echo Ubuntu;;
+  -ds|-sd) echo "Ubuntu {ubuntu} LTS";;
+  *) printf 'Distributor ID:\\tUbuntu\\nDescription:\\tUbuntu {ubuntu} LTS\\n'
+     printf 'Release:\\t{ubuntu}\\nCodename:\\t{codename}\\n';;
 esac
 ''',
         "uname": f'''#!/bin/sh
@@ -224,7 +226,8 @@ esac
 out=""
 for a in "$@"; do
   case "$a" in
-    -a|--all) echo "Linux jetson {kernel} #1 SMP PREEMPT Mon Jun 16 10:00:00 PDT 2025 aarch64 aarch64 aarch64 GNU/Linux"; exit 0;;
+    -a|--all) echo "Linux jetson {kernel} #1 SMP PREEMPT Mon Jun 16 10:00:00 PDT 2025" \\
+      "aarch64 aarch64 aarch64 GNU/Linux"; exit 0;;
     -r) out="$out {kernel}";; -m|-p|-i) out="$out aarch64";; -s) out="$out Linux";; -n) out="$out jetson";;
     -v) out="$out #1 SMP PREEMPT Mon Jun 16 10:00:00 PDT 2025";; -o) out="$out GNU/Linux";;
   esac
@@ -494,7 +497,7 @@ def main(argv=None):
     cases, packages, mismatches, notes = [], {}, [], []
     with tempfile.TemporaryDirectory(prefix="jc-names-") as work:
         board_dirs = {b[0]: make_board(os.path.join(work, "boards"), b) for b in boards}
-        for sha, when, ref in commits:
+        for sha, when, _ in commits:
             short = sha[:8]
             tree = os.path.join(work, "tree-" + short)
             missing = extract(mirror, sha, tree)
@@ -507,7 +510,7 @@ def main(argv=None):
                 res = run_board(tree, board_dirs[bid], board[6], py, os.path.abspath(args.probe),
                                 probe_pythons, work)
                 case = {"id": f"{short}-{bid}", "commit": sha, "committed": when,
-                        "board": dict(zip(BOARD_KEYS, board[1:]))}
+                        "board": dict(zip(BOARD_KEYS, board[1:], strict=True))}
                 if "real_error" in res:
                     case["real_error"] = res["real_error"]
                     case["real_output_tail"] = res.get("real_output", "")[-1500:]
