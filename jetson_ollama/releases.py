@@ -76,7 +76,7 @@ def release_info(release: L4TRelease | str) -> ReleaseInfo:
                        note=f"L4T {release} is not in this library's table: taking {nearest}'s values "
                             f"(JetPack {table[nearest].jetpack}, CUDA {table[nearest].cuda})")
     families = sorted({(known.major, known.minor) for known in table})
-    spans = {}
+    spans: dict[int, list[int]] = {}
     for major, minor in families:
         spans.setdefault(major, []).append(minor)
     known = ", ".join(f"{major}.{min(minors)}-{major}.{max(minors)}" for major, minors in spans.items())

@@ -128,7 +128,7 @@ def ssh_target(host: InventoryHost) -> SSHTarget:
         key_filename=key,
         key_password=data.get("ssh_key_password"),
         password=data.get("ssh_password"),
-        known_hosts=_path(data.get("ssh_known_hosts_file") or DEFAULT_KNOWN_HOSTS),
+        known_hosts=os.path.abspath(os.path.expanduser(data.get("ssh_known_hosts_file") or DEFAULT_KNOWN_HOSTS)),
         # as pyinfra's connector: with ssh_key only that key, else agent and ~/.ssh keys unless disabled
         look_for_keys=key is None and data.get("ssh_look_for_keys", True) is not False,
         allow_agent=key is None and data.get("ssh_allow_agent", True) is not False,

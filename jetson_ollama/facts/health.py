@@ -6,6 +6,7 @@ health gate (``jetson_ollama.gate``) judges it.
 from __future__ import annotations
 
 import json
+from typing import cast
 
 from pyinfra.api import FactBase, QuoteString, StringCommand
 from typing_extensions import TypedDict, override
@@ -155,7 +156,7 @@ class OllamaHealth(FactBase[HealthDict]):
             except ValueError:
                 continue
             if isinstance(report, dict) and "version" in report:
-                return report
+                return cast(HealthDict, report)  # the shape _HEALTH_PY prints
         said = [line.strip() for line in output if line.strip()]
         if not said:
             return {}

@@ -298,8 +298,8 @@ class DefaultTarget(FactBase[str]):
     section 3); ``""`` without systemd.
     """
 
-    @override
-    def default(self) -> str:
+    @staticmethod
+    def default() -> str:
         return ""
 
     @override

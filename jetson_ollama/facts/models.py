@@ -125,9 +125,9 @@ class OllamaModels(FactBase[dict[str, ModelDict]]):
             name = model.get("name") or model.get("model")
             if not isinstance(name, str) or not name:
                 continue
-            size = model.get("size")
+            size, digest = model.get("size"), model.get("digest")
             models[name] = {
-                "digest": model.get("digest") if isinstance(model.get("digest"), str) else "",
+                "digest": digest if isinstance(digest, str) else "",
                 "size": size if isinstance(size, int) and not isinstance(size, bool) else 0,
             }
         return models

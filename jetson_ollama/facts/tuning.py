@@ -48,7 +48,8 @@ class PowerModes(FactBase[PowerModesDict]):
     @override
     def process(self, output: list[str]) -> PowerModesDict:
         modes: list[PowerModeDict] = []
-        default, current = None, None
+        default: int | None = None
+        current: PowerModeDict | None = None
         for line in output:
             if block := _BLOCK_RE.match(line.strip()):
                 fields = dict(re.findall(r"(\w+)=(\S+)", block[2]))

@@ -49,7 +49,7 @@ def nvidia_runtime(default: bool = False):
 
         nvidia_runtime(name="Register the NVIDIA runtime with docker")
     """
-    config = dict(host.get_fact(DockerDaemonJson))
+    config = host.get_fact(DockerDaemonJson).copy()
     if config.pop("_invalid", False):
         raise OperationError("/etc/docker/daemon.json does not parse; fix it by hand first")
     runtimes = dict(config.get("runtimes") or {})

@@ -58,7 +58,7 @@ def insecure_registry(registry: str):
         systemd.service(name="Reload docker", service="docker", reloaded=True, _if=trusted.did_change)
     """
     _check_registry(registry)
-    config = dict(host.get_fact(DockerDaemonJson))
+    config = host.get_fact(DockerDaemonJson).copy()
     if config.pop("_invalid", False):
         raise OperationError("/etc/docker/daemon.json does not parse; fix it by hand first")
     listed = list(config.get("insecure-registries") or [])

@@ -51,7 +51,7 @@ def _listed(models: Mapping[str, Any], name: str) -> str | None:
     return next((listed for listed in models if listed.casefold() == name.casefold()), None)
 
 
-def _check_url(url: str) -> str:
+def _check_url(url: object) -> str:
     if not isinstance(url, str) or not _URL_RE.fullmatch(url):
         raise OperationError(f"url must be an http(s) URL like http://127.0.0.1:11434, not {url!r}")
     return url.rstrip("/")
@@ -119,7 +119,8 @@ def present(
         if "/" in name:
             raise OperationError(f"expect_blobs is checked for library models only, not {name}")
 
-    listed = _listed(host.get_fact(OllamaModels, url=url), name)
+    served = host.get_fact(OllamaModels, url=url)
+    listed = _listed(served, name)
     if expect_blobs is not None:
         stored = host.get_fact(OllamaManifests, models_dir=models_dir)
         on_disk = stored[key] if (key := _listed(stored, name)) else None
@@ -174,7 +175,8 @@ def absent(model: str, url: str = "http://127.0.0.1:11434"):
     """
     name = model_name(model)
     base = _check_url(url)
-    listed = _listed(host.get_fact(OllamaModels, url=url), name)
+    served = host.get_fact(OllamaModels, url=url)
+    listed = _listed(served, name)
     if not listed:
         host.noop(f"model {name} already absent")
         return

@@ -9,13 +9,13 @@ import json
 import math
 import posixpath
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pyinfra import host
 from pyinfra.api import OperationError, QuoteString, StringCommand, operation
 
-from jetson_ollama.facts.containers import DockerImages, OllamaContainer
+from jetson_ollama.facts.containers import DockerImages, ImageDict, OllamaContainer
 from jetson_ollama.facts.ollama import OllamaVersion
 
 _CONTAINER_NAME_RE = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]+")  # docker's own rule
@@ -39,7 +39,8 @@ def _check_ref(ref: str) -> None:
         raise OperationError(f"image must be a reference with a tag, like dustynv/ollama:r36.2.0, not {ref!r}")
 
 
-def _find_image(images: Iterable[Mapping[str, Any]], ref: str) -> Mapping[str, Any] | None:
+# images: the DockerImages fact's own type, so that _find_image(host.get_fact(DockerImages), ...) checks
+def _find_image(images: list[ImageDict], ref: str) -> ImageDict | None:
     return next((image for image in images if image["ref"] == _familiar(ref)), None)
 
 
@@ -251,14 +252,15 @@ def container(
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_./-]*", spec_label or ""):
         raise OperationError(f"spec_label must be a docker label name like jetson-ollama.spec, not {spec_label!r}")
 
-    options = dict(command=command, runtime=runtime, restart=restart)
-    _, hash_without_id = container_spec(image, env, models_dir, container_models_dir, **options)  # checks input
+    _, hash_without_id = container_spec(image, env, models_dir, container_models_dir,  # checks input
+                                        command=command, runtime=runtime, restart=restart)
 
     known = _find_image(host.get_fact(DockerImages), image)
     image_id = known["id"] if known else ""
-    spec, spec_hash = container_spec(image, env, models_dir, container_models_dir, image_id=image_id, **options)
+    spec, spec_hash = container_spec(image, env, models_dir, container_models_dir, image_id=image_id,
+                                     command=command, runtime=runtime, restart=restart)
     current = host.get_fact(OllamaContainer, container=container)
-    label = current.get("labels", {}).get(spec_label) if current else None
+    label = current.get("labels", {}).get(spec_label, "") if current else ""
     current_spec = label == spec_hash or (
         image_id and current.get("image_id") == image_id and label == hash_without_id
     )

@@ -67,7 +67,7 @@ def power_mode_needs_reboot(modes: Sequence[Mapping[str, Any]], current: int | N
     return None not in (now["cores_online"], wanted["cores_online"]) and now["cores_online"] != wanted["cores_online"]
 
 
-def size_bytes(size: str) -> int:
+def size_bytes(size: object) -> int:
     """``"8G"`` -> 8 GiB in bytes, as fallocate reads it; OperationError on anything else."""
     match = _SIZE_RE.fullmatch(size) if isinstance(size, str) else None
     if not match:
@@ -334,7 +334,7 @@ def docker_data_root(path: str):
         )
     """
     _check_path("path", path)
-    config = dict(host.get_fact(DockerDaemonJson))
+    config = host.get_fact(DockerDaemonJson).copy()
     current = check_data_root(path, config)
     if current == path:
         host.noop(f"docker already keeps its data in {path}")
