@@ -1,4 +1,4 @@
-"""Settings from host data, the Ollama container environment, the README defaults table."""
+"""Settings from host data, the declaration they come from, the Ollama environment, the README settings table."""
 
 import dataclasses
 from pathlib import Path
@@ -6,10 +6,11 @@ from pathlib import Path
 import pytest
 from pyinfra.api import Config, Inventory, State
 
+from jetson_ollama.checks import boolean
 from jetson_ollama.config import (
     ConfigError, Settings, defaults_meanings, defaults_table, ollama_environment, settings,
 )
-from jetson_ollama.defaults import DEFAULTS
+from jetson_ollama.defaults import CHECKS, DEFAULTS, DOCS, INTERNAL, declaration_problems, setting
 
 README = Path(__file__).parents[2] / "README.md"
 BEGIN, END = "<!-- defaults:begin -->", "<!-- defaults:end -->"
@@ -28,8 +29,39 @@ def test_settings_has_every_default_as_an_attribute():
 def test_every_key_has_a_prefix_and_a_one_line_meaning():
     assert all(key.startswith(("jetson_", "ollama_")) for key in DEFAULTS)
     meanings = defaults_meanings()
-    assert list(meanings) == list(DEFAULTS)
+    assert list(meanings) == [key for key in DEFAULTS if key not in INTERNAL]
     assert all(meaning and not meaning.startswith("#") for meaning in meanings.values())
+
+
+def test_every_setting_is_declared_with_a_check_and_a_one_line_doc():
+    assert declaration_problems(Settings) == []
+    assert list(CHECKS) == list(DOCS) == list(DEFAULTS)
+    assert all(callable(check) for check in CHECKS.values())
+    assert all(doc.strip() and "\n" not in doc for doc in DOCS.values())
+
+
+def test_a_setting_without_a_check_or_a_doc_is_found():
+    @dataclasses.dataclass(frozen=True)
+    class Declared:
+        jetson_fine: bool = setting(False, boolean, "a setting as it should be")
+        jetson_no_check: bool = dataclasses.field(default=False, metadata={"doc": "no check"})
+        jetson_two_lines: bool = setting(False, boolean, "a doc\nof two lines")
+        jetson_bare: int = 3
+        _private: int = 0  # not a setting
+
+    assert declaration_problems(Declared) == [
+        "jetson_no_check: no check; declare it as setting(default, check, doc)",
+        "jetson_two_lines: no one-line doc; declare it as setting(default, check, doc)",
+        "jetson_bare: no check; declare it as setting(default, check, doc)",
+        "jetson_bare: no one-line doc; declare it as setting(default, check, doc)",
+    ]
+
+
+def test_list_defaults_are_not_shared():
+    first, second = Settings(), Settings()
+    assert first.ollama_models_auto == DEFAULTS["ollama_models_auto"]
+    assert first.ollama_models_auto is not second.ollama_models_auto
+    assert settings({}).jetson_bench_prompts is not DEFAULTS["jetson_bench_prompts"]
 
 
 def test_none_falls_back_to_the_default_and_settings_are_frozen():
@@ -158,7 +190,7 @@ def test_environment_sets_no_jetpack_beyond_6():
 def test_defaults_table():
     lines = defaults_table().splitlines()
     assert lines[:2] == ["| key | default | meaning |", "|---|---|---|"]
-    assert len(lines) == 2 + len(DEFAULTS)
+    assert len(lines) == 2 + len(DEFAULTS) - len(INTERNAL)
     row = {line.split("`")[1]: line for line in lines[2:]}
     assert row["jetson_image_strategy"].startswith('| `jetson_image_strategy` | `"auto"` | how the board gets '
                                                    'its Ollama image: prebuilt \\| build \\| reuse \\| auto ')
@@ -167,11 +199,23 @@ def test_defaults_table():
 
 
 def test_readme_shows_the_defaults_table():
-    readme = README.read_text() if README.exists() else ""
-    if BEGIN not in readme:
-        pytest.skip("README.md has no defaults markers yet")
+    readme = README.read_text()
+    assert BEGIN in readme and END in readme, f"README.md lost its {BEGIN} ... {END} markers"
     between = readme.split(BEGIN, 1)[1].split(END, 1)[0]
     assert between.strip() == defaults_table().strip(), "paste the output of: python -m jetson_ollama.config"
+
+
+def test_internal_keys_stay_out_of_the_table_and_are_still_checked():
+    assert "jetson_rollout_keep_previous" in INTERNAL  # jetson-ollama rollout sets it, not users
+    table_keys = [line.split("`")[1] for line in defaults_table().splitlines()[2:]]
+    assert not set(INTERNAL) & set(table_keys)
+    assert set(table_keys) | set(INTERNAL) == set(DEFAULTS)
+    readme = README.read_text()
+    outside = readme.split(BEGIN, 1)[0] + readme.split(END, 1)[1]
+    assert all(f"`{key}`" in outside for key in INTERNAL), "the README's paragraph by the table names each one"
+    with pytest.raises(ConfigError, match=r"^jetson_rollout_keep_previous: must be True or False \(got 'yes'\)$"):
+        settings({"jetson_rollout_keep_previous": "yes"})
+    assert settings({"jetson_rollout_keep_previous": True}).jetson_rollout_keep_previous is True
 
 
 # ---- the API stays on the board unless networks are listed (secure defaults)

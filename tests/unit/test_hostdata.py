@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from jetson_ollama import config
+from jetson_ollama import checks, defaults
 from jetson_ollama.__main__ import main
 from jetson_ollama.config import ConfigError, problems, settings
 from jetson_ollama.hostdata import check_inventory
@@ -77,7 +77,7 @@ BAD_LINES = [
 ]
 
 
-# ---------------------------------------------------------------- config.problems and its helpers
+# ---------------------------------------------------------------- config.problems and the checks
 
 def test_problems_lists_every_bad_key_where_settings_raises_on_the_first():
     data = {"ollama_num_parallel": 0, "jetson_scripts_dir": "bin", "ollama_host": "127.0.0.1"}
@@ -107,7 +107,7 @@ def test_model_tags_outside_the_catalog_need_allow_unknown():
 
 
 def test_a_check_that_cannot_read_a_value_makes_it_a_problem_not_a_crash(monkeypatch):
-    monkeypatch.setitem(config._CHECKS, "ollama_keep_alive", lambda value: value.upper() and None)
+    monkeypatch.setitem(defaults.CHECKS, "ollama_keep_alive", lambda value: value.upper() and None)
     assert problems({"ollama_keep_alive": 300}) == [
         "ollama_keep_alive: is not a kind of value this key takes (got 300)"]
 
@@ -128,12 +128,12 @@ def test_a_check_that_cannot_read_a_value_makes_it_a_problem_not_a_crash(monkeyp
     (17, "must be an absolute path"),
 ])
 def test_paths_refuse_what_would_break_a_shell_or_unit_line(value, problem):
-    assert config._absolute_path(value) == problem
+    assert checks.absolute_path(value) == problem
 
 
 @pytest.mark.parametrize("value", ["/opt/ollama/models", "/srv/jetson-ollama/models_2.0", "/var/lib/a+b@c"])
 def test_plain_paths_pass(value):
-    assert config._absolute_path(value) is None
+    assert checks.absolute_path(value) is None
 
 
 @pytest.mark.parametrize("value, problem", [
@@ -144,14 +144,14 @@ def test_plain_paths_pass(value):
     (["192.168.55.7/24"], "must list networks without host bits: 192.168.55.7/24 is inside 192.168.55.0/24"),
 ])
 def test_cidrs(value, problem):
-    assert config._cidrs(value) == problem
+    assert checks.cidrs(value) == problem
 
 
 def test_good_cidrs_and_sizes():
-    assert config._cidrs([]) is None
-    assert config._cidrs(["192.168.55.0/24", "10.1.2.3", "fd00::/64"]) is None
-    assert [config._size(size) for size in ("512M", "8G", "1T", "64K")] == [None] * 4
-    assert {config._size(size) for size in ("8", "8GB", "0G", "1.5G", "8 G", 8, "-1G")} == {
+    assert checks.cidrs([]) is None
+    assert checks.cidrs(["192.168.55.0/24", "10.1.2.3", "fd00::/64"]) is None
+    assert [checks.size(size) for size in ("512M", "8G", "1T", "64K")] == [None] * 4
+    assert {checks.size(size) for size in ("8", "8GB", "0G", "1.5G", "8 G", 8, "-1G")} == {
         "must be a size such as 512M or 8G (a whole number and K, M, G or T)"}
 
 
