@@ -151,7 +151,7 @@ def test_the_subprocess_reader_refuses_in_one_line_on_stderr(fleet):
     Path("broken.py").write_text("boards = [\n")
     Path("exits.py").write_text("raise SystemExit('no fleet here')\n")
     for path, line in (("nowhere.py", "no inventory file nowhere.py"),
-                       ("broken.py", "pyinfra could not read broken.py: SyntaxError"),
+                       ("broken.py", "pyinfra could not read broken.py: "),
                        ("exits.py", "pyinfra could not read exits.py: no fleet here")):
         proc = _inventory_in_a_subprocess(path)
         assert (proc.returncode, proc.stdout) == (2, ""), path
