@@ -298,7 +298,7 @@ class Fleet:
 
     def pid1(self, board: Board) -> int:
         """Host PID of the board's systemd (launcher -> unshare -> init)."""
-        pid = self._launcher_pid(board)
+        pid = self._launcher_pid(board) or 0  # 0: not running
         for _ in range(2):
             children = _children(pid) if pid else []
             if not children:
@@ -334,7 +334,7 @@ class Fleet:
         Upstream(self).start()
         used = {b.idx for b in self.boards.values()}
         net = ipaddress.ip_network(self.subnet)
-        new = []
+        new: list[Board] = []
         idx = 0
         while len(new) < count:
             idx += 1

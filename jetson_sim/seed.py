@@ -54,6 +54,8 @@ MODE_LIMITS = {
 
 def _simtools():
     spec = importlib.util.spec_from_file_location("jetson_sim_simtools", SIMTOOLS_SRC)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {SIMTOOLS_SRC}")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -230,7 +232,7 @@ def _seed_cuda(board: _Layers, cuda: dict | None, runtime: str | None) -> None:
     if version is None:
         board.remove("/usr/local/cuda")
         return
-    release = cuda["release"] if cuda else ".".join(runtime.split(".")[:2])
+    release = cuda["release"] if cuda else ".".join(version.split(".")[:2])  # version: the runtime's
     home = f"/usr/local/cuda-{release}"
     if cuda:
         version_json = {  # docs/facts.md section 1: checks read cuda_nvcc.version; the SDK patch level is unverified

@@ -147,7 +147,8 @@ def smi_query(smi, query, fmt):
         if "nounits" in opts:
             heads = [re.sub(r" \[.*\]$", "", h) for h in heads]
         print(", ".join(heads))
-    print(", ".join(SMI_FIELDS[f][1](smi) if SMI_FIELDS[f][1] else "[N/A]" for f in fields))
+    getters = [SMI_FIELDS[f][1] for f in fields]
+    print(", ".join(get(smi) if get else "[N/A]" for get in getters))
     return 0
 
 
@@ -569,7 +570,8 @@ def tegrastats(args):
             os.makedirs(os.path.dirname(p(TEGRASTATS_PID)), exist_ok=True)
             with open(p(TEGRASTATS_PID), "w") as f:
                 f.write(f"{os.getpid()}\n")
-        averages, count = {}, 0
+        averages: dict[str, int] = {}  # rail -> mW averaged since start
+        count = 0
         try:
             while True:
                 out.write(tegrastats_line(profile, averages, count) + "\n")
@@ -608,7 +610,8 @@ def power_models():
 
 def cores_online():
     """{mode id: CPU cores the mode keeps online} from the CPU_ONLINE lines of each POWER_MODEL block."""
-    cores, current = {}, None
+    cores: dict[int, int] = {}
+    current = None
     for line in read_text(NVPMODEL_CONF).splitlines():
         block = re.match(r"\s*<\s*(\w+)(?:\s+ID=(\d+))?", line)
         if block:
@@ -737,7 +740,7 @@ def uname_values():
 
 
 def uname(args):
-    wanted = set()
+    wanted: set[str] = set()
     for arg in args:
         if arg == "--help":
             print(f"Usage: uname [OPTION]...  {SIM_NOTE}\n  -a, --all  -s -n -r -v -m -p -i -o")
@@ -831,7 +834,8 @@ def lsb_release(args):
     info = dict(re.findall(r'^DISTRIB_(\w+)="?(.*?)"?$', read_text(LSB_RELEASE), re.M))
     fields = (("i", "id", "Distributor ID", "ID"), ("d", "description", "Description", "DESCRIPTION"),
               ("r", "release", "Release", "RELEASE"), ("c", "codename", "Codename", "CODENAME"))
-    wanted, short, modules = set(), False, not args
+    wanted: set[str] = set()
+    short, modules = False, not args
     for arg in args:
         flags = [arg[2:]] if arg.startswith("--") else list(arg[1:]) if arg.startswith("-") else [arg]
         for flag in flags:

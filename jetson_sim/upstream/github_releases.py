@@ -46,7 +46,9 @@ import tarfile
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Collection
 from pathlib import Path
+from typing import Any
 
 SERVER = Path(__file__).with_name("ollama_server.py")
 RELEASES = ("0.5.7", "0.6.8", "0.14.0")  # 0.6.8: the library's default ollama_native_version
@@ -124,7 +126,7 @@ def compress(raw: bytes, ext: str) -> bytes:
     return subprocess.run(["zstd", "-q", "-c", "-3"], input=raw, capture_output=True, check=True).stdout
 
 
-def build_release(version: str, tampered: set[str] = frozenset()) -> dict[str, bytes]:
+def build_release(version: str, tampered: Collection[str] = frozenset()) -> dict[str, bytes]:
     """{file: bytes} of one release, sha256sum.txt included (over the files as served)."""
     ext = extension(version)
     files = {}
@@ -154,7 +156,8 @@ class Releases:
     def reset(self) -> None:
         with self.lock:
             self.files = {version: dict(files) for version, files in self.original.items()}
-            self.stats = {"requests": 0, "bytes_total": 0, "gets_by_file": {}, "bytes_by_client": {}, "log": []}
+            self.stats: dict[str, Any] = {"requests": 0, "bytes_total": 0, "gets_by_file": {}, "bytes_by_client": {},
+                                          "log": []}
 
     def tamper(self, version: str, name: str, rewrite_checksums: bool) -> dict:
         with self.lock:

@@ -210,8 +210,11 @@ class Registry:
         if location.startswith("/"):
             location = self.url + location
         sep = "&" if "?" in location else "?"
-        body = data if data is not None else data_path.read_bytes()
-        req = urllib.request.Request(f"{location}{sep}digest={digest}", data=body, method="PUT",
+        if data is None:
+            if data_path is None:
+                raise ValueError("put_blob needs data_path or data")
+            data = data_path.read_bytes()
+        req = urllib.request.Request(f"{location}{sep}digest={digest}", data=data, method="PUT",
                                      headers={"Content-Type": "application/octet-stream"})
         urllib.request.urlopen(req, timeout=300).close()
 

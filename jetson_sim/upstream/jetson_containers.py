@@ -121,7 +121,8 @@ def message(commit: Commit) -> str:
 
 def render(text: str, key: str) -> str:
     """TEXT with the `#@` blocks that do not hold at commit KEY removed (see the module docstring)."""
-    out, stack = [], []
+    out: list[str] = []
+    stack: list[bool] = []  # whether each open block holds
     for number, line in enumerate(text.splitlines(keepends=True), 1):
         match = re.match(r"^[ \t]*#@[ \t]*(.*?)[ \t]*$", line)
         if not match:

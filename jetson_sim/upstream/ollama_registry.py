@@ -47,6 +47,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 CATALOG = Path(__file__).with_name("models.yaml")
 
@@ -110,7 +111,10 @@ def version_tuple(text: str) -> tuple[int, int, int]:
     bare git hash such as "5f7b4a5" (an image built from a shallow clone), which is no release
     (unverified: how the real registry reads it is not public)."""
     match = re.match(r"v?(\d+)(?:\.(\d+))?(?:\.(\d+))?(?=$|[-+])", text or "")
-    return tuple(int(part or 0) for part in match.groups()) if match else (0, 0, 0)
+    if not match:
+        return 0, 0, 0
+    major, minor, patch = (int(part or 0) for part in match.groups())
+    return major, minor, patch
 
 
 # ---------------------------------------------------------------- synthetic blobs
@@ -203,7 +207,7 @@ class Registry:
         with self.lock:
             self.cuts: list[int] = []  # after_bytes for each pending cut
             self.corrupt: dict[str, int] = {}  # model name -> blob responses still to corrupt
-            self.stats = {
+            self.stats: dict[str, Any] = {
                 "requests": {"total": 0, "manifest": 0, "blob_get": 0, "blob_head": 0, "range": 0,
                              "too_old": 0, "not_found": 0, "cut": 0, "corrupted": 0},
                 "bytes_total": 0, "bytes_by_client": {}, "bytes_by_digest": {}, "log": [],
@@ -535,7 +539,7 @@ def serve(listen: str, data: Path, scale: int = 1000) -> None:
     signal.signal(signal.SIGINT, stop)
     sys.stderr.write(f"jetson-sim ollama registry: {len(registry.manifests)} tags, scale 1/{scale}, "
                      f"data {data} ready in {time.monotonic() - started:.2f}s; "
-                     f"listening on {server.server_address[0]}:{server.server_address[1]}\n")
+                     f"listening on {server.server_address[0]!s}:{server.server_port}\n")
     sys.stderr.flush()
     try:
         server.serve_forever(poll_interval=0.2)

@@ -23,6 +23,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any, cast
 
 from .. import base
 from . import images
@@ -77,7 +78,8 @@ def _wait_port(host: str, port: int, proc: subprocess.Popen | None = None, timeo
             return
         except OSError:
             if proc is not None and proc.poll() is not None:
-                raise RuntimeError(f"{proc.args[0]} exited ({proc.returncode})"
+                program = cast(list[str], proc.args)[0]  # both callers start it from a list of str
+                raise RuntimeError(f"{program} exited ({proc.returncode})"
                                    f" before listening on {host}:{port}") from None
             if time.monotonic() > deadline:
                 raise RuntimeError(f"nothing listens on {host}:{port} after {timeout:.0f} s") from None
@@ -192,7 +194,7 @@ class Upstream:
     def image_stats(self) -> dict:
         """Image blobs the Docker Hub stand-in served, from its access log (combined format): bytes per
         client address and per digest, and how often each digest (and each repository's blob) was served."""
-        stats = {"bytes_total": 0, "bytes_by_client": {}, "bytes_by_digest": {}, "gets_by_digest": {},
+        stats: dict[str, Any] = {"bytes_total": 0, "bytes_by_client": {}, "bytes_by_digest": {}, "gets_by_digest": {},
                  "gets_by_blob": {},  # "<repository>@<digest>": a layer two images share counts per image
                  "clients_by_repository": {}}
         log = self.dir / "registry.log"
