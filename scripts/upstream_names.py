@@ -141,7 +141,7 @@ def extract(mirror, sha, dest):
     writer = threading.Thread(target=feed, daemon=True)
     writer.start()
     missing = []
-    for _, _, path in entries:
+    for mode, _, path in entries:
         header = proc.stdout.readline().decode().split()
         if len(header) < 3 or header[1] == "missing":
             missing.append(path)
