@@ -100,18 +100,19 @@ class _Tee(io.TextIOBase):
 
 def _inert_module(name):
     mod = types.ModuleType(name)
-    mod.__jc_names_stub__ = True
+    stub = mod.__dict__  # the stand-in's attributes, set by name
+    stub["__jc_names_stub__"] = True
     if name == "termcolor":
-        mod.colored = lambda text, *a, **k: str(text)
-        mod.cprint = lambda text, *a, **k: print(str(text))
+        stub["colored"] = lambda text, *a, **k: str(text)
+        stub["cprint"] = lambda text, *a, **k: print(str(text))
     elif name == "tabulate":
-        mod.tabulate = lambda rows, *a, **k: "\n".join(" ".join(str(c) for c in r) for r in rows)
+        stub["tabulate"] = lambda rows, *a, **k: "\n".join(" ".join(str(c) for c in r) for r in rows)
     else:
         def __getattr__(attr):
             if attr.startswith("__"):
                 raise AttributeError(attr)
             raise RuntimeError(f"{name} is not installed (jc-names.py stand-in)")
-        mod.__getattr__ = __getattr__
+        stub["__getattr__"] = __getattr__
     return mod
 
 
@@ -167,7 +168,8 @@ def probe(checkout):
     for name in INERT_MODULES:
         if importlib.util.find_spec(name) is None:
             sys.modules[name] = _inert_module(name)
-            sys.__stderr__.write(f"jc-names: {name} is not installed, using an inert stand-in\n")
+            if sys.__stderr__ is not None:  # the real stderr, past the probe's tee
+                sys.__stderr__.write(f"jc-names: {name} is not installed, using an inert stand-in\n")
 
     # __init__.py is not run (dusty-nv/jetson-containers jetson_containers/__init__.py @16f7cf41:
     # utils.check_dependencies() pip-installs requirements.txt when an import fails)

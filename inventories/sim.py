@@ -65,9 +65,9 @@ def _group_name(profile: str) -> str:
 _caches = [board["name"] for board in _state["boards"] if board["name"].startswith("cache")]
 _cache = {"jetson_cache_host": _caches[0]} if _caches else {}
 
-jetsons = []
-not_jetsons = []
-cache = []
+jetsons: list[tuple[str, dict]] = []
+not_jetsons: list[tuple[str, dict]] = []
+cache: list[tuple[str, dict]] = []
 for _board in _state["boards"]:
     _host = (_board["name"], {"ssh_hostname": _board["ip"], "sim_profile": _board["profile"], **_ssh,
                               **_jetson_containers, **_models, **_cache, **_site})

@@ -47,6 +47,7 @@ import sys
 import tempfile
 import termios
 import threading
+from typing import Any
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -134,20 +135,24 @@ def extract(mirror, sha, dest):
             entries.append((mode.decode(), obj.decode(), path.decode()))
     proc = subprocess.Popen(["git", "--git-dir", mirror, "cat-file", "--batch"],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    if proc.stdin is None or proc.stdout is None:  # both are pipes
+        raise RuntimeError("git cat-file started without its pipes")
+    stdin, stdout = proc.stdin, proc.stdout
+
     def feed():  # in a thread: cat-file's stdout would fill while we still write its stdin
-        proc.stdin.write("".join(obj + "\n" for _, obj, _ in entries).encode())
-        proc.stdin.close()
+        stdin.write("".join(obj + "\n" for _, obj, _ in entries).encode())
+        stdin.close()
 
     writer = threading.Thread(target=feed, daemon=True)
     writer.start()
     missing = []
     for mode, _, path in entries:
-        header = proc.stdout.readline().decode().split()
+        header = stdout.readline().decode().split()
         if len(header) < 3 or header[1] == "missing":
             missing.append(path)
             continue
-        data = proc.stdout.read(int(header[2]))
-        proc.stdout.read(1)
+        data = stdout.read(int(header[2]))
+        stdout.read(1)
         target = os.path.join(dest, path)
         os.makedirs(os.path.dirname(target), exist_ok=True)
         if mode == "120000":
@@ -276,7 +281,7 @@ def leftovers(tree):
 # ---- inside the mocked board (run by the throwaway venv's python) ------------------------------
 
 def board_main(tree, result_path, probe, probe_pythons):
-    result = {"probe": None, "probe_left": [], "probe_others": {}}
+    result: dict[str, Any] = {"probe": None, "probe_left": [], "probe_others": {}}
     env = dict(os.environ)
     proc = subprocess.run([sys.executable, "-B", probe, tree], capture_output=True, env=env, check=False)
     result["probe_rc"] = proc.returncode
@@ -351,7 +356,7 @@ def real_names(tree, printed):
                        if "warn" in line.lower()]
     arch = next((str(getattr(l4t, a)) for a in ("CUDA_ARCH", "SYSTEM_ARCH_TYPE", "SYSTEM_ARCH")
                  if hasattr(l4t, a)), None)
-    out = {
+    out: dict[str, Any] = {
         "computed": {"l4t": str(l4t.L4T_VERSION), "cuda": str(l4t.CUDA_VERSION),
                      "lsb": str(l4t.LSB_RELEASE), "arch": arch},
         "warnings": import_warnings,
@@ -380,7 +385,7 @@ def real_names(tree, printed):
         tags.append((source, target))
         return real_tag(source, target, *a, **k)
 
-    container.tag_container = recording_tag
+    vars(container)["tag_container"] = recording_tag  # build_container() calls it as a module global
     for request in ["ollama"] + ["ollama:" + v for v in out["versions"]]:
         del tags[:]
         try:
@@ -427,7 +432,7 @@ def compare(case, probe):
     """Where the probe's answer differs from the real build's naming (empty: the same)."""
     if not isinstance(probe, dict) or "error" in probe or "unparsable_stdout" in probe:
         return ["probe failed: " + json.dumps(probe)]
-    diffs = []
+    diffs: list[str] = []
     if "computed" not in case:
         return diffs
     for key in ("l4t", "cuda", "lsb", "arch"):
@@ -478,7 +483,8 @@ def main(argv=None):
     probe_pythons = [tuple(x.split("=", 1)) for x in args.probe_python]
 
     if args.in_board:
-        board_main(*args.in_board, probe_pythons)
+        tree, result_path, probe = args.in_board
+        board_main(tree, result_path, probe, probe_pythons)
         return 0
     if not args.mirror:
         ap.error("--mirror is required")
@@ -488,7 +494,7 @@ def main(argv=None):
     boards = [b for b in BOARDS if not args.boards or b[0] in args.boards.split(",")]
     py = make_venv(args.venv, args.python, args.dockerhub_api)
 
-    commits = []
+    commits: list[tuple[str, str, str]] = []  # (sha, committed, the ref asked for)
     for ref in args.commits.split(","):
         sha, when = resolve_commit(mirror, ref)
         if sha not in [c[0] for c in commits]:
@@ -509,8 +515,8 @@ def main(argv=None):
                 clean_tree(tree)
                 res = run_board(tree, board_dirs[bid], board[6], py, os.path.abspath(args.probe),
                                 probe_pythons, work)
-                case = {"id": f"{short}-{bid}", "commit": sha, "committed": when,
-                        "board": dict(zip(BOARD_KEYS, board[1:], strict=True))}
+                case: dict[str, Any] = {"id": f"{short}-{bid}", "commit": sha, "committed": when,
+                                        "board": dict(zip(BOARD_KEYS, board[1:], strict=True))}
                 if "real_error" in res:
                     case["real_error"] = res["real_error"]
                     case["real_output_tail"] = res.get("real_output", "")[-1500:]
