@@ -172,10 +172,11 @@ def ollama(monkeypatch, tmp_path, registry):
 
 def test_the_one_file_server_is_the_package_built_and_runs_with_nothing_beside_it(tmp_path):
     """ollama_server.py, the one file an image copies, is the modules of jetson_sim/upstream/ollama/ as
-    build.py joins them; a copy alone in a directory, with no site packages, runs."""
+    build.py joins them; the same script as a file of its own (script_path), with no site packages, runs."""
     assert SERVER.read_text() == build.script(), "run: python -m jetson_sim.upstream.ollama.build"
-    alone = tmp_path / "ollama"
-    alone.write_text(build.script())
+    alone = build.script_path()
+    assert alone.read_text() == build.script() and alone.stat().st_mode & 0o111
+    assert build.script_path() == alone and not (alone.parents[1] / "lib").exists()
     out = subprocess.run([sys.executable, "-I", "-S", str(alone), "--help"], capture_output=True, text=True,
                          timeout=30, cwd=tmp_path)
     assert out.returncode == 0 and out.stdout.startswith("Usage:\n  ollama [flags]"), out.stderr

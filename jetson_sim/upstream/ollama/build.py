@@ -5,12 +5,18 @@ imports merged, then each module's code in MODULES order, with the imports betwe
 
     python -m jetson_sim.upstream.ollama.build           # writes ollama_server.py
     python -m jetson_sim.upstream.ollama.build --check   # exit 1 when ollama_server.py is not current
+
+`script_path()` is the same script as a file of its own, built on first use, for readers that want a
+path to copy or run rather than the committed ollama_server.py.
 """
 
 from __future__ import annotations
 
 import ast
+import hashlib
+import os
 import sys
+import tempfile
 from pathlib import Path
 
 PACKAGE = Path(__file__).parent
@@ -75,6 +81,21 @@ def script() -> str:
             "# Built by `python -m jetson_sim.upstream.ollama.build` from jetson_sim/upstream/ollama/: edit the",
             "# modules there, not this file.", "", "from __future__ import annotations", "", *imports]
     return "\n".join(head) + "\n\n\n" + "\n\n".join(bodies)
+
+
+def script_path() -> Path:
+    """The script as `<tmp>/jetson-sim-ollama-<sha256 prefix>/bin/ollama` (mode 755), written once per
+    content; bin/ with no lib/ollama beside it, so it runs as the container image's server does."""
+    text = script()
+    digest = hashlib.sha256(text.encode()).hexdigest()[:16]
+    path = Path(tempfile.gettempdir()) / f"jetson-sim-ollama-{digest}" / "bin" / "ollama"
+    if not path.is_file() or path.read_text() != text:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        part = path.with_name(f".ollama.{os.getpid()}")
+        part.write_text(text)
+        part.chmod(0o755)
+        os.replace(part, path)  # atomic: parallel readers see the whole file or none
+    return path
 
 
 def main(argv: list[str]) -> int:
