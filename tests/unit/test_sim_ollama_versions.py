@@ -1,4 +1,4 @@
-"""The simulated Ollama behaves as the release it says it is: each rule of ollama_server.VERSION_RULES at a
+"""The simulated Ollama behaves as the release it says it is: each rule of versions.VERSION_RULES at a
 release before it and one after it, the load of a corrupt model, and the prebuilt dustynv/ollama images
 of images.PREBUILT with the versions they report.
 
@@ -21,13 +21,17 @@ from pathlib import Path
 
 import pytest
 
-from jetson_sim.upstream import images, ollama_server
-from jetson_sim.upstream.ollama import build
-from jetson_sim.upstream.ollama_server import Api, Name, Puller, Scheduler, Store, go_manifest_bytes
+from jetson_sim.upstream import images
+from jetson_sim.upstream.ollama import build, config, store, versions
+from jetson_sim.upstream.ollama.api import Api
+from jetson_sim.upstream.ollama.pull import Puller
+from jetson_sim.upstream.ollama.scheduler import Scheduler
+from jetson_sim.upstream.ollama.store import Name, Store, go_manifest_bytes
 
 from .stubs import JSONHandler
 
-SERVER = Path(ollama_server.__file__)
+SERVER = build.script_path()  # the one-file server, as an image runs it
+COMMITTED = Path(build.__file__).parents[1] / "ollama_server.py"
 MANIFEST_V2 = "application/vnd.docker.distribution.manifest.v2+json"
 CONFIG = {"model_format": "gguf", "model_family": "qwen2", "model_families": ["qwen2"], "model_type": "494.03M",
           "file_type": "Q4_K_M", "jetson_sim": {"size": 397_000_000, "kv_bytes_per_token": 12288,
@@ -153,7 +157,7 @@ def ollama(monkeypatch, tmp_path, registry):
             monkeypatch.delenv(key, raising=False)
         for key, value in settings.items():
             monkeypatch.setenv(key, value)
-        cfg = ollama_server.Config()
+        cfg = config.Config()
         store = Store(cfg.models)
         store.ensure()
         sched = Scheduler(cfg, store)
@@ -173,7 +177,7 @@ def ollama(monkeypatch, tmp_path, registry):
 def test_the_one_file_server_is_the_package_built_and_runs_with_nothing_beside_it(tmp_path):
     """ollama_server.py, the one file an image copies, is the modules of jetson_sim/upstream/ollama/ as
     build.py joins them; the same script as a file of its own (script_path), with no site packages, runs."""
-    assert SERVER.read_text() == build.script(), "run: python -m jetson_sim.upstream.ollama.build"
+    assert COMMITTED.read_text() == build.script(), "run: python -m jetson_sim.upstream.ollama.build"
     alone = build.script_path()
     assert alone.read_text() == build.script() and alone.stat().st_mode & 0o111
     assert build.script_path() == alone and not (alone.parents[1] / "lib").exists()
@@ -188,8 +192,8 @@ def test_the_version_rules_are_keyed_on_the_release_the_server_behaves_as(ollama
     hashed = ollama("5f7b4a5", behaves_as="0.3.9")  # a source build stamped with a bare hash
     assert hashed.cfg.behaves_as == (0, 3, 9) and hashed.json("GET", "/api/version") == (200, {"version": "5f7b4a5"})
     assert ollama("0.0.0").cfg.behaves_as == (0, 6, 8)  # a dev stamp without OLLAMA_SIM_BEHAVES_AS: the default
-    for rule, (first, where) in ollama_server.VERSION_RULES.items():
-        assert ollama_server.parse_version(first) and where.startswith("ollama/ollama "), rule
+    for rule, (first, where) in versions.VERSION_RULES.items():
+        assert versions.parse_version(first) and where.startswith("ollama/ollama "), rule
         assert "@v" in where and "(" in where, rule  # the tag read, and the commit
 
 
@@ -482,8 +486,8 @@ def test_the_blob_hash_is_cached_by_size_mtime_and_inode(ollama, monkeypatch):
     o = ollama("0.11.8")
     o.put("tiny:1b", make_model("tiny"))
     calls = []
-    real = ollama_server.file_sha256
-    monkeypatch.setattr(ollama_server, "file_sha256", lambda path: calls.append(path) or real(path))
+    real = store.file_sha256
+    monkeypatch.setattr(store, "file_sha256", lambda path: calls.append(path) or real(path))
     for _ in range(3):
         assert o.json("POST", "/api/generate", {"model": "tiny:1b", "prompt": ""})[0] == 200
         o.sched.unload_all()
@@ -504,12 +508,12 @@ def test_the_mirror_preloads_exactly_the_real_prebuilt_tags():
     assert {tag: image.pushed for tag, image in images.PREBUILT.items()} == README_16F7CF41
     assert images.PREBUILT_OLLAMA == {tag: image.version for tag, image in images.PREBUILT.items()}
     for tag, image in images.PREBUILT.items():
-        assert ollama_server.parse_version(image.behaves_as), tag
+        assert versions.parse_version(image.behaves_as), tag
         assert image.why and (image.verified or "Unverified" in image.why), tag
         named = tag.split("-")[0]
-        if image.version not in ("0.0.0",) and ollama_server.parse_version(named):
+        if image.version not in ("0.0.0",) and versions.parse_version(named):
             assert image.version == named, tag  # a release the tag names is the one the image reports...
-        if ollama_server.parse_version(named):
+        if versions.parse_version(named):
             assert image.behaves_as == named, tag  # ...or at least the one it runs (0.0.0-stamped builds)
     # source builds stamped from git or with 0.0.0, then the official installer's newest release
     assert images.PREBUILT_OLLAMA["r35.4.1"] == "0.1.46-0-gcb42e60"
@@ -546,7 +550,7 @@ def test_each_image_answers_version_in_a_throwaway_container_as_its_server_does(
                            f"Warning: client version is {version}\n"
     o = ollama(sim_env["OLLAMA_SIM_VERSION"], behaves_as=sim_env["OLLAMA_SIM_BEHAVES_AS"])
     assert o.json("GET", "/api/version") == (200, {"version": version})
-    assert o.cfg.behaves_as == ollama_server.parse_version(images.PREBUILT[tag].behaves_as)
+    assert o.cfg.behaves_as == versions.parse_version(images.PREBUILT[tag].behaves_as)
     served = subprocess.run([sys.executable, "-I", "-S", str(SERVER), "--version"], capture_output=True, text=True,
                             env={**env, "OLLAMA_HOST": f"127.0.0.1:{o.port}"}, timeout=30)
     assert served.stdout == f"ollama version is {version}\n"
