@@ -41,8 +41,9 @@ class CacheUnavailable(RuntimeError):
     pass
 
 
-def is_cache_host(host, cfg) -> bool:
-    return cfg.jetson_cache_host is not None and cfg.jetson_cache_host == host.name
+def is_cache_host(host) -> bool:
+    """Whether `host` (a pyinfra host, or remote.InventoryHost) is the fleet's cache host, not a board."""
+    return host.data.get("jetson_cache_host") == host.name
 
 
 def cache_of(host, cfg) -> Cache | None:

@@ -181,25 +181,3 @@ def auto_models(preference: Iterable[str], mem_total_mb: int, desktop: bool, con
         if estimate(model, mem_total_mb, desktop, context_length, num_parallel).tier == "green":
             return [tag]
     return []
-
-
-# ---------------------------------------------------------------- versions
-
-_VERSION_RE = re.compile(r"v?(\d+(?:\.\d+)*)([-+].*)?")  # a semver pre-release or build suffix
-
-
-def _version(text: str) -> tuple[int, ...]:
-    match = _VERSION_RE.fullmatch(text.strip()) if isinstance(text, str) else None
-    if not match:
-        raise ValueError(f"not a version: {text!r} (expected e.g. 0.6.8)")
-    parts = tuple(int(part) for part in match.group(1).split("."))
-    return parts + (0,) * (3 - len(parts))
-
-
-def version_at_least(have: str, need: str) -> bool:
-    """Whether Ollama version `have` is `need` or newer; "0.0.0" is the oldest (old images report it,
-    docs/facts.md section 4), and so is what no release says, such as the bare git hash "5f7b4a5" an image built
-    from a shallow clone reports. A suffix is ignored: "0.6.8-rc1" counts as 0.6.8, "v0.6.8" as 0.6.8."""
-    if isinstance(have, str) and re.fullmatch(r"[0-9a-f]{7,40}", have.strip()):
-        return _version(need) == (0, 0, 0)  # a bare git hash is no release: only "any version" takes it
-    return _version(have) >= _version(need)

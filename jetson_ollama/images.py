@@ -17,11 +17,11 @@ from pathlib import Path
 import yaml
 
 from .releases import L4TRelease, ReleaseInfo
+from .version import Version, at_least
 
 _TAGS_FILE = Path(__file__).parent / "data" / "image_tags.yaml"
 # `r36.2.0` in `0.6.8-r36.2.0-cu122-22.04`; `r36.4` in `r36.4-cu126-...` and `r36.4.tegra-aarch64-...`
 _TAG_L4T_RE = re.compile(r"(?:^|-)r(\d+)\.(\d+)(?:\.(\d+))?(?=$|[-.])")
-_VERSION_RE = re.compile(r"v?(\d+(?:\.\d+)*)(?:[-+].*)?")
 
 STRATEGIES = ("prebuilt", "build", "reuse", "auto")
 
@@ -87,25 +87,6 @@ def _release(value: L4TRelease | str) -> L4TRelease:
     return value if isinstance(value, L4TRelease) else L4TRelease.parse(value)
 
 
-def _version(text: str | None) -> tuple[int, ...] | None:
-    """(0, 6, 8) of "0.6.8" or "v0.6.8-rc1"; None for what no image reports as a release (a bare git
-    hash, as images built from a shallow clone do)."""
-    match = _VERSION_RE.fullmatch(str(text or "").strip())
-    if not match:
-        return None
-    parts = tuple(int(part) for part in match[1].split("."))
-    return parts + (0,) * (3 - len(parts))
-
-
-def at_least(have: str | None, need: str | None) -> bool:
-    """Whether Ollama `have` is `need` or newer; an unknown or non-release `have` never is, unless any
-    version will do (no `need`, or 0.0.0)."""
-    if not need or _version(need) == (0, 0, 0):
-        return True
-    have_key, need_key = _version(have), _version(need)
-    return have_key is not None and need_key is not None and have_key >= need_key
-
-
 def l4t_from_tag(tag: str) -> L4TRelease | None:
     """The L4T an image tag names (`r36.2.0`, `0.6.8-r36.4-cu126-22.04` -> 36.4.0 for the 36.4.x
     family, `r36.4.tegra-aarch64-cu126-22.04`); a full reference `ollama:<tag>` works too."""
@@ -169,14 +150,14 @@ def prebuilt_tag(l4t: L4TRelease | str, min_ollama: str | None = None, *,
         version, _ = image_version(image, pinned)
         if not at_least(version, min_ollama):
             continue
-        if ollama_version and _version(version) != _version(ollama_version):
+        if ollama_version and Version.release(version) != Version.release(ollama_version):
             continue
         candidates.append((image, version))
     exact = [item for item in candidates if item[0].l4t == board and _names_patch(item[0].tag)]
     pool = exact or candidates
     if not pool:
         return None
-    return max(pool, key=lambda item: (_version(item[1]) is not None, _version(item[1]) or ()))[0]
+    return max(pool, key=lambda item: (Version.release(item[1]) is not None, Version.release(item[1]) or Version(())))[0]
 
 
 def _build_plan(names: BuildNames | None, l4t: L4TRelease, ollama_version: str | None,

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import yaml
 
-from .catalog import version_at_least
+from .version import at_least
 
 _DATA_FILE = Path(__file__).parent / "data" / "ollama_native.yaml"
 
@@ -52,7 +52,7 @@ def extension(version: str) -> str:
     """The archive extension of a release: `.tgz`, or `.tar.zst` from 0.14 (docs/facts.md section 5)."""
     if not _VERSION_RE.fullmatch(version or ""):
         raise ValueError(f"not an Ollama release version: {version!r} (expected e.g. 0.6.8)")
-    found = [row["extension"] for row in _data()["formats"] if version_at_least(version, row["since"])]
+    found = [row["extension"] for row in _data()["formats"] if at_least(version, row["since"])]
     return found[-1]
 
 
@@ -74,7 +74,7 @@ def archive_names(version: str, jetpack: str | int) -> list[str]:
     major = str(jetpack).split(".")[0]
     since = (_data().get("base_only") or {}).get(major)
     if since is not None:
-        if not version_at_least(version, since):
+        if not at_least(version, since):
             raise NoBundle(f"Ollama {version} has no GPU runner for JetPack {jetpack}: its arm64 archive carries CUDA 13 "
                            f"(Thor) from {since} on; set ollama_native_version: {since} or newer")
         return [_data()["base"] + ext]

@@ -1,42 +1,99 @@
-"""What a board needs, worked out once per board from its facts and its host data.
+"""What a board needs, decided once per board from its facts and its host data: `make_plan(board, cfg)`.
 
-Every stage reads the same `BoardPlan`, so a refusal found by the preflight stops that board before
-any stage changes anything, whichever entry file is run; other boards of the run go on.
+The plan decides everything before the board's first changing operation, refusals included: the
+release, the runtime (container: the image and its environment, or native: the release), the source
+of images and models (sources.py: upstream, the fleet's cache or an offline bundle), the API's URL and
+port, and each model's verdict (its memory estimate, whether it is on the board, what to fetch, what
+to pin in models.lock, or why it cannot be). Every stage reads the same `BoardPlan` (`plan_for(host)`),
+so a refusal stops that board before any stage changes anything, whichever entry file is run; other
+boards of the run go on. `board` is anything with `name`, `data` and `get_fact`: a pyinfra host, or
+`remote.FactReader` over SSH from outside pyinfra.
 """
 
 from __future__ import annotations
 
-import socket
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
-from paramiko import SSHException
 from pyinfra import logger
 from pyinfra.api import OperationError
 from pyinfra.facts.server import Arch, KernelVersion
 
-from .bundle import board_problem as bundle_problem
+from . import catalog, lock, pins
 from .cache import Cache, CacheUnavailable, cache_of, is_cache_host
 from .config import ConfigError, Settings, ollama_environment, settings
 from .facts.containers import CheckoutNaming, DockerImages, ImageOllamaVersion, JetsonContainersCheckout, OllamaContainer
 from .facts.docker import DockerDaemonJson, DockerState
 from .facts.jetson import CudaToolkit, DefaultTarget, DiskFree, Memory, NvidiaSmi, TegraRelease, UbuntuRelease
+from .facts.models import OllamaManifests, OllamaModels
 from .facts.network import LanAddresses
 from .facts.native import OllamaService
-from .facts.ollama import PortListener
+from .facts.ollama import OllamaVersion, PortListener
 from .facts.tuning import PowerModes, SwapFile
-from . import lock
 from .images import (BuildNames, ImagePlan, NoImage, compatible_with, l4t_from_tag, prebuilt_images, resolve_image,
                      reusable_image)
-from .catalog import auto_models, model_info, version_at_least
+from .links import detect_dead_links
 from .naming import BoardInputs, NoNaming, ambiguous_day, known_commit, naming, rule_at
 from .native import NativeRelease, NoBundle, release_for
-from . import pins
 from .operations.tuning import check_data_root, check_swapfile, mode_named
 from .releases import ReleaseInfo, UnknownRelease, release_info
+from .sources import Source, source_for
+from .version import at_least, newest
 
 DOCKER_ROOT = "/var/lib/docker"
 GB = 1000  # DiskFree answers in MB
+# for a model outside the catalog (ollama_allow_unknown_models): the catalog's largest KV cache per token
+UNKNOWN_KV_BYTES_PER_TOKEN = max(info.kv_bytes_per_token for info in catalog.catalog().values())
+
+
+@dataclass(frozen=True)
+class ContainerRuntime:
+    """Ollama in a container from a jetson-containers image (`jetson_runtime: container`)."""
+
+    image: ImagePlan
+    environment: dict[str, str]
+    kind = "container"
+
+    @property
+    def ollama_version(self) -> str | None:
+        return self.image.ollama_version
+
+    def describe(self) -> str:
+        return f"image {self.image.ref} ({self.image.strategy})"
+
+
+@dataclass(frozen=True)
+class NativeRuntime:
+    """Ollama's official release as ollama.service (`jetson_runtime: native`): no docker."""
+
+    release: NativeRelease
+    environment: dict[str, str]
+    kind = "native"
+    image = None
+
+    @property
+    def ollama_version(self) -> str | None:
+        return self.release.version
+
+    def describe(self) -> str:
+        return f"native Ollama {self.release.version} ({', '.join(self.release.archives)})"
+
+
+Runtime = ContainerRuntime | NativeRuntime
+
+
+@dataclass(frozen=True)
+class ModelVerdict:
+    """What the plan decided for one model of the board's set."""
+
+    tag: str
+    estimate: catalog.Estimate | None = None
+    present: bool = False                 # the board's Ollama lists it already
+    entry: lock.LockEntry | None = None   # the manifest to fetch; None when present
+    lock_action: str | None = None        # "record" (first pull) or "update" (an accepted retag)
+    problem: str | None = None            # why the board cannot have it (refuses the board)
+    warning: str | None = None            # said once (ollama_memory_policy: warn)
 
 
 @dataclass
@@ -44,16 +101,51 @@ class BoardPlan:
     settings: Settings | None = None
     refusal: str | None = None            # one line: why nothing will be done on this board
     release: ReleaseInfo | None = None
-    image: ImagePlan | None = None        # the container runtime's image (None when native)
-    native: NativeRelease | None = None   # jetson_runtime: native: the release ollama.service runs
-    environment: dict[str, str] = field(default_factory=dict)
+    runtime: Runtime | None = None        # how Ollama runs: its image (container) or release (native)
+    source: Source | None = None          # where the image, the models and the native release come from
     models: list[str] = field(default_factory=list)   # the model set of this board (stage 5)
+    verdicts: list[ModelVerdict] = field(default_factory=list)  # one per model, in set order
+    ollama_version: str | None = None     # the Ollama the board will run, when known before the run
     configure_runtime: bool = False       # the opt-in daemon.json change is needed
     refused_once: bool = False            # the refusal operation was already added in this run
     cache_role: bool = False              # this host is the fleet's cache host, not a board
     cache: Cache | None = None            # the fleet's cache this board uses (jetson_cache_host)
     build_names: BuildNames | None = None  # what the pinned jetson-containers builds on this board
+    desktop: bool = False                 # the OS takes the desktop's memory (board_desktop)
+    mem_total_mb: int = 0
     warnings: list[str] = field(default_factory=list)  # said once, when the plan is made
+    pins: list[tuple[str, str, str]] = field(default_factory=list)  # (section, key, value) for models.lock
+
+    @property
+    def api_url(self) -> str:
+        """The URL a client on the board reaches Ollama at."""
+        return self.settings.api_url
+
+    @property
+    def api_port(self) -> int:
+        return self.settings.api_port
+
+    @property
+    def image(self) -> ImagePlan | None:
+        return self.runtime.image if self.runtime else None
+
+    @property
+    def native(self) -> NativeRelease | None:
+        return self.runtime.release if isinstance(self.runtime, NativeRuntime) else None
+
+    @property
+    def environment(self) -> dict[str, str]:
+        return self.runtime.environment if self.runtime else {}
+
+    @property
+    def min_ollama(self) -> str | None:
+        """The oldest Ollama the model set runs on (the catalog's figures), None when any will do."""
+        return min_ollama(self.models)
+
+    @property
+    def largest(self) -> ModelVerdict | None:
+        """The model of the set with the largest memory estimate: the board's tier."""
+        return max((v for v in self.verdicts if v.estimate), key=lambda v: v.estimate.total_bytes, default=None)
 
 
 _plans: dict[str, BoardPlan] = {}
@@ -65,62 +157,53 @@ def reset_plans() -> None:
 
 
 def plan_for(host) -> BoardPlan:
+    """The plan of a pyinfra host, made once per run: its warnings said, its models.lock pins written."""
     if host.name not in _plans:
-        _detect_dead_links(host)
-        plan = _plans[host.name] = _make_plan(host)
+        detect_dead_links(host)
+        try:
+            cfg = settings(host.data)
+        except ConfigError as exc:
+            plan = BoardPlan(refusal=str(exc))
+        else:
+            plan = make_plan(host, cfg)
+        _plans[host.name] = plan
         for warning in plan.warnings:
             logger.warning(f"{host.name}: {warning}")
+        for section, key, value in plan.pins:
+            pins.record(plan.settings, section, key, value)
     return _plans[host.name]
 
 
-def _detect_dead_links(host, seconds: int = 20) -> None:
-    """A board whose link dies under an open SSH session would stall its next command (and the
-    run's report) until TCP gives up, many minutes later: let the kernel probe the link and drop
-    it after `seconds` of silence, so only that board fails."""
-    client = getattr(getattr(host, "connector", None), "client", None)
-    transport = client.get_transport() if client is not None else None
-    sock = getattr(transport, "sock", None)
-    if not isinstance(sock, socket.socket):
-        return
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
-    for option, value in (("TCP_KEEPIDLE", 5), ("TCP_KEEPINTVL", 3), ("TCP_KEEPCNT", 3),
-                          ("TCP_USER_TIMEOUT", seconds * 1000)):
-        if hasattr(socket, option):
-            sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, option), value)
-    _dead_link_fails_the_host(host, transport)
-
-
-def _dead_link_fails_the_host(host, transport) -> None:
-    """When the dropped link is noticed between two commands, paramiko's next `open_session` raises
-    the transport's EOFError, which pyinfra does not catch around a command (it catches OSError and
-    SSHException) and which stops the whole run: give it as an SSHException, so only this host fails."""
-    open_session = transport.open_session
-
-    def open_session_or_fail(*args, **kwargs):
-        try:
-            return open_session(*args, **kwargs)
-        except EOFError as exc:
-            raise SSHException(f"the SSH link to {host.name} is gone") from exc
-
-    transport.open_session = open_session_or_fail
-
-
 def _make_plan(host) -> BoardPlan:
+    """make_plan with the host's own settings (a ConfigError refuses the board)."""
     try:
         cfg = settings(host.data)
     except ConfigError as exc:
         return BoardPlan(refusal=str(exc))
+    return make_plan(host, cfg)
+
+
+def min_ollama(models: list[str]) -> str | None:
+    return newest(info.min_ollama for info in map(catalog.model_info, models) if info)
+
+
+def make_plan(board: Any, cfg: Settings, cache: Cache | None | CacheUnavailable = None) -> BoardPlan:
+    """Everything `board` needs, from its facts and `cfg`. `cache` is the fleet's cache when the caller
+    knows it (outside pyinfra); a pyinfra host finds it in its run's inventory (cache.cache_of)."""
     plan = BoardPlan(settings=cfg)
-    if is_cache_host(host, cfg):
+    if is_cache_host(board):
         plan.cache_role = True
         return plan
     try:
-        plan.cache = cache_of(host, cfg)
+        plan.cache = cache_of(board, cfg) if hasattr(board, "state") else cache
+        if isinstance(plan.cache, CacheUnavailable):
+            raise plan.cache
     except CacheUnavailable as exc:
         return _refuse(plan, str(exc))
+    plan.source = source_for(cfg, plan.cache)
 
-    tegra = host.get_fact(TegraRelease)
-    arch = host.get_fact(Arch)
+    tegra = board.get_fact(TegraRelease)
+    arch = board.get_fact(Arch)
     if arch != "aarch64" or not tegra:
         what = "no /etc/nv_tegra_release" if not tegra else "L4T present"
         return _refuse(plan, f"not a Jetson ({arch or 'unknown architecture'}, {what})")
@@ -132,13 +215,14 @@ def _make_plan(host) -> BoardPlan:
         plan.warnings.append(plan.release.note)
 
     native = cfg.jetson_runtime == "native"  # the official release and ollama.service: no docker needed
+    release = None
     if native:
         try:
-            plan.native = release_for(cfg.ollama_native_version, cfg.ollama_native_url, plan.release.jetpack)
+            release = release_for(cfg.ollama_native_version, cfg.ollama_native_url, plan.release.jetpack)
         except NoBundle as exc:
             return _refuse(plan, str(exc))
     else:
-        docker = host.get_fact(DockerState)
+        docker = board.get_fact(DockerState)
         if not docker.get("installed"):
             return _refuse(plan, "docker is not installed (JetPack installs docker.io with nvidia-container)")
         if not docker.get("running"):
@@ -148,88 +232,174 @@ def _make_plan(host) -> BoardPlan:
                 return _refuse(plan, "docker has no nvidia runtime in /etc/docker/daemon.json "
                                      "(set jetson_configure_docker_runtime: true to add it)")
             plan.configure_runtime = True
-            if host.get_fact(DockerDaemonJson).get("_invalid"):
+            if board.get_fact(DockerDaemonJson).get("_invalid"):
                 return _refuse(plan, "/etc/docker/daemon.json does not parse; fix it by hand first")
 
     if cfg.ollama_allow_from:  # the API binds to a LAN address: it must be one of the board's
-        bind = cfg.ollama_host.rsplit(":", 1)[0]
-        addresses = host.get_fact(LanAddresses)
-        if bind not in addresses:
-            return _refuse(plan, f"the API would bind to {bind}, which is not an address of this board (it has "
-                                 f"{', '.join(addresses) or 'none'}; set ollama_bind_address)")
+        addresses = board.get_fact(LanAddresses)
+        if cfg.api_address not in addresses:
+            return _refuse(plan, f"the API would bind to {cfg.api_address}, which is not an address of this board "
+                                 f"(it has {', '.join(addresses) or 'none'}; set ollama_bind_address)")
 
-    if problem := _tuning_problem(host, cfg):
+    if problem := _tuning_problem(board, cfg):
         return _refuse(plan, problem)
 
-    container = host.get_fact(OllamaContainer, container=cfg.ollama_container_name)
-    port = int(cfg.ollama_host.rsplit(":", 1)[1])
-    listeners = host.get_fact(PortListener, port=port)
+    container = board.get_fact(OllamaContainer, container=cfg.ollama_container_name)
+    listeners = board.get_fact(PortListener, port=plan.api_port)
     # this deploy's own other runtime may hold the port (the service stage stops it first): its container,
     # or its ollama.service (marked by the drop-in); anything else is foreign
-    service = host.get_fact(OllamaService)
+    service = board.get_fact(OllamaService)
     if listeners and not container.get("running") and not (service.get("active") and service.get("ours")):
         who = ", ".join(sorted({f"{lst.get('process') or 'a process'} on {lst.get('address')}" for lst in listeners}))
-        return _refuse(plan, f"port {port} is already taken by {who} (a native ollama.service?)")
+        return _refuse(plan, f"port {plan.api_port} is already taken by {who} (a native ollama.service?)")
 
-    images = [img["ref"] for img in host.get_fact(DockerImages)]
+    plan.mem_total_mb = board.get_fact(Memory).get("mem_total_mb", 0)
+    plan.desktop = board_desktop(board, cfg)
     try:
-        plan.models = model_set(cfg, host.get_fact(Memory).get("mem_total_mb", 0), board_desktop(host, cfg))
+        plan.models = model_set(cfg, plan.mem_total_mb, plan.desktop)
     except ValueError as exc:
         return _refuse(plan, str(exc))
-    needs = [info.min_ollama for info in map(model_info, plan.models) if info]
-    min_ollama = max(needs, key=_version_key) if needs else None
+    environment = ollama_environment(cfg, plan.release.jetpack)
     if native:
-        if min_ollama and not version_at_least(cfg.ollama_native_version, min_ollama):
-            return _refuse(plan, f"the model set needs Ollama {min_ollama} or newer, ollama_native_version is "
+        plan.runtime = NativeRuntime(release, environment)
+        if plan.min_ollama and not at_least(cfg.ollama_native_version, plan.min_ollama):
+            return _refuse(plan, f"the model set needs Ollama {plan.min_ollama} or newer, ollama_native_version is "
                                  f"{cfg.ollama_native_version}")
-        plan.environment = ollama_environment(cfg, plan.release.jetpack)
-        return plan
-    try:
+        plan.ollama_version = release.version
+        if cfg.jetson_bundle and (problem := plan.source.problem(plan)):
+            return _refuse(plan, problem)
+    else:
+        images = [img["ref"] for img in board.get_fact(DockerImages)]
         try:
-            plan.build_names = _build_names(host, cfg, plan.release)
-        except NoNaming as exc:  # only a build needs the name: a prebuilt image may still do
-            plan.build_names = BuildNames(images={}, problem=str(exc))
-        plan.image = _image_plan(host, cfg, plan.release, plan.build_names, images, min_ollama)
-    except NoImage as exc:
-        return _refuse(plan, str(exc))
-    if plan.image.strategy == "build" and plan.build_names:
-        plan.warnings.extend(plan.build_names.warnings)
-    if cfg.jetson_bundle and (problem := bundle_problem(cfg, plan.image.strategy, plan.image.ref, str(plan.release.l4t))):
-        return _refuse(plan, problem)
+            try:
+                plan.build_names = _build_names(board, cfg, plan.release)
+            except NoNaming as exc:  # only a build needs the name: a prebuilt image may still do
+                plan.build_names = BuildNames(images={}, problem=str(exc))
+            image = _image_plan(board, plan, images)
+        except NoImage as exc:
+            return _refuse(plan, str(exc))
+        plan.runtime = ContainerRuntime(image, environment)
+        if image.strategy == "build" and plan.build_names:
+            plan.warnings.extend(plan.build_names.warnings)
+        if problem := plan.source.problem(plan):
+            return _refuse(plan, problem)
+        if image.ref not in images:
+            need = cfg.jetson_build_min_free_gb if image.strategy == "build" else cfg.jetson_pull_min_free_gb
+            free_mb = board.get_fact(DiskFree, path=DOCKER_ROOT)
+            if free_mb < need * GB:
+                return _refuse(plan, f"{free_mb / GB:.1f} GB free on {DOCKER_ROOT}, "
+                                     f"the {image.strategy} of {image.ref} needs {need} GB")
+        # the image's own figure, or the live API's when the container already runs that image (a
+        # build's version is known only then)
+        live = container.get("running") and container.get("image") == image.ref
+        plan.ollama_version = image.ollama_version or (board.get_fact(OllamaVersion, url=plan.api_url) if live else None)
+        if plan.ollama_version:
+            plan.pins.append(("ollama", image.ref, plan.ollama_version))
 
-    if plan.image.ref not in images:
-        need = cfg.jetson_build_min_free_gb if plan.image.strategy == "build" else cfg.jetson_pull_min_free_gb
-        free_mb = host.get_fact(DiskFree, path=DOCKER_ROOT)
-        if free_mb < need * GB:
-            return _refuse(plan, f"{free_mb / GB:.1f} GB free on {DOCKER_ROOT}, "
-                                 f"the {plan.image.strategy} of {plan.image.ref} needs {need} GB")
-
-    plan.environment = ollama_environment(cfg, plan.release.jetpack)
+    plan.verdicts = _model_verdicts(board, plan)
+    if problems := [verdict.problem for verdict in plan.verdicts if verdict.problem]:
+        return _refuse(plan, "; ".join(problems))
+    plan.warnings.extend(f"{v.tag} {v.warning} (ollama_memory_policy: warn)" for v in plan.verdicts if v.warning)
     return plan
 
 
-def _tuning_problem(host, cfg: Settings) -> str | None:
+def _info(tag: str, manifest: dict, allow_unknown: bool) -> tuple[catalog.ModelInfo | None, str | None]:
+    """The model's figures, or why they are not known."""
+    known = catalog.model_info(tag)
+    if known:
+        return known, None
+    if manifest.get("error") or not manifest.get("manifest"):
+        return None, f"{tag} is not in the catalog and its registry manifest could not be read ({manifest.get('error')})"
+    if not allow_unknown:
+        return None, (f"{tag} is not in the catalog: its KV cache size is unknown, so its memory fit cannot be "
+                      "estimated (set ollama_allow_unknown_models: true to estimate it from the manifest)")
+    size = sum(layer["size"] for layer in manifest["manifest"].get("layers", []))
+    return catalog.ModelInfo.unknown(tag, size, UNKNOWN_KV_BYTES_PER_TOKEN), None
+
+
+def _model_verdicts(board: Any, plan: BoardPlan) -> list[ModelVerdict]:
+    """Per model, before any download: its figures (the catalog's, or the registry manifest's sizes), the
+    Ollama version it needs, the memory fit against this board's RAM (docs/facts.md section 6: the log hit
+    96 % with qwen3:8b on 8 GB), and models.lock."""
+    cfg = plan.settings
+    if not plan.models:
+        return []
+    if isinstance(plan.runtime, NativeRuntime):
+        runs, way_out = f"the native Ollama is {plan.ollama_version}", "raise ollama_native_version"
+    else:
+        runs = f"this board's image {plan.image.ref} has {plan.ollama_version}"
+        way_out = "use jetson_image_strategy: build, or another image or ollama_version"
+    on_board = board.get_fact(OllamaModels, url=plan.api_url)
+    stored = board.get_fact(OllamaManifests, models_dir=cfg.ollama_models_dir)
+    try:
+        locked = lock.load(cfg.ollama_lock_file)
+    except lock.LockError as exc:
+        return [ModelVerdict(plan.models[0], problem=str(exc))]
+    verdicts = []
+    for tag in plan.models:
+        present = tag in on_board
+        manifest = {} if present else plan.source.manifest(board, tag)
+        info, unknown = _info(tag, manifest, cfg.ollama_allow_unknown_models)
+        if unknown:
+            verdicts.append(ModelVerdict(tag, problem=unknown))
+            continue
+        if plan.ollama_version and not at_least(plan.ollama_version, info.min_ollama):
+            verdicts.append(ModelVerdict(tag, problem=f"{tag} needs Ollama {info.min_ollama} or newer, {runs} ({way_out})"))
+            continue
+        estimate = catalog.estimate(info, plan.mem_total_mb, plan.desktop, cfg.ollama_context_length,
+                                    cfg.ollama_num_parallel)
+        ok, warning = catalog.fits(estimate, cfg.ollama_memory_policy)
+        verdict = ModelVerdict(tag, estimate=estimate, present=present, warning=warning)
+        if not ok:
+            verdicts.append(_with(verdict, problem=catalog.refusal_message(None, tag, estimate)))
+            continue
+        if present:  # the board's copy must be the locked one
+            if tag in locked and tag in stored and not cfg.ollama_update_lock:
+                verdict = _with(verdict, problem=lock.check_blobs(locked, tag, set(stored[tag]["blobs"])))
+            verdicts.append(verdict)
+            continue
+        if manifest.get("error") or not manifest.get("manifest"):
+            verdicts.append(_with(verdict, problem=f"cannot read the manifest of {tag} from "
+                                                   f"{plan.source.describe()}: {manifest.get('error') or 'no answer'}"))
+            continue
+        entry = lock.entry_from_parsed(manifest["sha256"], manifest["manifest"])
+        mismatch = lock.check(locked, tag, entry)
+        if mismatch and not cfg.ollama_update_lock:
+            verdicts.append(_with(verdict, problem=mismatch))
+            continue
+        action = "update" if mismatch else ("record" if tag not in locked else None)
+        verdicts.append(_with(verdict, entry=entry, lock_action=action))
+    return verdicts
+
+
+def _with(verdict: ModelVerdict, **changes: Any) -> ModelVerdict:
+    from dataclasses import replace
+
+    return replace(verdict, **changes)
+
+
+def _tuning_problem(board: Any, cfg: Settings) -> str | None:
     """Why the opt-in board tuning (stages/tuning.py) cannot be done as asked, found before anything changes."""
     try:
         if cfg.jetson_power_mode:
-            mode_named(host.get_fact(PowerModes)["modes"], cfg.jetson_power_mode)
+            mode_named(board.get_fact(PowerModes)["modes"], cfg.jetson_power_mode)
         if cfg.jetson_swapfile_size:
-            check_swapfile(cfg.jetson_swapfile_path, host.get_fact(SwapFile, path=cfg.jetson_swapfile_path))
+            check_swapfile(cfg.jetson_swapfile_path, board.get_fact(SwapFile, path=cfg.jetson_swapfile_path))
         if cfg.jetson_docker_data_root:
-            check_data_root(cfg.jetson_docker_data_root, host.get_fact(DockerDaemonJson))
+            check_data_root(cfg.jetson_docker_data_root, board.get_fact(DockerDaemonJson))
     except OperationError as exc:
         return str(exc)
     return None
 
 
-def board_desktop(host, cfg: Settings) -> bool:
+def board_desktop(board: Any, cfg: Settings) -> bool:
     """The OS takes about 800 MB more with the desktop JetPack boots (docs/facts.md section 3). A board the
     deploy makes headless (jetson_headless) counts as headless at once, before its reboot."""
     if cfg.jetson_headless:
         return False
     if cfg.ollama_desktop is not None:
         return cfg.ollama_desktop
-    return host.get_fact(DefaultTarget) == "graphical.target"
+    return board.get_fact(DefaultTarget) == "graphical.target"
 
 
 def model_set(cfg: Settings, mem_total_mb: int, desktop: bool) -> list[str]:
@@ -240,26 +410,22 @@ def model_set(cfg: Settings, mem_total_mb: int, desktop: bool) -> list[str]:
     return list(cfg.ollama_models)
 
 
-def _version_key(version: str) -> tuple[int, ...]:
-    return tuple(int(part) for part in version.split("-")[0].split(".") if part.isdigit())
-
-
-def _build_names(host, cfg: Settings, release: ReleaseInfo) -> BuildNames:
+def _build_names(board: Any, cfg: Settings, release: ReleaseInfo) -> BuildNames:
     """What `jetson-containers build` makes on this board at the pinned commit. Once the checkout is at
     that commit, its own code says (the CheckoutNaming fact); before, the naming rule of the commit's
     time (naming.py), fed with the board's own L4T, CUDA toolkit, Ubuntu, GPU name and kernel."""
     commit = cfg.jetson_containers_commit
-    checkout = host.get_fact(JetsonContainersCheckout, path=cfg.jetson_containers_path)
+    checkout = board.get_fact(JetsonContainersCheckout, path=cfg.jetson_containers_path)
     at_pin = checkout.get("commit") == commit
     committed = None
     if at_pin:
-        own = host.get_fact(CheckoutNaming, path=cfg.jetson_containers_path)
+        own = board.get_fact(CheckoutNaming, path=cfg.jetson_containers_path)
         if own and not own.get("error") and own.get("images"):
             return BuildNames(images=dict(own["images"]), versions=tuple(own.get("versions") or ()),
                               default=own.get("default"), source=f"jetson-containers {commit[:8]}",
                               warnings=tuple(own.get("warnings") or ()))
         if own.get("error"):
-            logger.warning(f"{host.name}: the jetson-containers checkout could not name its images itself "
+            logger.warning(f"{board.name}: the jetson-containers checkout could not name its images itself "
                            f"({own['error']}): using this library's naming rules")
         committed = checkout.get("committed") or checkout.get("date")
     known = known_commit(commit)
@@ -272,13 +438,13 @@ def _build_names(host, cfg: Settings, release: ReleaseInfo) -> BuildNames:
     if len(text) == 10 and ambiguous_day(date.fromisoformat(text)):
         raise NoNaming(f"jetson-containers changed its image names on {text}: set jetson_containers_commit_date to "
                        f"the commit's full committer time (git show -s --format=%cI {commit[:12]})")
-    smi = host.get_fact(NvidiaSmi)
-    cuda = host.get_fact(CudaToolkit)
-    board = BoardInputs(l4t=release.l4t, ubuntu=host.get_fact(UbuntuRelease) or release.ubuntu,
+    smi = board.get_fact(NvidiaSmi)
+    cuda = board.get_fact(CudaToolkit)
+    inputs = BoardInputs(l4t=release.l4t, ubuntu=board.get_fact(UbuntuRelease) or release.ubuntu,
                         cuda_json=cuda.get("json"), cudart=cuda.get("cudart"),
                         gpu_name=(smi.get("gpu_name") or "") if smi.get("present") else None,
-                        kernel=host.get_fact(KernelVersion) or "")
-    computed = naming(rule_at(text, commit), board)
+                        kernel=board.get_fact(KernelVersion) or "")
+    computed = naming(rule_at(text, commit), inputs)
     versions = known.ollama_versions if known else ()
     packages = ["ollama", *(f"ollama:{version}" for version in versions)]
     if cfg.ollama_version and f"ollama:{cfg.ollama_version}" not in packages:
@@ -288,8 +454,8 @@ def _build_names(host, cfg: Settings, release: ReleaseInfo) -> BuildNames:
                       warnings=computed.warnings)
 
 
-def _image_plan(host, cfg: Settings, release: ReleaseInfo, names: BuildNames | None, images: list[str],
-                min_ollama: str | None = None) -> ImagePlan:
+def _image_plan(board: Any, plan: BoardPlan, images: list[str]) -> ImagePlan:
+    cfg, release, names = plan.settings, plan.release, plan.build_names
     strategy = cfg.jetson_image_strategy
     if strategy == "reuse":
         ref = cfg.jetson_image or reusable_image(images, release.l4t)
@@ -298,17 +464,18 @@ def _image_plan(host, cfg: Settings, release: ReleaseInfo, names: BuildNames | N
         if not compatible_with(l4t_from_tag(ref.split(":", 1)[-1]), release.l4t, chosen=not cfg.jetson_image):
             raise NoImage(f"image {ref} was not built for L4T {release.l4t} (JetPack {release.jetpack})")
         return ImagePlan("reuse", ref, None, None)
-    pinned = _pinned_versions(host, cfg, images)
+    pinned = _pinned_versions(board, plan, images)
     if strategy == "build" and names is not None and not names.problem and cfg.ollama_version and not names.versions:
         raise NoImage(f"ollama_version {cfg.ollama_version} cannot be checked against {names.source}, which this "
                       "library does not know: run deploys/jetson_containers.py first, so its checkout tells")
     # the models' minimum Ollama steers the choice: a newer prebuilt image, else (auto) a build
-    return resolve_image(release, strategy, names, cfg.ollama_version, min_ollama=min_ollama, pinned=pinned)
+    return resolve_image(release, strategy, names, cfg.ollama_version, min_ollama=plan.min_ollama, pinned=pinned)
 
 
-def _pinned_versions(host, cfg: Settings, images: list[str]) -> dict[str, str]:
+def _pinned_versions(board: Any, plan: BoardPlan, images: list[str]) -> dict[str, str]:
     """The Ollama version of each prebuilt image no table can say: pinned in models.lock when an earlier
-    run read it from the image, else read now from a copy already on the board (and pinned)."""
+    run read it from the image, else read now from a copy already on the board (pinned by plan_for)."""
+    cfg = plan.settings
     try:
         pinned = dict(lock.load_pins(cfg.ollama_lock_file).get("ollama", {}))
     except lock.LockError:
@@ -316,10 +483,10 @@ def _pinned_versions(host, cfg: Settings, images: list[str]) -> dict[str, str]:
     for image in prebuilt_images():
         if image.ollama_version or image.ref in pinned or image.ref not in images:
             continue
-        version = host.get_fact(ImageOllamaVersion, ref=image.ref)
+        version = board.get_fact(ImageOllamaVersion, ref=image.ref)
         if version:
             pinned[image.ref] = version
-            pins.record(cfg, "ollama", image.ref, version)
+            plan.pins.append(("ollama", image.ref, version))
     return pinned
 
 

@@ -25,7 +25,6 @@ import paramiko
 from pyinfra.api import StringCommand
 
 from .plan import board_desktop  # re-exported: plan.board_desktop(FactReader(...), cfg) reads a board
-from .stages.service import api_url  # re-exported: the API's URL on the board's loopback
 
 DEFAULT_KNOWN_HOSTS = "~/.ssh/known_hosts"  # pyinfra's default for ssh_known_hosts_file
 CONNECT_TIMEOUT = 5.0  # seconds
@@ -34,7 +33,6 @@ COMMAND_TIMEOUT = 60.0  # seconds without output before a command counts as hung
 __all__ = [
     "InventoryError", "Unreachable", "InventoryHost", "SSHTarget", "CommandResult", "Board", "FactReader",
     "load_inventory", "ssh_target", "connect", "sudo_command", "sudo_problem", "describe_error", "board_desktop",
-    "api_url",
 ]
 
 

@@ -37,7 +37,9 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, Protocol
 
+from .cache import is_cache_host
 from .hostdata import check_inventory, summary
+from .remote import InventoryHost
 
 KEEP_PREVIOUS = {"jetson_rollout_keep_previous": True}  # host data of the deploy runs
 STATE_DIR = ".jetson-ollama"
@@ -116,12 +118,6 @@ def parse_limit(text: str, wave_size: int) -> int:
 
 # ---------------------------------------------------------------- the plan of a rollout
 
-class InventoryHost(Protocol):
-    name: str
-    groups: list[str]
-    data: dict[str, Any]
-
-
 class Runner(Protocol):
     """What the engine needs of jetson_ollama.runner (a stand-in in the tests)."""
 
@@ -154,10 +150,6 @@ class Plan:
 
 def default_state_path(inventory: str) -> Path:
     return Path(STATE_DIR) / f"rollout-{Path(inventory).stem}.json"
-
-
-def is_cache_host(host: InventoryHost) -> bool:
-    return host.data.get("jetson_cache_host") == host.name
 
 
 def release_of(deploy_bytes: Sequence[bytes], data: Mapping[str, Any]) -> str:

@@ -7,21 +7,21 @@ over SSH, remote.FactReader), `parse_bench` the last `bench` figures it keeps.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import paramiko
 
-from ..catalog import estimate, model_info, tier_of
+from ..catalog import tier_of
 from ..config import ConfigError, settings
 from ..facts.containers import OllamaContainer
 from ..facts.jetson import BoardModel, Memory, TegraRelease
 from ..facts.models import OllamaModels
 from ..facts.ollama import OllamaVersion
+from ..plan import make_plan
 from ..releases import UnknownRelease, release_info
 from ..remote import (
-    COMMAND_TIMEOUT, CONNECT_TIMEOUT, Board, FactReader, InventoryHost, Unreachable, api_url, board_desktop,
+    COMMAND_TIMEOUT, CONNECT_TIMEOUT, Board, FactReader, InventoryHost, Unreachable,
     describe_error, sudo_problem,
 )
 
@@ -84,18 +84,6 @@ def parse_bench(text: str) -> tuple[BenchFigures | None, str | None]:
     return BenchFigures(str(doc.get("time") or "?"), figures), None
 
 
-def _largest_known(names: Iterable[str]):
-    infos = []
-    for name in names:
-        try:
-            info = model_info(name)
-        except ValueError:
-            info = None
-        if info:
-            infos.append(info)
-    return max(infos, key=lambda info: info.download_bytes, default=None)
-
-
 def read_board(runner, host: InventoryHost) -> BoardRecord:
     """The record of a connected board; `runner` runs a shell command on it (`Board`, testinfra's Host)."""
     record = BoardRecord(host.name, host.address)
@@ -129,16 +117,17 @@ def read_board(runner, host: InventoryHost) -> BoardRecord:
             record.notes.append(f"container {cfg.ollama_container_name} is {container.get('status') or 'not running'}")
     elif tegra:
         record.notes.append(f"no container {cfg.ollama_container_name}")
-    api = api_url(cfg.ollama_host)
+    api = cfg.api_url
     record.ollama_version = reader.get_fact(OllamaVersion, url=api)
     if record.ollama_version is None and container.get("running"):
         record.notes.append(f"{api}/api/version does not answer")
     record.models = sorted(reader.get_fact(OllamaModels, url=api)) if record.ollama_version else []
 
-    largest = _largest_known(record.models)
-    if largest and record.mem_total_mb:
-        fit = estimate(largest, record.mem_total_mb, board_desktop(reader, cfg), cfg.ollama_context_length,
-                       cfg.ollama_num_parallel)
+    plan = make_plan(reader, cfg) if tegra else None  # the tier of the board's model set, as the deploy judges it
+    if plan and plan.refusal:
+        record.notes.append(f"the deploy refuses this board: {plan.refusal}")
+    if plan and (largest := plan.largest):
+        fit = largest.estimate
         record.tier, record.estimate_percent = fit.tier, fit.percent
         record.tier_basis = f"{largest.tag} estimated at {fit.percent:.0f} %"
     elif record.ram_used_percent is not None:

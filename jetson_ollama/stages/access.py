@@ -17,8 +17,6 @@ def api_access():
     plan = plan_for(host)
     if stop_if_refused(plan):
         return
-    cfg = plan.settings
-    port = int(cfg.ollama_host.rsplit(":", 1)[1])
-    networks = cfg.ollama_allow_from
+    port, networks = plan.api_port, plan.settings.ollama_allow_from
     firewall.api_admits(name=f"Only {', '.join(networks)} reach port {port}" if networks else "No API firewall needed",
                         port=port, networks=networks)

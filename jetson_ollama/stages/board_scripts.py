@@ -22,7 +22,6 @@ from ..native import SERVICE
 from ..operations.ollama import container_spec, docker_run_words
 from ..plan import BoardPlan, plan_for
 from .preflight import stop_if_refused
-from .service import api_url
 
 TEMPLATES = Path(__file__).parents[2] / "templates"
 SCRIPTS = ("start-ollama", "quick-test", "monitor", "bench")
@@ -52,12 +51,12 @@ def script_context(board: str, plan: BoardPlan) -> dict:
     cfg = plan.settings
     return {
         "board": board,
-        "runtime": cfg.jetson_runtime,
+        "runtime": plan.runtime.kind,
         "image": plan.image.ref if plan.image else "",
         "container": cfg.ollama_container_name,
         "unit": SERVICE,
         "native_version": plan.native.version if plan.native else "",
-        "api": api_url(cfg.ollama_host),
+        "api": plan.api_url,
         "models": list(plan.models),
         "test_model": plan.models[0] if plan.models else "",
         "models_dir": cfg.ollama_models_dir,

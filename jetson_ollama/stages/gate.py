@@ -15,7 +15,6 @@ from ..operations import rollback
 from ..operations.board import refused
 from ..plan import plan_for
 from .preflight import stop_if_refused
-from .service import api_url
 
 LOAD_TIMEOUT = 300  # seconds for the generation, loading included: as the board's quick-test allows (SD cards)
 # host.name -> {"ok": bool, "problems": [...], "version", "models", "mem_percent"}: for an in-process caller
@@ -37,12 +36,11 @@ def health_gate():
         refused(name="Health gate", reason=f"health gate cannot read the lock: {exc}")
         return
     expected = gate.Expected(
-        version=(plan.native.version if plan.native else None)
-        or (plan.image.ollama_version if plan.image else None) or cfg.ollama_version,
+        version=plan.runtime.ollama_version or cfg.ollama_version,
         models={tag: locked[tag].manifest if tag in locked else None for tag in plan.models},
     )
     model = plan.models[0] if plan.models else None
-    health = host.get_fact(OllamaHealth, url=api_url(cfg.ollama_host), model=model, timeout=LOAD_TIMEOUT)
+    health = host.get_fact(OllamaHealth, url=plan.api_url, model=model, timeout=LOAD_TIMEOUT)
     problems = gate.evaluate(health, expected)
     found = gate.summary(health)
     RESULTS[host.name] = {"ok": not problems, "problems": problems, **found}

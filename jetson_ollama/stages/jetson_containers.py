@@ -15,11 +15,9 @@ from .preflight import stop_if_refused
 @deploy("Install jetson-containers")
 def install_jetson_containers():
     plan = plan_for(host)
-    if stop_if_refused(plan) or plan.native:
+    if stop_if_refused(plan) or plan.image is None or not plan.source.needs_checkout:  # native, or offline
         return
     cfg = plan.settings
-    if cfg.jetson_bundle:  # offline: a bundled prebuilt image (or reuse) needs no checkout, nor could it clone
-        return
     pins.record(cfg, "jetson-containers", cfg.jetson_containers_repo, cfg.jetson_containers_commit, overwrite=True)
     jetson_containers.installed(
         name=f"jetson-containers at {cfg.jetson_containers_commit[:12]}",

@@ -22,7 +22,7 @@ from pyinfra.operations import apt, files, server, systemd
 from pyinfra.operations.util import any_changed
 
 from .. import lock
-from ..bundle import BundleError, open_bundle
+from ..bundle import BundleError
 from ..facts.native import OllamaService, ReleaseChecksums
 from ..native import (DROPIN_PATH, GPU_GROUPS, GROUP, HOME, PIN_SECTION, PREFIX, SERVICE, UNIT_PATH, USER,
                       NativeRelease, dropin_text, unit_text)
@@ -86,14 +86,11 @@ def native_service(plan: BoardPlan, url: str) -> None:
                 groups=list(GPU_GROUPS), home=HOME, shell="/bin/false")
     native_ops.store_owned(name=f"Model store {cfg.ollama_models_dir} owned by {USER}", path=cfg.ollama_models_dir,
                            user=USER, group=GROUP)
-    sources = None
-    if cfg.jetson_bundle:  # offline: the archives come from the bundle, checked against the same pins
-        bundle = open_bundle(cfg.jetson_bundle)
-        try:
-            sources = {archive: bundle.native_file(release.version, archive)[0] for archive in archives}
-        except BundleError as exc:
-            refused(name="Ollama release from the bundle", reason=str(exc))
-            return
+    try:  # offline: the archives come from the bundle, checked against the same pins
+        sources = plan.source.native_files(release, archives)
+    except BundleError as exc:
+        refused(name="Ollama release from the bundle", reason=str(exc))
+        return
     binary = native_ops.installed(name=f"Ollama {release.version} release ({', '.join(archives)})",
                                   version=release.version, archives=archives, url=release.url, prefix=PREFIX,
                                   sources=sources)

@@ -24,10 +24,9 @@ def preflight():
     plan = plan_for(host)
     if stop_if_refused(plan):
         return
-    release, image = plan.release, plan.image
-    runs = (f"native Ollama {plan.native.version} ({', '.join(plan.native.archives)})" if plan.native
-            else f"image {image.ref} ({image.strategy})")
-    logger.info(f"{host.name}: L4T {release.l4t} (JetPack {release.jetpack}, CUDA {release.cuda}), {runs}")
+    release = plan.release
+    logger.info(f"{host.name}: L4T {release.l4t} (JetPack {release.jetpack}, CUDA {release.cuda}), "
+                f"{plan.runtime.describe()}")
     if plan.configure_runtime:
         runtime = nvidia_runtime(name="Register the NVIDIA runtime with docker")
         systemd.service(name="Restart docker for the NVIDIA runtime", service="docker", restarted=True,

@@ -13,19 +13,14 @@ from .native import answers_after, native_service, native_stopped
 from .preflight import stop_if_refused
 
 
-def api_url(ollama_host: str) -> str:
-    address, port = ollama_host.rsplit(":", 1)
-    return f"http://{'127.0.0.1' if address in ('0.0.0.0', '') else address}:{port}"
-
-
 @deploy("Ollama service")
 def ollama_service():
     plan = plan_for(host)
     if stop_if_refused(plan):
         return
     cfg = plan.settings
-    if cfg.jetson_runtime == "native":
-        native_service(plan, api_url(cfg.ollama_host))
+    if plan.native:
+        native_service(plan, plan.api_url)
         return
     switched = native_stopped(plan)  # from the native runtime: its service had the port
     ollama.container(
@@ -33,6 +28,6 @@ def ollama_service():
         image=plan.image.ref, env=plan.environment, models_dir=cfg.ollama_models_dir,
         container_models_dir=cfg.ollama_container_models_dir, keep_previous=cfg.jetson_rollout_keep_previous,
     )
-    ollama.api_ready(name="Ollama API answers", url=api_url(cfg.ollama_host), timeout=int(cfg.ollama_api_timeout))
+    ollama.api_ready(name="Ollama API answers", url=plan.api_url, timeout=int(cfg.ollama_api_timeout))
     if switched:
-        answers_after(switched, api_url(cfg.ollama_host), int(cfg.ollama_api_timeout))
+        answers_after(switched, plan.api_url, int(cfg.ollama_api_timeout))

@@ -26,11 +26,8 @@ from jetson_ollama import remote
 from jetson_ollama.config import ConfigError, settings
 from jetson_ollama.facts.containers import OllamaContainer
 from jetson_ollama.facts.jetson import Memory, TegraRelease
-from jetson_ollama import lock
-from jetson_ollama.images import BuildNames, ImagePlan, resolve_image
-from jetson_ollama.catalog import model_info, version_at_least
-from jetson_ollama.naming import NoNaming
-from jetson_ollama.plan import _build_names, model_set
+from jetson_ollama.images import BuildNames, ImagePlan
+from jetson_ollama.plan import BoardPlan, make_plan
 from jetson_ollama.releases import ReleaseInfo, UnknownRelease, release_info
 
 INVENTORY_ENV = "JETSON_OLLAMA_INVENTORY"
@@ -121,12 +118,25 @@ class Board:
         return self.facts.get_fact(Memory).get("mem_total_mb", 0)
 
     @functools.cached_property
-    def models(self) -> list[str]:
-        """The board's model set, as the deploy works it out (plan.model_set)."""
+    def plan(self) -> BoardPlan:
+        """The board's plan, made by the library's own `make_plan` from the board's facts and host data
+        (as the deploy makes it), read over this SSH session; lock and pins relative to the run directory."""
+        cwd = os.getcwd()
         try:
-            return model_set(self.cfg, self.mem_total_mb, remote.board_desktop(self.facts, self.cfg))
-        except ValueError as exc:
-            pytest.fail(f"{self.name}: no model set: {exc}", pytrace=False)
+            os.chdir(self.run_dir)
+            return make_plan(self.facts, self.cfg)
+        finally:
+            os.chdir(cwd)
+
+    def _planned(self) -> BoardPlan:
+        if self.plan.refusal:
+            pytest.fail(f"{self.name}: the library refuses this board: {self.plan.refusal}", pytrace=False)
+        return self.plan
+
+    @property
+    def models(self) -> list[str]:
+        """The board's model set, as its plan has it."""
+        return self._planned().models
 
     @functools.cached_property
     def container(self) -> dict:
@@ -134,7 +144,7 @@ class Board:
 
     @property
     def api(self) -> str:
-        return remote.api_url(self.cfg.ollama_host)
+        return self.cfg.api_url
 
     @property
     def lock_path(self) -> Path:
@@ -142,31 +152,23 @@ class Board:
         path = Path(os.path.expanduser(self.cfg.ollama_lock_file))
         return path if path.is_absolute() else self.run_dir / path
 
-    # ------------------------------------------------------------ what the library makes of it
+    # ------------------------------------------------------------ what the library makes of it: the plan
 
-    @functools.cached_property
+    @property
     def min_ollama(self) -> str | None:
-        needs = [info.min_ollama for info in map(model_info, self.models) if info]
-        return functools.reduce(lambda a, b: b if version_at_least(b, a) else a, needs) if needs else None
+        return self._planned().min_ollama
 
-    @functools.cached_property
+    @property
     def build_names(self) -> BuildNames:
-        """What the pinned jetson-containers builds on this board, as the deploy reads it (its checkout's
-        own code once it is there, plan._build_names)."""
-        try:
-            return _build_names(self.facts, self.cfg, self.release)
-        except NoNaming as exc:
-            return BuildNames(images={}, problem=str(exc))
+        """What the pinned jetson-containers builds on this board, as the plan read it."""
+        return self._planned().build_names or BuildNames(images={}, problem="no build names in the plan")
 
     def image_plan(self) -> ImagePlan:
-        """The image the library resolves for this board (images.resolve_image)."""
-        try:
-            pinned = lock.load_pins(self.lock_path).get("ollama", {}) if self.lock_path.exists() else {}
-            plan = resolve_image(self.release, self.cfg.jetson_image_strategy, self.build_names,
-                                 self.cfg.ollama_version, min_ollama=self.min_ollama, pinned=pinned)
-        except ValueError as exc:  # NoImage: one line with the way out
-            pytest.fail(f"{self.name}: the library resolves no image: {exc}", pytrace=False)
-        return plan
+        """The image the plan chose for this board."""
+        image = self._planned().image
+        if image is None:
+            pytest.fail(f"{self.name}: the plan has no image (jetson_runtime: {self.cfg.jetson_runtime})", pytrace=False)
+        return image
 
     # ------------------------------------------------------------ the API, through curl on the board
 

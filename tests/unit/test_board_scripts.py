@@ -28,7 +28,7 @@ from pyinfra_testing.util import FakeState, create_host
 from jetson_ollama.config import ConfigError, ollama_environment, settings
 from jetson_ollama.images import ImagePlan
 from jetson_ollama.operations import ollama
-from jetson_ollama.plan import BoardPlan
+from jetson_ollama.plan import BoardPlan, ContainerRuntime
 from jetson_ollama.stages.board_scripts import SCRIPTS, TEMPLATES, THRESHOLDS, docker_run_line, script_context
 
 from .stubs import JSONHandler
@@ -225,8 +225,8 @@ class Board:
 
 def sample_plan(port: int, models: list[str], models_dir: str = "/opt/ollama/models") -> BoardPlan:
     cfg = settings({"ollama_host": f"127.0.0.1:{port}", "ollama_models": models, "ollama_models_dir": models_dir})
-    return BoardPlan(settings=cfg, image=ImagePlan("prebuilt", IMAGE, None, None),
-                     environment=ollama_environment(cfg, 6), models=list(models))
+    return BoardPlan(settings=cfg, runtime=ContainerRuntime(ImagePlan("prebuilt", IMAGE, None, None),
+                                                            ollama_environment(cfg, 6)), models=list(models))
 
 
 def environment() -> jinja2.Environment:
@@ -300,7 +300,7 @@ def test_context_follows_the_plan():
     assert context["bench_num_predict"] == 64 and len(context["bench_prompts"]) == 3
     assert script_context("agx-01", sample_plan(11500, []))["test_model"] == ""
     lan = BoardPlan(settings=settings({"ollama_allow_from": ["10.0.0.0/8"], "ssh_hostname": "10.0.0.21"}),
-                    image=plan.image)
+                    runtime=plan.runtime)
     assert script_context("agx-01", lan)["api"] == "http://10.0.0.21:11434"  # where the API binds with allow_from
 
 

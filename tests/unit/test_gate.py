@@ -27,7 +27,7 @@ from jetson_ollama.facts.containers import OllamaContainer
 from jetson_ollama.facts.health import MEMINFO, OllamaHealth
 from jetson_ollama.images import ImagePlan
 from jetson_ollama.operations import rollback
-from jetson_ollama.plan import BoardPlan
+from jetson_ollama.plan import BoardPlan, ContainerRuntime
 from jetson_ollama.stages import gate as gate_stage
 from jetson_ollama.stages import preflight
 
@@ -433,9 +433,9 @@ def stage(monkeypatch, tmp_path):
         if lock_text is not None:
             lock_file.write_text(lock_text)
         cfg = SimpleNamespace(ollama_lock_file=str(lock_file), ollama_version=ollama_version, ollama_host="0.0.0.0:11434",
-                              ollama_container_name="ollama")
+                              ollama_container_name="ollama", api_url="http://127.0.0.1:11434")
         plan = BoardPlan(settings=cfg, refusal=refusal, models=list(models),
-                         image=ImagePlan("prebuilt", "dustynv/ollama:r36.2.0", None, image_version))
+                         runtime=ContainerRuntime(ImagePlan("prebuilt", "dustynv/ollama:r36.2.0", None, image_version), {}))
         monkeypatch.setattr(gate_stage, "plan_for", lambda host: plan)
         board = _Board("nano-1", health)
         gate_stage.RESULTS.clear()

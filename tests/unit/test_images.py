@@ -6,7 +6,7 @@ import yaml
 
 from jetson_ollama import images
 from jetson_ollama.images import (
-    BuildNames, ImagePlan, NoImage, PrebuiltImage, at_least, compatible_with, l4t_from_tag, prebuilt_tag,
+    BuildNames, ImagePlan, NoImage, PrebuiltImage, compatible_with, l4t_from_tag, prebuilt_tag,
     resolve_image, reusable_image,
 )
 from jetson_ollama.releases import L4TRelease, release_info
@@ -84,14 +84,6 @@ def test_prebuilt_images_carry_ref_l4t_and_version():
             image = prebuilt_tag(l4t, ollama_version=version)  # every named version is reachable
             assert image is not None and image.ollama_version == version
             assert image.ref == f"dustynv/ollama:{image.tag}"
-
-
-@pytest.mark.parametrize("have, need, ok", [
-    ("0.6.8", "0.6.6", True), ("0.6.5", "0.6.6", False), ("v0.11.8-rc1", "0.11.8", True),
-    (None, "0.6.6", False), ("bd5e432", "0.0.1", False), ("0.0.0", None, True),
-])
-def test_at_least(have, need, ok):
-    assert at_least(have, need) is ok
 
 
 # dusty-nv/jetson-containers jetson_containers/l4t_version.py l4t_version_compatible @16f7cf41, case by case

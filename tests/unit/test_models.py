@@ -1,4 +1,4 @@
-"""The model catalog, the memory estimate against the deployment log, policies, auto, versions, settings."""
+"""The model catalog, the memory estimate against the deployment log, policies, auto, settings."""
 
 import dataclasses
 import re
@@ -8,8 +8,8 @@ import pytest
 from jetson_ollama.config import ConfigError, settings
 from jetson_ollama.catalog import (
     TIERS, ModelInfo, auto_models, catalog, estimate, fits, model_info, refusal_message, tier_of,
-    version_at_least,
 )
+from jetson_ollama.version import Version
 
 NANO_8GB, NX_16GB, AGX_64GB = 7620, 15388, 62841  # MemTotal in MB (docs/facts.md section 1)
 # AGX Orin 32GB: not in the facts; 30536 MB is the total of third-party tegrastats lines of that board
@@ -100,7 +100,7 @@ def test_catalog_entries_are_complete_and_frozen():
         assert info.quantization in ("Q4_K_M", "Q8_0", "F16")
         # chat models have long windows; BERT-style embedding models 512 or 2048 tokens
         assert info.context_length >= (512 if info.embedding else 8192)
-        assert version_at_least(info.min_ollama, "0.0.0")
+        assert Version.release(info.min_ollama) is not None
     assert catalog()["qwen3:8b"].min_ollama == "0.6.6"
     assert catalog()["deepseek-r1:7b"].min_ollama == "0.5.7"
     assert catalog()["qwen2.5:7b"].min_ollama == "0.0.0"
@@ -343,25 +343,6 @@ def test_auto_follows_context_and_the_list_order():
     assert auto_models(AUTO, 2048, True, 4096, 1) == []
     with pytest.raises(ValueError, match="llama3.2:3b"):
         auto_models(["llama3.2:3b"], AGX_64GB, True, 4096, 1)
-
-
-# ---------------------------------------------------------------- versions
-
-@pytest.mark.parametrize("have, need, result", [
-    ("0.6.8", "0.6.6", True), ("0.6.6", "0.6.6", True), ("0.6.5", "0.6.6", False),
-    ("0.10.0", "0.6.6", True), ("0.0.0", "0.0.0", True), ("0.0.0", "0.5.7", False),
-    ("0.6.8-rc1", "0.6.8", True), ("0.6.8-rc1", "0.6.9", False), ("v0.6.8", "0.6.8", True),
-    ("0.7", "0.6.8", True), ("0.6.8+build.5", "0.6.8", True), ("1", "0.99.99", True), (" 0.5.7\n", "0.5.7", True),
-    ("5f7b4a5", "0.0.0", True), ("5f7b4a5", "0.1.0", False),  # a shallow clone's stamp: no release
-])
-def test_version_at_least(have, need, result):
-    assert version_at_least(have, need) is result
-
-
-@pytest.mark.parametrize("text", ["", "latest", "0.x", None])
-def test_version_at_least_refuses_non_versions(text):
-    with pytest.raises(ValueError):
-        version_at_least(text, "0.0.0")
 
 
 # ---------------------------------------------------------------- settings (config.py)

@@ -154,6 +154,9 @@ class Board:
 
 
 NANO_TEGRA = {"l4t": "36.4.3", "major": 36}
+# what the registry answers for a model the board lacks (the recorded fact of tests/unit/facts)
+REGISTRY_MANIFEST = json.loads((Path(__file__).parent / "facts" / "models.RegistryManifest" / "fetched.json")
+                               .read_text())["fact"]
 LISTENER = [{"address": "127.0.0.1", "port": 11434, "process": "ollama"}]
 
 
@@ -162,7 +165,8 @@ def board_facts(**changes) -> dict:
         "Arch": "aarch64", "TegraRelease": NANO_TEGRA, "Memory": {"mem_total_mb": 7620},
         "DefaultTarget": "multi-user.target", "DockerState": {}, "OllamaContainer": {}, "OllamaService": {},
         "PortListener": [], "DockerImages": [], "JetsonContainersCheckout": {}, "DiskFree": 100_000,
-        "LanAddresses": [], "PowerModes": {"modes": []}, "SwapFile": {},
+        "LanAddresses": [], "PowerModes": {"modes": []}, "SwapFile": {}, "OllamaModels": {}, "OllamaManifests": {},
+        "RegistryManifest": REGISTRY_MANIFEST,
     }
     return {**facts, **changes}
 

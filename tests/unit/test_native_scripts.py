@@ -11,7 +11,7 @@ import pytest
 
 from jetson_ollama.config import ollama_environment, settings
 from jetson_ollama.native import release_for
-from jetson_ollama.plan import BoardPlan
+from jetson_ollama.plan import BoardPlan, NativeRuntime
 from jetson_ollama.stages.board_scripts import SCRIPTS, script_context
 
 from .test_board_scripts import MODEL, Board, api, lines, render, render_to, server  # noqa: F401 - fixtures
@@ -43,8 +43,8 @@ else:
 def native_plan(port: int, models: list[str], version: str = "0.6.8") -> BoardPlan:
     cfg = settings({"jetson_runtime": "native", "ollama_host": f"127.0.0.1:{port}", "ollama_models": models,
                     "ollama_native_version": version})
-    return BoardPlan(settings=cfg, native=release_for(version, cfg.ollama_native_url, "6.2"),
-                     environment=ollama_environment(cfg, 6), models=list(models))
+    return BoardPlan(settings=cfg, runtime=NativeRuntime(release_for(version, cfg.ollama_native_url, "6.2"),
+                                                         ollama_environment(cfg, 6)), models=list(models))
 
 
 class NativeBoard(Board):

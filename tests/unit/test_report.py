@@ -36,6 +36,10 @@ ORIN_NANO = {
     "/proc/device-tree": fixture_output("jetson.BoardModel", "orin-nano-8gb-r36.2.0"),
     "/proc/meminfo": fixture_output("jetson.Memory", "orin-nano-8gb-r36.2.0"),
     "docker container inspect": fixture_output("containers.OllamaContainer", "running"),
+    "docker info": fixture_output("docker.DockerState", "orin-nano-8gb-r36.2.0"),
+    "docker images": fixture_output("containers.DockerImages", "built-and-prebuilt"),
+    "ss -ltnpH": fixture_output("ollama.PortListener", "container-host-network"),
+    "uname -m": "aarch64\n",
     "/api/version": '{"version":"0.6.8"}\n',
     "/api/tags": fixture_output("models.OllamaModels", "listed"),
     "systemctl get-default": "multi-user.target\n",
@@ -82,15 +86,15 @@ def records():
 # ---------------------------------------------------------------- reading a board
 
 def test_read_board_from_the_fact_outputs():
-    host = InventoryHost("nano-01", ["orin_nano_8gb"], {"ssh_hostname": "192.168.55.101",
-                                                        "ollama_context_length": 4096})
+    host = InventoryHost("nano-01", ["orin_nano_8gb"], {"ssh_hostname": "192.168.55.101", "ollama_context_length": 4096,
+                                                        "ollama_models": ["qwen2.5:7b"]})
     record = report.read_board(FakeBoard(ORIN_NANO), host)
     assert (record.status, record.l4t, record.jetpack) == ("ok", "36.2.0", "6.0")
     assert record.board_model == "NVIDIA Jetson Orin Nano Developer Kit"
     assert (record.mem_total_mb, record.mem_used_mb) == (7620, 7620 - 6289)  # MemTotal - MemAvailable
     assert (record.image, record.ollama_version) == ("ollama:r36.2.0-cu122-22.04", "0.6.8")
     assert record.models == ["llama3.2:1b", "qwen2.5:7b", "someone/tiny:latest"]
-    # the largest catalog model present decides the tier, estimated as the deploy does (headless board)
+    # the largest model of the board's set decides the tier, as the deploy's plan judges it (headless board)
     fit = estimate(model_info("qwen2.5:7b"), 7620, False, 4096, 1)
     assert (record.tier, record.estimate_percent) == (fit.tier, fit.percent)
     assert record.tier_basis == f"qwen2.5:7b estimated at {fit.percent:.0f} %"
