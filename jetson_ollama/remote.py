@@ -24,15 +24,13 @@ from typing import Any, Protocol
 import paramiko
 from pyinfra.api import StringCommand
 
-from .plan import board_desktop  # re-exported: plan.board_desktop(FactReader(...), cfg) reads a board
-
 DEFAULT_KNOWN_HOSTS = "~/.ssh/known_hosts"  # pyinfra's default for ssh_known_hosts_file
 CONNECT_TIMEOUT = 5.0  # seconds
 COMMAND_TIMEOUT = 60.0  # seconds without output before a command counts as hung
 
 __all__ = [
     "InventoryError", "Unreachable", "InventoryHost", "SSHTarget", "CommandResult", "Board", "FactReader",
-    "load_inventory", "ssh_target", "connect", "sudo_command", "sudo_problem", "describe_error", "board_desktop",
+    "load_inventory", "ssh_target", "connect", "sudo_command", "sudo_problem", "describe_error",
 ]
 
 
@@ -271,7 +269,7 @@ class Runner(Protocol):
 class FactReader:
     """`get_fact(FactClass, **kwargs)` like pyinfra's `host.get_fact`, over a Board or a testinfra Host:
     the fact's command, then its `process` on the output lines (its `default()` when it printed
-    nothing or failed). Lets the library's own helpers (`plan.board_desktop`) read a board."""
+    nothing or failed). Lets the library's own plan (`plan.make_plan`) read a board."""
 
     def __init__(self, runner: Runner, data: dict[str, Any] | None = None, name: str = ""):
         self.runner = runner
