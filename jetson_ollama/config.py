@@ -52,10 +52,10 @@ def _ssh_hostname(host_data: Any) -> Any:
 
 def api_problem(values: dict[str, Any], host_data: Any) -> tuple[str, str] | None:
     """(key, problem) when the API would be exposed by accident or cannot be bound as asked; else None.
-    `values` are a host's checked settings; with ollama_allow_from the API binds to ollama_bind_address,
-    else to the host's ssh_hostname, which must then be an IPv4 address. `values["ollama_host"]` is set
-    to that address and ollama_host's port."""
-    address, _, port = values["ollama_host"].rpartition(":")
+    `values` are a host's checked settings (read, never changed); with ollama_allow_from the API binds to
+    ollama_bind_address, else to the host's ssh_hostname, which must then be an IPv4 address
+    (`Settings.api_address`)."""
+    address = values["ollama_host"].rpartition(":")[0]
     if not values["ollama_allow_from"]:
         if address not in ("127.0.0.1", "localhost", "[::1]", "::1"):
             return "ollama_host", (f"listens beyond the board ({address}) with no ollama_allow_from: list the networks "
@@ -65,13 +65,13 @@ def api_problem(values: dict[str, Any], host_data: Any) -> tuple[str, str] | Non
     if not isinstance(bind, str) or ipv4(bind):
         return "ollama_bind_address", (f"with ollama_allow_from the API binds to the board's LAN address: set it "
                                        f"(ssh_hostname {bind!r} is not an IPv4 address)")
-    values["ollama_host"] = f"{bind}:{port}"
     return None
 
 
 def settings(host_data: Any = None) -> Settings:
     """The checked settings of a host: `host_data.get(key)` for every DEFAULTS key (pyinfra's
-    `host.data`, or any mapping), the default where that is None. Raises ConfigError (one line)."""
+    `host.data`, or any mapping), the default where that is None, each as given; what follows from them
+    is read from the `api_*` properties. Raises ConfigError (one line)."""
     values: dict[str, Any] = {}
     for key, value, problem in _checked(host_data):
         if problem:

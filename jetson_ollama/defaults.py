@@ -17,7 +17,7 @@ The two prefixes:
 Keys are never renamed (users have them in their inventories), so three older ones keep a name the rule
 would put under `jetson_*`: `ollama_desktop` (whether the board runs a desktop), `ollama_native_url` (where
 the native release archives are downloaded from), `ollama_api_timeout` (how long the deploy waits for
-the API). docs/facts.md sections are cited by number.
+the API).
 
 Internal keys (`internal="who sets it"`) are host data that jetson-ollama sets itself, not the user:
 `jetson_rollout_keep_previous`, which `jetson-ollama rollout` passes to each wave's deploy. They are
@@ -61,7 +61,6 @@ def setting(default: T, check: Check, doc: str, *, internal: str | None = None) 
 class Settings:
     """The settings of one host, each a typed, read-only attribute; `config.settings(host.data)` makes
     them checked. The `api_*` properties say where the API listens, derived from the settings."""
-
 
     # ---- jetson_*: the board and the way there
     jetson_containers_repo: str = setting(

@@ -227,11 +227,13 @@ def test_an_api_beyond_the_board_needs_ollama_allow_from(host):
 
 
 def test_with_ollama_allow_from_the_api_binds_to_the_lan_address():
-    assert settings({"ollama_allow_from": ["10.0.0.0/8"], "ssh_hostname": "192.168.55.101"}).ollama_host == \
-        "192.168.55.101:11434"
+    chosen = settings({"ollama_allow_from": ["10.0.0.0/8"], "ssh_hostname": "192.168.55.101"})
+    assert (chosen.ollama_host, chosen.api_listen) == ("127.0.0.1:11434", "192.168.55.101:11434")
     chosen = settings({"ollama_allow_from": ["192.168.55.0/24"], "ssh_hostname": "nano-01.lab",
                        "ollama_bind_address": "192.168.55.101", "ollama_host": "127.0.0.1:8080"})
-    assert chosen.ollama_host == "192.168.55.101:8080"  # the port stays the asked one
+    assert chosen.ollama_host == "127.0.0.1:8080"  # as the user gave it
+    assert chosen.api_listen == "192.168.55.101:8080"  # the port stays the asked one
+    assert ollama_environment(chosen, 6)["OLLAMA_HOST"] == "192.168.55.101:8080"
 
 
 @pytest.mark.parametrize("data, message", [
@@ -271,6 +273,7 @@ def test_allow_from_messages(data, message):
 ])
 def test_api_address_port_listen_and_url(data, address, port, url):
     chosen = settings(data)
+    assert chosen.ollama_host == data.get("ollama_host", "127.0.0.1:11434")  # kept as given
     assert (chosen.api_address, chosen.api_port, chosen.api_url) == (address, port, url)
     assert chosen.api_listen == f"{address}:{port}"
     assert ollama_environment(chosen, 6)["OLLAMA_HOST"] == chosen.api_listen
