@@ -1,4 +1,4 @@
-"""The model catalog and whether a model fits a board's memory (docs/facts.md section 1, section 3, section 5, section 6).
+"""The model catalog and whether a model fits a board's memory (docs/facts.md sections 1, 3, 5 and 6).
 
 The catalog is data, `data/models.yaml`: download size, KV cache per token and the oldest Ollama of
 each tag, plus the RAM baseline and runtime overhead the estimate adds. CPU and GPU share MemTotal on a

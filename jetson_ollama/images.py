@@ -157,7 +157,11 @@ def prebuilt_tag(l4t: L4TRelease | str, min_ollama: str | None = None, *,
     pool = exact or candidates
     if not pool:
         return None
-    return max(pool, key=lambda item: (Version.release(item[1]) is not None, Version.release(item[1]) or Version(())))[0]
+    def newest_known(item: tuple[PrebuiltImage, str | None]) -> tuple[bool, Version]:
+        found = Version.release(item[1])
+        return found is not None, found or Version(())
+
+    return max(pool, key=newest_known)[0]
 
 
 def _build_plan(names: BuildNames | None, l4t: L4TRelease, ollama_version: str | None,

@@ -23,7 +23,9 @@ from pyinfra.facts.server import Arch, KernelVersion
 from . import catalog, lock, pins
 from .cache import Cache, CacheUnavailable, cache_of, is_cache_host
 from .config import ConfigError, Settings, ollama_environment, settings
-from .facts.containers import CheckoutNaming, DockerImages, ImageOllamaVersion, JetsonContainersCheckout, OllamaContainer
+from .config import settings as default_settings
+from .facts.containers import (CheckoutNaming, DockerImages, ImageOllamaVersion, JetsonContainersCheckout,
+                               OllamaContainer)
 from .facts.docker import DockerDaemonJson, DockerState
 from .facts.jetson import CudaToolkit, DefaultTarget, DiskFree, Memory, NvidiaSmi, TegraRelease, UbuntuRelease
 from .facts.models import OllamaManifests, OllamaModels
@@ -38,7 +40,7 @@ from .naming import BoardInputs, NoNaming, ambiguous_day, known_commit, naming, 
 from .native import NativeRelease, NoBundle, release_for
 from .operations.tuning import check_data_root, check_swapfile, mode_named
 from .releases import ReleaseInfo, UnknownRelease, release_info
-from .sources import Source, source_for
+from .sources import Source, Upstream, source_for
 from .version import at_least, newest
 
 DOCKER_ROOT = "/var/lib/docker"
@@ -98,11 +100,11 @@ class ModelVerdict:
 
 @dataclass
 class BoardPlan:
-    settings: Settings | None = None
+    settings: Settings = field(default_factory=default_settings)  # the defaults when the host data is bad
     refusal: str | None = None            # one line: why nothing will be done on this board
-    release: ReleaseInfo | None = None
+    release: ReleaseInfo | None = None    # None only on a board refused before its release was read
     runtime: Runtime | None = None        # how Ollama runs: its image (container) or release (native)
-    source: Source | None = None          # where the image, the models and the native release come from
+    source: Source = Upstream("")         # where the image, the models and the native release come from
     models: list[str] = field(default_factory=list)   # the model set of this board (stage 5)
     verdicts: list[ModelVerdict] = field(default_factory=list)  # one per model, in set order
     ollama_version: str | None = None     # the Ollama the board will run, when known before the run
@@ -130,12 +132,25 @@ class BoardPlan:
         return self.runtime.image if self.runtime else None
 
     @property
+    def image_ref(self) -> str:
+        """The container image the plan runs (the container runtime of a board not refused)."""
+        if self.image is None or self.image.ref is None:
+            raise ValueError("this plan runs no container image")
+        return self.image.ref
+
+    @property
     def native(self) -> NativeRelease | None:
         return self.runtime.release if isinstance(self.runtime, NativeRuntime) else None
 
     @property
     def environment(self) -> dict[str, str]:
         return self.runtime.environment if self.runtime else {}
+
+    def describe(self) -> str:
+        """One line: the release and how Ollama will run."""
+        release = self.release
+        where = f"L4T {release.l4t} (JetPack {release.jetpack}, CUDA {release.cuda})" if release else "no release"
+        return f"{where}, {self.runtime.describe() if self.runtime else 'no runtime'}"
 
     @property
     def min_ollama(self) -> str | None:
@@ -145,7 +160,8 @@ class BoardPlan:
     @property
     def largest(self) -> ModelVerdict | None:
         """The model of the set with the largest memory estimate: the board's tier."""
-        return max((v for v in self.verdicts if v.estimate), key=lambda v: v.estimate.total_bytes, default=None)
+        return max((v for v in self.verdicts if v.estimate), key=lambda v: v.estimate.total_bytes if v.estimate else 0,
+                   default=None)
 
 
 _plans: dict[str, BoardPlan] = {}
@@ -195,11 +211,12 @@ def make_plan(board: Any, cfg: Settings, cache: Cache | None | CacheUnavailable 
         plan.cache_role = True
         return plan
     try:
-        plan.cache = cache_of(board, cfg) if hasattr(board, "state") else cache
-        if isinstance(plan.cache, CacheUnavailable):
-            raise plan.cache
+        found = cache_of(board, cfg) if hasattr(board, "state") else cache
+        if isinstance(found, CacheUnavailable):
+            raise found
     except CacheUnavailable as exc:
         return _refuse(plan, str(exc))
+    plan.cache = found
     plan.source = source_for(cfg, plan.cache)
 
     tegra = board.get_fact(TegraRelease)
@@ -208,17 +225,16 @@ def make_plan(board: Any, cfg: Settings, cache: Cache | None | CacheUnavailable 
         what = "no /etc/nv_tegra_release" if not tegra else "L4T present"
         return _refuse(plan, f"not a Jetson ({arch or 'unknown architecture'}, {what})")
     try:
-        plan.release = release_info(tegra["l4t"])
+        release = plan.release = release_info(tegra["l4t"])
     except UnknownRelease as exc:
         return _refuse(plan, str(exc))
-    if plan.release.note:
-        plan.warnings.append(plan.release.note)
+    if release.note:
+        plan.warnings.append(release.note)
 
-    native = cfg.jetson_runtime == "native"  # the official release and ollama.service: no docker needed
-    release = None
-    if native:
+    native: NativeRelease | None = None  # jetson_runtime: native: the official release, no docker needed
+    if cfg.jetson_runtime == "native":
         try:
-            release = release_for(cfg.ollama_native_version, cfg.ollama_native_url, plan.release.jetpack)
+            native = release_for(cfg.ollama_native_version, cfg.ollama_native_url, release.jetpack)
         except NoBundle as exc:
             return _refuse(plan, str(exc))
     else:
@@ -259,13 +275,13 @@ def make_plan(board: Any, cfg: Settings, cache: Cache | None | CacheUnavailable 
         plan.models = model_set(cfg, plan.mem_total_mb, plan.desktop)
     except ValueError as exc:
         return _refuse(plan, str(exc))
-    environment = ollama_environment(cfg, plan.release.jetpack)
-    if native:
-        plan.runtime = NativeRuntime(release, environment)
+    environment = ollama_environment(cfg, release.jetpack)
+    if native is not None:
+        plan.runtime = NativeRuntime(native, environment)
         if plan.min_ollama and not at_least(cfg.ollama_native_version, plan.min_ollama):
             return _refuse(plan, f"the model set needs Ollama {plan.min_ollama} or newer, ollama_native_version is "
                                  f"{cfg.ollama_native_version}")
-        plan.ollama_version = release.version
+        plan.ollama_version = native.version
         if cfg.jetson_bundle and (problem := plan.source.problem(plan)):
             return _refuse(plan, problem)
     else:
@@ -275,7 +291,7 @@ def make_plan(board: Any, cfg: Settings, cache: Cache | None | CacheUnavailable 
                 plan.build_names = _build_names(board, cfg, plan.release)
             except NoNaming as exc:  # only a build needs the name: a prebuilt image may still do
                 plan.build_names = BuildNames(images={}, problem=str(exc))
-            image = _image_plan(board, plan, images)
+            image = _image_plan(board, plan, release, images)
         except NoImage as exc:
             return _refuse(plan, str(exc))
         plan.runtime = ContainerRuntime(image, environment)
@@ -292,9 +308,10 @@ def make_plan(board: Any, cfg: Settings, cache: Cache | None | CacheUnavailable 
         # the image's own figure, or the live API's when the container already runs that image (a
         # build's version is known only then)
         live = container.get("running") and container.get("image") == image.ref
-        plan.ollama_version = image.ollama_version or (board.get_fact(OllamaVersion, url=plan.api_url) if live else None)
+        plan.ollama_version = image.ollama_version or (
+            board.get_fact(OllamaVersion, url=plan.api_url) if live else None)
         if plan.ollama_version:
-            plan.pins.append(("ollama", image.ref, plan.ollama_version))
+            plan.pins.append(("ollama", plan.image_ref, plan.ollama_version))
 
     plan.verdicts = _model_verdicts(board, plan)
     if problems := [verdict.problem for verdict in plan.verdicts if verdict.problem]:
@@ -309,7 +326,8 @@ def _info(tag: str, manifest: dict, allow_unknown: bool) -> tuple[catalog.ModelI
     if known:
         return known, None
     if manifest.get("error") or not manifest.get("manifest"):
-        return None, f"{tag} is not in the catalog and its registry manifest could not be read ({manifest.get('error')})"
+        return None, (f"{tag} is not in the catalog and its registry manifest could not be read "
+                      f"({manifest.get('error') or 'no answer'})")
     if not allow_unknown:
         return None, (f"{tag} is not in the catalog: its KV cache size is unknown, so its memory fit cannot be "
                       "estimated (set ollama_allow_unknown_models: true to estimate it from the manifest)")
@@ -327,7 +345,7 @@ def _model_verdicts(board: Any, plan: BoardPlan) -> list[ModelVerdict]:
     if isinstance(plan.runtime, NativeRuntime):
         runs, way_out = f"the native Ollama is {plan.ollama_version}", "raise ollama_native_version"
     else:
-        runs = f"this board's image {plan.image.ref} has {plan.ollama_version}"
+        runs = f"this board's image {plan.image_ref} has {plan.ollama_version}"
         way_out = "use jetson_image_strategy: build, or another image or ollama_version"
     on_board = board.get_fact(OllamaModels, url=plan.api_url)
     stored = board.get_fact(OllamaManifests, models_dir=cfg.ollama_models_dir)
@@ -340,11 +358,12 @@ def _model_verdicts(board: Any, plan: BoardPlan) -> list[ModelVerdict]:
         present = tag in on_board
         manifest = {} if present else plan.source.manifest(board, tag)
         info, unknown = _info(tag, manifest, cfg.ollama_allow_unknown_models)
-        if unknown:
+        if unknown or info is None:
             verdicts.append(ModelVerdict(tag, problem=unknown))
             continue
         if plan.ollama_version and not at_least(plan.ollama_version, info.min_ollama):
-            verdicts.append(ModelVerdict(tag, problem=f"{tag} needs Ollama {info.min_ollama} or newer, {runs} ({way_out})"))
+            problem = f"{tag} needs Ollama {info.min_ollama} or newer, {runs} ({way_out})"
+            verdicts.append(ModelVerdict(tag, problem=problem))
             continue
         estimate = catalog.estimate(info, plan.mem_total_mb, plan.desktop, cfg.ollama_context_length,
                                     cfg.ollama_num_parallel)
@@ -405,8 +424,8 @@ def board_desktop(board: Any, cfg: Settings) -> bool:
 def model_set(cfg: Settings, mem_total_mb: int, desktop: bool) -> list[str]:
     """The board's models: the list asked for, or for "auto" the largest green one of the preference list."""
     if cfg.ollama_models == "auto":
-        return auto_models(cfg.ollama_models_auto, mem_total_mb, desktop, cfg.ollama_context_length,
-                           cfg.ollama_num_parallel)
+        return catalog.auto_models(cfg.ollama_models_auto, mem_total_mb, desktop, cfg.ollama_context_length,
+                                   cfg.ollama_num_parallel)
     return list(cfg.ollama_models)
 
 
@@ -454,8 +473,8 @@ def _build_names(board: Any, cfg: Settings, release: ReleaseInfo) -> BuildNames:
                       warnings=computed.warnings)
 
 
-def _image_plan(board: Any, plan: BoardPlan, images: list[str]) -> ImagePlan:
-    cfg, release, names = plan.settings, plan.release, plan.build_names
+def _image_plan(board: Any, plan: BoardPlan, release: ReleaseInfo, images: list[str]) -> ImagePlan:
+    cfg, names = plan.settings, plan.build_names
     strategy = cfg.jetson_image_strategy
     if strategy == "reuse":
         ref = cfg.jetson_image or reusable_image(images, release.l4t)

@@ -31,7 +31,7 @@ import tempfile
 import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from fractions import Fraction
 from pathlib import Path
@@ -175,7 +175,7 @@ def board_waves(hosts: Sequence[InventoryHost], waves: str, canary: str | None =
             raise ValueError(f"--canary {canary}: no board of the inventory is in that group")
         order = canaries + [name for name in order if name not in canaries]
         counts = [len(canaries)] + [count for count in counts if count > len(canaries)]
-    return [order[start:end] for start, end in zip([0, *counts], counts)]
+    return [order[start:end] for start, end in zip([0, *counts], counts, strict=False)]
 
 
 def load_state(path: Path) -> dict[str, Any]:
@@ -313,10 +313,10 @@ def run_rollout(runner: Runner, plan: Plan, *, findings: Callable[[], Mapping[st
                                      data=dict(KEEP_PREVIOUS))
         for name in plan.cache_hosts:
             result = deployed.get(name)
-            ok = bool(result and result.ok)
-            document["cache_hosts"][name] = {"result": "ok" if ok else "failed", "updated": _now(),
-                                             "reason": None if ok else (result.error if result else "no result")}
-            if not ok:
+            cached = bool(result and result.ok)
+            document["cache_hosts"][name] = {"result": "ok" if cached else "failed", "updated": _now(),
+                                             "reason": None if cached else (result.error if result else "no result")}
+            if not cached:
                 out(f"  cache host {name}: failed: {document['cache_hosts'][name]['reason']}")
         connected = [name for name in todo if deployed.get(name) is not None and deployed[name].connected]
         gated: dict = {}
@@ -379,7 +379,7 @@ def render_table(order: Sequence[str], boards: Mapping[str, Mapping[str, Any]]) 
     """Plain text columns, one row per board in rollout order, then one line per failed board's reason."""
     rows = [list(COLUMNS)] + [_cells(name, boards[name]) for name in order]
     widths = [max(len(row[column]) for row in rows) for column in range(len(COLUMNS))]
-    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows]
     lines += [f"{name}: {boards[name]['reason']}" for name in order
               if boards[name].get("result") == "failed" and boards[name].get("reason")]
     return "\n".join(lines)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, cast
 
 from pyinfra import host, logger
 from pyinfra.operations import python
@@ -48,22 +48,16 @@ class Upstream:
     def manifest(self, board: Any, tag: str) -> dict:
         return board.get_fact(RegistryManifest, model=tag, registry=self.registry)
 
-    def problem(self, plan: BoardPlan) -> str | None:
+    def problem(self, plan: BoardPlan) -> str | None:  # noqa: ARG002 - the interface's argument
         return None
 
     def image_operations(self, plan: BoardPlan) -> None:
         _image_here(plan)
 
     def model_operation(self, plan: BoardPlan, verdict: ModelVerdict):
-        from .operations import models as model_ops
+        return _through_the_api(plan, verdict)
 
-        cfg = plan.settings
-        entry = verdict.entry
-        return model_ops.present(name=f"Model {verdict.tag}", model=verdict.tag, url=plan.api_url,
-                                 models_dir=cfg.ollama_models_dir,
-                                 expect_blobs=sorted(entry.blob_digests) if entry else None)
-
-    def native_files(self, release: NativeRelease, archives: dict[str, str]) -> dict | None:
+    def native_files(self, release: NativeRelease, archives: dict[str, str]) -> dict | None:  # noqa: ARG002
         return None  # each archive is downloaded by the board from the release's URL
 
 
@@ -71,7 +65,7 @@ class Upstream:
 class FleetCache(Upstream):
     """The fleet's cache host: upstream manifests are read there, images and models copied from it."""
 
-    cache: Cache | None = None
+    cache: Cache
     kind = "cache"
     copies_files = True  # root copies blobs and manifests into the store
 
@@ -85,26 +79,25 @@ class FleetCache(Upstream):
         from .operations import cache as cache_ops
         from .operations.board import fleet_barrier
 
-        image = plan.runtime.image
-        lan_ref = self.cache.lan_ref(image.ref)
+        ref = plan.image_ref
+        lan_ref = self.cache.lan_ref(ref)
         in_registry = bool(host.get_fact(RegistryTag, lan_ref=lan_ref))
-        builds_here = not in_registry and claim_builder(host, image.ref)
+        builds_here = not in_registry and claim_builder(host, ref)
         if builds_here:
             _image_here(plan)
-            cache_ops.image_pushed(name=f"Share {image.ref} with the fleet", ref=image.ref, lan_ref=lan_ref)
+            cache_ops.image_pushed(name=f"Share {ref} with the fleet", ref=ref, lan_ref=lan_ref)
         else:
             _pin_digest(plan, host.get_fact(RegistryTag, lan_ref=lan_ref) if in_registry else None)
         # the same line for every board: the pulls below wait for every builder's push
         fleet_barrier(name="Images in the fleet's registry", reason="each variant's builder has pushed its image")
         if not builds_here:
-            cache_ops.image_from_registry(name=f"{image.ref} from the fleet's registry", ref=image.ref,
-                                          lan_ref=lan_ref)
+            cache_ops.image_from_registry(name=f"{ref} from the fleet's registry", ref=ref, lan_ref=lan_ref)
 
     def model_operation(self, plan: BoardPlan, verdict: ModelVerdict):
         from .operations import models as model_ops
 
         if verdict.entry is None:  # on the board already: the API checks it
-            return super().model_operation(plan, verdict)
+            return _through_the_api(plan, verdict)
         return model_ops.fetched(name=f"Model {verdict.tag} from the fleet's cache", model=verdict.tag,
                                  models_dir=plan.settings.ollama_models_dir, manifest=verdict.entry.manifest,
                                  store=self.cache.models_url)
@@ -128,37 +121,38 @@ class Bundle:
     def describe(self) -> str:
         return f"the bundle {self.path}"
 
-    def manifest(self, board: Any, tag: str) -> dict:
+    def manifest(self, board: Any, tag: str) -> dict:  # noqa: ARG002 - the interface's argument
         return self._bundle.registry_manifest(tag)
 
     def problem(self, plan: BoardPlan) -> str | None:
         from .bundle import board_problem
 
-        image = plan.runtime.image if plan.runtime else None
-        if image is None:
-            return board_problem(plan.settings, "reuse", None, str(plan.release.l4t))
-        return board_problem(plan.settings, image.strategy, image.ref, str(plan.release.l4t))
+        l4t = str(plan.release.l4t) if plan.release else ""
+        if plan.image is None:  # native: the archives are checked when the service stage reads them
+            return board_problem(plan.settings, "reuse", None, l4t)
+        return board_problem(plan.settings, plan.image.strategy, plan.image.ref, l4t)
 
     def image_operations(self, plan: BoardPlan) -> None:
         from .operations import bundle as bundle_ops
 
-        image = plan.runtime.image
+        ref = plan.image_ref
         _pin_digest(plan, None)
-        if image.strategy == "reuse":
+        if plan.image is None or plan.image.strategy == "reuse":
             return  # on the board already (checked by the plan)
         bundle = self._bundle
-        archive = bundle.images[image.ref]["archive"]
-        bundle_ops.image_loaded(name=f"Load {image.ref} from the bundle", ref=image.ref, src=bundle.open(archive),
-                                sha256="sha256:" + bundle.sha256(archive), image_id=bundle.images[image.ref]["image_id"])
+        archive = bundle.images[ref]["archive"]
+        src = cast(IO[Any], bundle.open(archive))  # a binary file object, as files.put takes
+        bundle_ops.image_loaded(name=f"Load {ref} from the bundle", ref=ref, src=src,
+                                sha256="sha256:" + bundle.sha256(archive), image_id=bundle.images[ref]["image_id"])
 
     def model_operation(self, plan: BoardPlan, verdict: ModelVerdict):
         from .operations import bundle as bundle_ops
 
         if verdict.entry is None:
-            return Upstream.model_operation(self, plan, verdict)  # type: ignore[arg-type]
+            return _through_the_api(plan, verdict)
         return bundle_ops.model_copied(name=f"Model {verdict.tag} from the bundle", model=verdict.tag,
                                        models_dir=plan.settings.ollama_models_dir, manifest=verdict.entry.manifest,
-                                       store_files=self._bundle.model_files(verdict.tag))
+                                       store_files=cast(dict[str, IO[Any]], self._bundle.model_files(verdict.tag)))
 
     def native_files(self, release: NativeRelease, archives: dict[str, str]) -> dict | None:
         """{archive: file} from the bundle; raises bundle.BundleError (one line) when one is missing."""
@@ -176,27 +170,39 @@ def source_for(cfg: Any, cache: Cache | None) -> Source:
     return Upstream(cfg.ollama_registry)
 
 
-# ---------------------------------------------------------------- the image on this board itself
+# ---------------------------------------------------------------- on this board itself
+
+def _through_the_api(plan: BoardPlan, verdict: ModelVerdict):
+    """The model pulled by the board's own Ollama from the registry (or found there already)."""
+    from .operations import models as model_ops
+
+    entry = verdict.entry
+    return model_ops.present(name=f"Model {verdict.tag}", model=verdict.tag, url=plan.api_url,
+                             models_dir=plan.settings.ollama_models_dir,
+                             expect_blobs=sorted(entry.blob_digests) if entry else None)
+
 
 def _pin_digest(plan: BoardPlan, fallback: str | None) -> None:
-    image = plan.runtime.image
-    local = next((found for found in host.get_fact(DockerImages) if found["ref"] == image.ref), None)
-    pins.record(plan.settings, "images", image.ref, (local or {}).get("digest") or fallback)
+    ref = plan.image_ref
+    local: dict[str, Any] = next((dict(found) for found in host.get_fact(DockerImages) if found["ref"] == ref), {})
+    pins.record(plan.settings, "images", ref, local.get("digest") or fallback)
 
 
 def _image_here(plan: BoardPlan) -> None:
     """Pull or build the planned image on this board (reuse: it is here already, as the plan checked)."""
     from .operations import ollama
 
-    image, cfg = plan.runtime.image, plan.settings
+    image, ref, cfg = plan.image, plan.image_ref, plan.settings
     _pin_digest(plan, None)
+    if image is None:
+        return
     if image.strategy == "prebuilt":
-        pulled = ollama.image_pulled(name=f"Pull {image.ref}", ref=image.ref)
+        pulled = ollama.image_pulled(name=f"Pull {ref}", ref=ref)
         if image.ollama_version is None:  # nothing says what it carries: ask the image, pin the answer
-            python.call(name=f"Read the Ollama version of {image.ref}", function=_pin_image_version,
-                        cfg=cfg, ref=image.ref, _if=pulled.did_change)
+            python.call(name=f"Read the Ollama version of {ref}", function=_pin_image_version,
+                        cfg=cfg, ref=ref, _if=pulled.did_change)
     elif image.strategy == "build":  # never `autotag`: it prompts on stdin (docs/facts.md section 4)
-        ollama.image_built(name=f"Build {image.ref}", package=image.build_package, expected_ref=image.ref,
+        ollama.image_built(name=f"Build {ref}", package=image.build_package or "ollama", expected_ref=ref,
                            path=cfg.jetson_containers_path)
 
 

@@ -126,8 +126,7 @@ def read_board(runner, host: InventoryHost) -> BoardRecord:
     plan = make_plan(reader, cfg) if tegra else None  # the tier of the board's model set, as the deploy judges it
     if plan and plan.refusal:
         record.notes.append(f"the deploy refuses this board: {plan.refusal}")
-    if plan and (largest := plan.largest):
-        fit = largest.estimate
+    if plan and (largest := plan.largest) and (fit := largest.estimate):
         record.tier, record.estimate_percent = fit.tier, fit.percent
         record.tier_basis = f"{largest.tag} estimated at {fit.percent:.0f} %"
     elif record.ram_used_percent is not None:

@@ -40,7 +40,7 @@ def docker_run_line(plan: BoardPlan) -> str:
     cfg = plan.settings
     if plan.image is None:  # jetson_runtime: native: no container
         return ""
-    spec, spec_hash = container_spec(plan.image.ref, plan.environment, cfg.ollama_models_dir,
+    spec, spec_hash = container_spec(plan.image_ref, plan.environment, cfg.ollama_models_dir,
                                      cfg.ollama_container_models_dir)
     words = docker_run_words(cfg.ollama_container_name, spec, spec_hash)
     return " ".join(shlex.quote(word) for word in words)
@@ -51,7 +51,7 @@ def script_context(board: str, plan: BoardPlan) -> dict:
     cfg = plan.settings
     return {
         "board": board,
-        "runtime": plan.runtime.kind,
+        "runtime": cfg.jetson_runtime,
         "image": plan.image.ref if plan.image else "",
         "container": cfg.ollama_container_name,
         "unit": SERVICE,

@@ -87,6 +87,8 @@ def _cache_host(cfg) -> None:
     _unit_service(MODELS_UNIT, models_unit(cfg.jetson_cache_models_port, models_dir), [])
 
     cache = cache_of(host, cfg)
+    if cache is None:  # (this host is jetson_cache_host, so there is one)
+        return
     wanted: list[str] = []
     for board in boards_of_run(host.state, cache):
         board_plan = plan_for(board)
@@ -95,7 +97,8 @@ def _cache_host(cfg) -> None:
     locked = lock.load(cfg.ollama_lock_file)
     stored = host.get_fact(OllamaManifests, models_dir=models_dir)
     for tag in wanted:
-        digest = _manifest_to_cache(cfg, tag, locked, stored.get(tag, {}).get("manifest_sha256"))
+        held = stored.get(tag)
+        digest = _manifest_to_cache(cfg, tag, locked, held["manifest_sha256"] if held else None)
         if digest:
             model_ops.fetched(name=f"Cache {tag}", model=tag, models_dir=models_dir, manifest=digest,
                               registry=cfg.ollama_registry)

@@ -36,13 +36,13 @@ def health_gate():
         refused(name="Health gate", reason=f"health gate cannot read the lock: {exc}")
         return
     expected = gate.Expected(
-        version=plan.runtime.ollama_version or cfg.ollama_version,
+        version=(plan.runtime.ollama_version if plan.runtime else None) or cfg.ollama_version,
         models={tag: locked[tag].manifest if tag in locked else None for tag in plan.models},
     )
     model = plan.models[0] if plan.models else None
     health = host.get_fact(OllamaHealth, url=plan.api_url, model=model, timeout=LOAD_TIMEOUT)
-    problems = gate.evaluate(health, expected)
-    found = gate.summary(health)
+    problems = gate.evaluate(dict(health), expected)
+    found = gate.summary(dict(health))
     RESULTS[host.name] = {"ok": not problems, "problems": problems, **found}
     container = cfg.ollama_container_name
     if problems:

@@ -28,15 +28,18 @@ def ollama_models():
         return
     cfg = plan.settings
     for verdict in plan.verdicts:  # first pull of a tag (or an accepted retag): pin it
+        if verdict.entry is None:
+            continue
         if verdict.lock_action == "update":
             lock.update(cfg.ollama_lock_file, verdict.tag, verdict.entry)
         elif verdict.lock_action == "record":
             lock.record(cfg.ollama_lock_file, verdict.tag, verdict.entry)
     operations = [plan.source.model_operation(plan, verdict) for verdict in plan.verdicts]
-    copies = [op for op, verdict in zip(operations, plan.verdicts) if verdict.entry and plan.source.copies_files]
+    copies = [op for op, verdict in zip(operations, plan.verdicts, strict=True)
+              if verdict.entry and plan.source.copies_files]
     if isinstance(plan.runtime, NativeRuntime) and copies:  # root wrote the copies; ollama.service owns the store
         server.shell(name="The copied models belong to ollama", _if=any_changed(*copies),
-                     commands=[StringCommand("chown -R", QuoteString(f"{native.USER}:{native.GROUP}"),
+                     commands=[StringCommand("chown -R", QuoteString(f"{native.USER}:{native.GROUP}"),  # type: ignore[list-item]
                                              QuoteString(cfg.ollama_models_dir))])
     if cfg.ollama_prune_models:
         model_ops.pruned(name="Remove models outside the set", keep=plan.models, url=plan.api_url)

@@ -68,6 +68,8 @@ def wait_for_api(url: str, timeout: float) -> StringCommand:
 def native_service(plan: BoardPlan, url: str) -> None:
     """The native runtime's operations for one board whose API answers at `url` (stages/service.py)."""
     cfg, release = plan.settings, plan.native
+    if release is None:  # the container runtime: stages/service.py serves it
+        return
     try:
         archives = pinned_archives(release, cfg.ollama_lock_file, None)
     except lock.LockError:  # some archive is not pinned yet: the release's own list, read once
@@ -116,11 +118,11 @@ def native_service(plan: BoardPlan, url: str) -> None:
 def answers_after(change, url: str, timeout: float) -> None:
     """Waits for the API after `change` (a restart, a switch of runtime) when it changed something:
     `ollama.api_ready` trusts the answer it saw while facts were collected, from the Ollama before."""
-    server.shell(name="Ollama API answers after the change", commands=[wait_for_api(url, timeout)],
+    server.shell(name="Ollama API answers after the change", commands=[wait_for_api(url, timeout)],  # type: ignore[list-item]
                  _if=change.did_change)
 
 
-def native_stopped(plan: BoardPlan):
+def native_stopped():
     """Switching to the container runtime: this deploy's ollama.service (the one with the drop-in) is
     stopped and disabled first, as it holds the port the container needs. A foreign one is left alone
     (the plan refuses the board while it holds the port). Returns the operation, or None when there is

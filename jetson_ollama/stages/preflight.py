@@ -24,9 +24,7 @@ def preflight():
     plan = plan_for(host)
     if stop_if_refused(plan):
         return
-    release = plan.release
-    logger.info(f"{host.name}: L4T {release.l4t} (JetPack {release.jetpack}, CUDA {release.cuda}), "
-                f"{plan.runtime.describe()}")
+    logger.info(f"{host.name}: {plan.describe()}")
     if plan.configure_runtime:
         runtime = nvidia_runtime(name="Register the NVIDIA runtime with docker")
         systemd.service(name="Restart docker for the NVIDIA runtime", service="docker", restarted=True,

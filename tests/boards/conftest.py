@@ -167,7 +167,8 @@ class Board:
         """The image the plan chose for this board."""
         image = self._planned().image
         if image is None:
-            pytest.fail(f"{self.name}: the plan has no image (jetson_runtime: {self.cfg.jetson_runtime})", pytrace=False)
+            pytest.fail(f"{self.name}: the plan has no image (jetson_runtime: {self.cfg.jetson_runtime})",
+                        pytrace=False)
         return image
 
     # ------------------------------------------------------------ the API, through curl on the board

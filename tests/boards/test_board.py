@@ -39,7 +39,7 @@ def _running_container(board) -> dict:
 
 
 def test_container_runs_the_resolved_image(board):
-    container = _running_container(board)
+    _running_container(board)
     cfg, release, image = board.cfg, board.release, board.container["image"]
     where = f"{board.name} (L4T {release.l4t}, JetPack {release.jetpack})"
     if cfg.jetson_image_strategy == "reuse":
@@ -56,7 +56,8 @@ def test_container_runs_the_resolved_image(board):
     assert image == plan.ref, (
         f"{where}: container {cfg.ollama_container_name} runs {image}, but the library resolves {plan.ref} "
         f"(jetson_image_strategy: {cfg.jetson_image_strategy} -> {plan.strategy}; names from "
-        f"{board.build_names.source or board.build_names.problem or 'unknown'}; models: {', '.join(board.models) or 'none'}{needs}): "
+        f"{board.build_names.source or board.build_names.problem or 'unknown'}; "
+        f"models: {', '.join(board.models) or 'none'}{needs}): "
         "run deploys/image.py and deploys/service.py")
 
 
@@ -79,8 +80,10 @@ def test_container_spec(board):
 
 def test_api_answers_on_loopback(board):
     version = board.facts.get_fact(OllamaVersion, url=board.api)
+    native = board.cfg.jetson_runtime == "native"
+    logs = "journalctl -u ollama.service" if native else f"docker logs {board.cfg.ollama_container_name}"
     assert version, (f"{board.name}: Ollama does not answer {board.api}/api/version on the board "
-                     f"({'journalctl -u ollama.service' if board.cfg.jetson_runtime == 'native' else 'docker logs ' + board.cfg.ollama_container_name})")
+                     f"({logs})")
 
 
 def test_models_present_and_locked(board):
@@ -119,7 +122,8 @@ def test_model_loads_fully_on_gpu(board):
     size, vram = entry.get("size", 0), entry.get("size_vram", 0)
     assert vram == size, (
         f"{board.name}: {model} is not fully on the GPU: {vram / 2**20:.0f} of {size / 2**20:.0f} MiB in GPU memory "
-        "(Ollama fell back to the CPU; the container needs --runtime nvidia and JETSON_JETPACK, docs/facts.md section 5; "
+        "(Ollama fell back to the CPU; the container needs --runtime nvidia and JETSON_JETPACK, "
+        "docs/facts.md section 5; "
         "natively, the JetPack bundle in /usr/local/lib/ollama and the ollama user in video and render)")
 
 
@@ -151,17 +155,17 @@ def test_quick_test_passes(board):
 
 def test_api_listens_only_where_the_settings_say(board):
     # 127.0.0.1 unless ollama_allow_from lists networks; then the board's LAN address (ollama_bind_address)
-    address, port = board.cfg.ollama_host.rsplit(":", 1)
+    address, port = board.cfg.api_address, str(board.cfg.api_port)
     address = {"localhost": "127.0.0.1", "[::1]": "::1"}.get(address, address)
     listening = sorted(spec for spec in board.host.socket.get_listening_sockets()
                        if spec.startswith("tcp://") and spec.rsplit(":", 1)[1] == port)
     assert listening == [f"tcp://{address}:{port}"], (
         f"{board.name}: port {port} is listened on at {', '.join(listening) or 'nothing'}; the settings "
-        f"(ollama_host, ollama_allow_from {board.cfg.ollama_allow_from}) say {address} only")
+        f"(ollama_host {board.cfg.ollama_host}, ollama_allow_from {board.cfg.ollama_allow_from}) say {address} only")
 
 
 def test_firewall_admits_only_ollama_allow_from(board):
-    port = board.cfg.ollama_host.rsplit(":", 1)[1]
+    port = board.cfg.api_port
     with board.host.sudo():
         chain = board.host.run("iptables -S JETSON-OLLAMA")
         jumps = board.host.run("iptables -S INPUT").stdout.splitlines()
@@ -248,4 +252,4 @@ def test_one_runtime_only(board):
     else:
         assert not service.get("active"), (
             f"{board.name}: {native.SERVICE} is active beside container {name}: one of them cannot have port "
-            f"{board.cfg.ollama_host.rsplit(':', 1)[1]}")
+            f"{board.cfg.api_port}")

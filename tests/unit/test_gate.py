@@ -432,7 +432,7 @@ def stage(monkeypatch, tmp_path):
             ollama_version=None):
         if lock_text is not None:
             lock_file.write_text(lock_text)
-        cfg = SimpleNamespace(ollama_lock_file=str(lock_file), ollama_version=ollama_version, ollama_host="0.0.0.0:11434",
+        cfg = SimpleNamespace(ollama_lock_file=str(lock_file), ollama_version=ollama_version,
                               ollama_container_name="ollama", api_url="http://127.0.0.1:11434")
         plan = BoardPlan(settings=cfg, refusal=refusal, models=list(models),
                          runtime=ContainerRuntime(ImagePlan("prebuilt", "dustynv/ollama:r36.2.0", None, image_version), {}))
