@@ -5,6 +5,7 @@ a dict, the expectations as ``Expected``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,7 +35,7 @@ def _hex(digest: str | None) -> str:
     return (digest or "").removeprefix("sha256:")
 
 
-def _mem_percent(health: dict[str, Any]) -> float | None:
+def _mem_percent(health: Mapping[str, Any]) -> float | None:
     mem = health.get("mem") or {}
     total, available = mem.get("total_kb") or 0, mem.get("available_kb")
     if total <= 0 or available is None:
@@ -42,7 +43,7 @@ def _mem_percent(health: dict[str, Any]) -> float | None:
     return (total - available) / total * 100
 
 
-def evaluate(health: dict[str, Any], expected: Expected) -> list[str]:
+def evaluate(health: Mapping[str, Any], expected: Expected) -> list[str]:
     """The board's problems, one short line each; [] when the gate passes. The model checks run only
     when the API answered, the generation and GPU checks only for the first expected model."""
     problems = []
@@ -74,7 +75,7 @@ def evaluate(health: dict[str, Any], expected: Expected) -> list[str]:
     return problems
 
 
-def summary(health: dict[str, Any]) -> dict[str, Any]:
+def summary(health: Mapping[str, Any]) -> dict[str, Any]:
     """What the rollout's final table shows of a board: ``version``, ``models`` (tag -> the first 12
     hex of its manifest digest) and ``mem_percent`` (RAM in use, one decimal; None when unknown)."""
     percent = _mem_percent(health)
