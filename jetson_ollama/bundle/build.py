@@ -18,12 +18,14 @@ from pathlib import Path
 from typing import Any
 
 from .. import lock
+from ..cache import is_cache_host
 from ..catalog import model_info
 from ..config import ConfigError, settings
 from ..image_archive import RegistryClient, fetch_image, split_ref, write_docker_archive, write_tar
 from ..images import BuildNames, NoImage, resolve_image
 from ..native import archive_names, parse_checksums
 from ..releases import UnknownRelease, release_info
+from ..version import newest
 from .read import (FORMAT, INDEX, LOCK_MEMBER, MODELS_DIR, NATIVE_SUMS, VERSION, BundleError, blob_member,
                    model_manifest_member)
 
@@ -91,7 +93,7 @@ def plan_bundle(hosts: Iterable[Any], l4t: list[str], auto_models: list[str] | N
     registries, lock_files = [], []
     for host in hosts:
         name, data = host.name, host.data
-        if data.get("jetson_cache_host") == name:
+        if is_cache_host(host):
             continue  # the fleet's cache host is no board
         try:
             cfg = settings(data)
@@ -104,8 +106,7 @@ def plan_bundle(hosts: Iterable[Any], l4t: list[str], auto_models: list[str] | N
             wanted = list(auto_models)
         else:
             wanted = list(cfg.ollama_models)
-        needs = [info.min_ollama for info in map(model_info, wanted) if info]
-        min_ollama = max(needs, key=lambda v: tuple(int(p) for p in v.split(".")), default=None)
+        min_ollama = newest(info.min_ollama for info in map(model_info, wanted) if info)  # as plan.min_ollama
         images = []
         if cfg.jetson_image_strategy != "reuse":
             if not releases:
