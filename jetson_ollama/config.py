@@ -15,6 +15,7 @@ prints it).
 from __future__ import annotations
 
 import difflib
+import ipaddress
 from collections.abc import Iterator
 from typing import Any
 
@@ -50,6 +51,18 @@ def _ssh_hostname(host_data: Any) -> Any:
     return host_data.get("ssh_hostname") if host_data is not None else None
 
 
+# networks an unauthenticated API may be opened to: RFC 1918, link-local (RFC 3927), and for IPv6 unique
+# local (RFC 4193) and link-local
+PRIVATE_NETWORKS = tuple(ipaddress.ip_network(net) for net in (
+    "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16", "fc00::/7", "fe80::/10"))
+
+
+def _private(network: str) -> bool:
+    net = ipaddress.ip_network(network, strict=False)
+    return any(net.version == private.version and net.subnet_of(private)  # type: ignore[arg-type]
+               for private in PRIVATE_NETWORKS)
+
+
 def api_problem(values: dict[str, Any], host_data: Any) -> tuple[str, str] | None:
     """(key, problem) when the API would be exposed by accident or cannot be bound as asked; else None.
     `values` are a host's checked settings (read, never changed); with ollama_allow_from the API binds to
@@ -61,6 +74,11 @@ def api_problem(values: dict[str, Any], host_data: Any) -> tuple[str, str] | Non
             return "ollama_host", (f"listens beyond the board ({address}) with no ollama_allow_from: list the networks "
                                    "that may reach the API there (a host firewall then admits only them)")
         return None
+    if not values["ollama_allow_public_networks"] and (public := [net for net in values["ollama_allow_from"]
+                                                                   if not _private(net)]):
+        return "ollama_allow_from", (f"{', '.join(public)} is not a private network (RFC 1918 or link-local), and "
+                                     "the API has no authentication: list LAN networks, or set "
+                                     "ollama_allow_public_networks: true to open it there anyway")
     bind = values["ollama_bind_address"] or _ssh_hostname(host_data)
     if not isinstance(bind, str) or ipv4(bind):
         return "ollama_bind_address", (f"with ollama_allow_from the API binds to the board's LAN address: set it "

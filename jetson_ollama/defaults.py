@@ -198,6 +198,10 @@ class Settings:
         [], ipv4_networks,
         "networks (CIDRs) admitted to the API; [] keeps it on 127.0.0.1, else it binds to the board's LAN address "
         "behind a host firewall")
+    ollama_allow_public_networks: bool = setting(
+        False, boolean,
+        "opt-in: let ollama_allow_from list networks that are not private (RFC 1918 or link-local); the API has "
+        "no authentication")
     ollama_bind_address: str | None = setting(
         None, optional(ipv4),
         "the LAN IPv4 address the API binds to with ollama_allow_from; None: the board's ssh_hostname")

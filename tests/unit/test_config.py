@@ -8,7 +8,7 @@ from pyinfra.api import Config, Inventory, State
 
 from jetson_ollama.checks import boolean
 from jetson_ollama.config import (
-    ConfigError, Settings, defaults_meanings, defaults_table, ollama_environment, settings,
+    ConfigError, Settings, defaults_meanings, defaults_table, ollama_environment, problems, settings,
 )
 from jetson_ollama.defaults import CHECKS, DEFAULTS, DOCS, INTERNAL, declaration_problems, setting
 
@@ -290,3 +290,19 @@ def test_api_url_on_every_address_is_reached_at_loopback():
 def test_ssh_hostname_only_matters_when_the_api_binds_to_it():
     assert settings({"ssh_hostname": "192.168.55.101"}) == settings({})
     assert settings({"ssh_hostname": "192.168.55.101"}).api_address == "127.0.0.1"
+
+
+@pytest.mark.parametrize("networks, refused", [
+    (["0.0.0.0/0"], "0.0.0.0/0"), (["8.8.8.0/24", "10.0.0.0/8"], "8.8.8.0/24"), (["100.64.0.0/10"], "100.64.0.0/10"),
+    (["192.168.55.0/24", "10.0.0.0/8", "172.16.0.0/12", "169.254.0.0/16"], None),
+])
+def test_an_unauthenticated_api_opens_only_to_private_networks_unless_asked(networks, refused):
+    data = {"ollama_allow_from": networks, "ssh_hostname": "192.168.55.1"}
+    found = problems(data)
+    if refused is None:
+        assert found == []
+    else:
+        assert found == [f"ollama_allow_from: {refused} is not a private network (RFC 1918 or link-local), and the API "
+                         "has no authentication: list LAN networks, or set ollama_allow_public_networks: true to open "
+                         f"it there anyway (got {networks!r})"]
+        assert problems({**data, "ollama_allow_public_networks": True}) == []  # the documented opt-in
