@@ -23,6 +23,25 @@ def text(value: Any) -> str | None:
     return None if isinstance(value, str) and value.strip() else "must be a non-empty string"
 
 
+# a git remote as git takes it: a URL, scp-like user@host:path, or an absolute path; nothing a shell would read
+_GIT_REMOTE = re.compile(r"(?:(?:https?|ssh|git|file)://[\w.@:%~+-]+(?:/[\w.@%~+-]*)*|[\w.-]+@[\w.-]+:[\w./~+-]+|/[\w./~+-]+)")
+
+
+def git_remote(value: Any) -> str | None:
+    if isinstance(value, str) and _GIT_REMOTE.fullmatch(value):
+        return None
+    return "must be a git URL (https://host/path, ssh://..., git@host:path) or an absolute path, with no spaces or ;&|$"
+
+
+def lock_path(value: Any) -> str | None:
+    """ollama_lock_file: a file name, relative to the directory pyinfra runs in, that stays inside it."""
+    if not isinstance(value, str) or not value.strip():
+        return "must be a non-empty string"
+    if not posixpath.isabs(value) and posixpath.normpath(value).split("/")[0] == "..":
+        return "must stay inside the directory pyinfra runs in (or be an absolute path)"
+    return None
+
+
 def optional(check: Check) -> Check:
     return lambda value: None if value is None else check(value)
 

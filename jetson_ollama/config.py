@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import difflib
 import ipaddress
+import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from . import defaults
@@ -111,6 +113,22 @@ def _data_keys(host_data: Any) -> dict[str, Any]:
     return {key: data[key] for key in data if isinstance(key, str)}
 
 
+def lock_file_problem(path: str) -> str | None:
+    """Why the lock file cannot be used from this directory (where pyinfra runs), or None: its directory
+    must exist, and a file already there must be a models.lock."""
+    from . import lock
+
+    where = Path(os.path.expanduser(path))
+    if not where.parent.is_dir():
+        return f"its directory {where.parent} does not exist"
+    if where.exists():
+        try:
+            lock.load(where)
+        except (lock.LockError, OSError, UnicodeDecodeError) as exc:
+            return f"is not a models.lock: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+    return None
+
+
 def problems(host_data: Any = None) -> list[str]:
     """Every problem of a host's data, one line each, worded as settings() words its first:
     `"<key>: <problem> (got <value!r>)"`. In DEFAULTS order: each key's own check; once every key is
@@ -128,6 +146,8 @@ def problems(host_data: Any = None) -> list[str]:
             settings(host_data)
         except ConfigError as exc:
             found.append(str(exc))
+    if isinstance(good.get("ollama_lock_file"), str) and (problem := lock_file_problem(good["ollama_lock_file"])):
+        found.append(f"ollama_lock_file: {problem} (got {good['ollama_lock_file']!r})")
     models = good.get("ollama_models")  # (a bad ollama_allow_unknown_models is reported above)
     if good.get("ollama_allow_unknown_models") is not True and isinstance(models, list) and (
             unknown := [tag for tag in models if tag not in catalog()]):

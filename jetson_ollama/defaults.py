@@ -34,7 +34,7 @@ from typing import Any, TypeVar, cast
 from .catalog import POLICIES
 from .checks import (
     Check, absolute_path, auto_models, boolean, choice, container_models_dir, host_port, integer, ipv4, ipv4_networks,
-    keep_alive, models, number, optional, pattern, port, prompts, text, url,
+    git_remote, keep_alive, lock_path, models, number, optional, pattern, port, prompts, text, url,
 )
 from .images import STRATEGIES
 
@@ -64,7 +64,7 @@ class Settings:
 
     # ---- jetson_*: the board and the way there
     jetson_containers_repo: str = setting(
-        "https://github.com/dusty-nv/jetson-containers", text,
+        "https://github.com/dusty-nv/jetson-containers", git_remote,
         "git URL of jetson-containers (docs/facts.md section 4)")
     jetson_containers_commit: str = setting(
         "16f7cf4145d9f943230b4c92bc2183853a2aeb30", pattern(r"[0-9a-f]{40}", "must be a full 40-hex commit id"),
@@ -241,7 +241,7 @@ class Settings:
         "https://registry.ollama.ai", url,
         "where the board's Ollama pulls from (used to read manifests before pulling)")
     ollama_lock_file: str = setting(
-        "models.lock", text,
+        "models.lock", lock_path,
         "the lock of model manifests, relative to the directory pyinfra runs in; commit it")
     ollama_update_lock: bool = setting(False, boolean, "accept upstream retags and rewrite their lock entries")
     ollama_desktop: bool | None = setting(

@@ -306,3 +306,25 @@ def test_an_unauthenticated_api_opens_only_to_private_networks_unless_asked(netw
                          "has no authentication: list LAN networks, or set ollama_allow_public_networks: true to open "
                          f"it there anyway (got {networks!r})"]
         assert problems({**data, "ollama_allow_public_networks": True}) == []  # the documented opt-in
+
+
+@pytest.mark.parametrize("repo", ["https://example.com/x; rm -rf /", "https://a b/c", "$(id)", "relative/path", "x|y"])
+def test_a_jetson_containers_repo_a_shell_would_read_is_one_line(repo):
+    assert problems({"jetson_containers_repo": repo}) == [
+        "jetson_containers_repo: must be a git URL (https://host/path, ssh://..., git@host:path) or an absolute "
+        f"path, with no spaces or ;&|$ (got {repo!r})"]
+
+
+def test_the_lock_file_must_be_a_lock_in_a_directory_that_exists_inside_the_project(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "notes.txt").write_text("shopping: [milk\n")
+    (tmp_path / "models.lock").write_text("")
+    assert problems({"ollama_lock_file": "models.lock"}) == []
+    assert problems({"ollama_lock_file": "new.lock"}) == []  # written on the first pull
+    [outside] = problems({"ollama_lock_file": "../../x"})
+    assert outside == "ollama_lock_file: must stay inside the directory pyinfra runs in (or be an absolute path) " \
+                      "(got '../../x')"
+    [missing] = problems({"ollama_lock_file": "locks/models.lock"})
+    assert missing == "ollama_lock_file: its directory locks does not exist (got 'locks/models.lock')"
+    [other] = problems({"ollama_lock_file": "notes.txt"})
+    assert other.startswith("ollama_lock_file: is not a models.lock: notes.txt: ") and "\n" not in other
