@@ -15,7 +15,7 @@ with, for each version of RELEASES, `ollama-linux-arm64<ext>`, `ollama-linux-arm
 `ollama-linux-arm64-jetpack5<ext>` and `sha256sum.txt` (`<hex>  ./<file>` lines). The extension is
 `.tgz`, and `.tar.zst` from 0.14 (docs/facts.md section 5); the .tar.zst releases are served only when the
 controller has `zstd` (else they are left out, and the log says so). The layout is upstream's:
-`bin/ollama` (the simulated server, ollama_server.py, reporting the release's version) and
+`bin/ollama` (the simulated server, built from jetson_sim/upstream/ollama/, reporting the release's version) and
 `lib/ollama/...` (placeholder libraries); a JetPack bundle adds `lib/ollama/cuda_jetpack6` (or 5),
 which the simulated server needs beside it to use the GPU. The exact library names are unverified.
 Archives are byte-for-byte reproducible (fixed times, owners and order), so digests stay the same
@@ -47,10 +47,10 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from collections.abc import Collection
-from pathlib import Path
 from typing import Any
 
-SERVER = Path(__file__).with_name("ollama_server.py")
+from .ollama.build import script_path
+
 RELEASES = ("0.5.7", "0.6.8", "0.14.0")  # 0.6.8: the library's default ollama_native_version
 ZSTD_SINCE = (0, 14, 0)
 BUNDLES = ("jetpack6", "jetpack5")
@@ -79,10 +79,11 @@ def placeholder(name: str, size: int = 48 * 1024) -> bytes:
 
 def server_script(version: str, tampered: bool = False) -> bytes:
     """The simulated ollama, reporting `version` (its DEFAULT_VERSION line replaced)."""
-    text = SERVER.read_bytes()
+    server = script_path()
+    text = server.read_bytes()
     line = re.search(rb'^DEFAULT_VERSION = "[^"]*"$', text, re.M)
     if not line:
-        raise RuntimeError(f"{SERVER} has no DEFAULT_VERSION line")
+        raise RuntimeError(f"{server} has no DEFAULT_VERSION line")
     text = text[:line.start()] + f'DEFAULT_VERSION = "{version}"'.encode() + text[line.end():]
     return text + TAMPERED if tampered else text
 

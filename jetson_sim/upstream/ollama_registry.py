@@ -12,7 +12,7 @@ It serves the catalog in models.yaml over the protocol the Ollama client uses (d
 Blobs are synthetic but honest: deterministic bytes seeded from the tag, the model layer
 `size // scale` long (qwen2.5:7b's 4.7 GB is 4.7 MB at the default scale), every digest the real
 sha256 of the bytes served. The config blob carries the real figures in a "jetson_sim" object so the
-simulated `ollama` (ollama_server.py) computes memory and speed as if the full model were there.
+simulated `ollama` (jetson_sim/upstream/ollama/) computes memory and speed as if the full model were there.
 
 A client whose User-Agent says `ollama/<version>` older than the model's `min_ollama` gets HTTP 412
 (docs/facts.md section 4). Clients without an `ollama/` User-Agent (curl, tests) are not version-checked:

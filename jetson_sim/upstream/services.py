@@ -27,6 +27,7 @@ from typing import Any, cast
 
 from .. import base
 from . import images
+from .ollama.build import script_path
 
 REGISTRY_PORT, GIT_PORT, OLLAMA_PORT, APT_PORT = 5000, 9418, 11500, 3142
 RELEASES_PORT = 11600  # plain HTTP: the boards trust no certificate of ours
@@ -50,7 +51,7 @@ ollama serve > "$OLLAMA_LOGS" 2>&1 &
 
 
 def ollama_layer_files() -> dict[str, tuple[bytes, int]]:
-    server = (UPSTREAM_DIR / "ollama_server.py").read_bytes()
+    server = script_path().read_bytes()
     return {"/usr/local/bin/ollama": (server, 0o755), "/start_ollama": (START_OLLAMA, 0o755)}
 
 
@@ -256,7 +257,7 @@ class Upstream:
         self._spawn("registry", ["docker-registry", "serve", str(config)], REGISTRY_PORT)
 
         git_root = self.dir / "git"
-        self.commits = make_repo(git_root / "jetson-containers.git", ollama_server=UPSTREAM_DIR / "ollama_server.py")
+        self.commits = make_repo(git_root / "jetson-containers.git", ollama_server=script_path())
         self._spawn("git", ["git", "daemon", f"--listen={gw}", f"--port={GIT_PORT}", "--export-all",
                             "--reuseaddr", f"--base-path={git_root}", str(git_root)], GIT_PORT)
 

@@ -21,10 +21,11 @@ import httpx
 import pytest
 import yaml
 
+from jetson_sim.upstream.ollama.build import script_path
 from jetson_sim.upstream.ollama_registry import CATALOG, load_catalog, parse_catalog
 
 UPSTREAM = Path(__file__).resolve().parents[2] / "jetson_sim" / "upstream"
-SERVER = UPSTREAM / "ollama_server.py"
+SERVER = script_path()
 # Both services are stdlib-only, as on a board: run them without site-packages (-I -S also starts faster).
 PYTHON = [sys.executable, "-I", "-S"]
 GIB = 1 << 30

@@ -24,7 +24,8 @@ from pathlib import Path
 import pytest
 
 from jetson_ollama.native import archive_names, parse_checksums
-from jetson_sim.upstream import github_releases, ollama_server
+from jetson_sim.upstream import github_releases
+from jetson_sim.upstream.ollama import board
 
 ARM64, JP6, JP5 = "ollama-linux-arm64.tgz", "ollama-linux-arm64-jetpack6.tgz", "ollama-linux-arm64-jetpack5.tgz"
 
@@ -140,15 +141,15 @@ def test_native_gpu_decision(tmp_path, marker, jetpack, bundle, euid, groups, gp
     libs.mkdir(parents=True)
     if bundle:
         (libs / bundle).mkdir()
-    decided, why = ollama_server.gpu_decision(marker, jetpack, libs, euid, groups)
+    decided, why = board.gpu_decision(marker, jetpack, libs, euid, groups)
     assert decided is gpu and bool(why) is not gpu
 
 
 def test_container_gpu_decision_is_unchanged(monkeypatch):
     monkeypatch.setenv("JETSON_JETPACK", "6")
-    assert ollama_server.gpu_decision(True, "6", None, 0, {"root"}) == (True, "")
+    assert board.gpu_decision(True, "6", None, 0, {"root"}) == (True, "")
     monkeypatch.delenv("JETSON_JETPACK")
-    assert ollama_server.gpu_decision(True, "", None, 0, {"root"})[1].startswith("cudaSetDevice err: 35")
+    assert board.gpu_decision(True, "", None, 0, {"root"})[1].startswith("cudaSetDevice err: 35")
 
 
 def free_port() -> int:

@@ -1,8 +1,8 @@
 """SIMULATED `ollama` (server and CLI), what the simulated boards' ollama image runs. Not Ollama.
 
 Stdlib only (Python 3.11): the boards have python3 and no pip packages. One file, so an image needs
-one COPY: jetson_sim/upstream/ollama_server.py, built from the modules of the package
-jetson_sim/upstream/ollama/ (`python -m jetson_sim.upstream.ollama.build`, checked by a unit test).
+one COPY: the script that `python -m jetson_sim.upstream.ollama.build` joins from the modules of the
+package jetson_sim/upstream/ollama/ (and prints the path of).
 Install it as /usr/local/bin/ollama (a symlink works: the command is read from argv):
 
     ollama serve | pull MODEL | list | ps | rm MODEL... | run MODEL [PROMPT] | stop MODEL | cp SRC DST

@@ -1,13 +1,11 @@
-"""Builds the one-file simulated `ollama` (jetson_sim/upstream/ollama_server.py, what an image copies as
-/usr/local/bin/ollama) from the modules of this package: the package's docstring, the modules' stdlib
-imports merged, then each module's code in MODULES order, with the imports between modules left out
-(the script is one namespace).
+"""Builds the one-file simulated `ollama` (what an image copies as /usr/local/bin/ollama) from the
+modules of this package: the package's docstring, the modules' stdlib imports merged, then each
+module's code in MODULES order, with the imports between modules left out (the script is one namespace).
 
-    python -m jetson_sim.upstream.ollama.build           # writes ollama_server.py
-    python -m jetson_sim.upstream.ollama.build --check   # exit 1 when ollama_server.py is not current
+    python -m jetson_sim.upstream.ollama.build   # builds the script and prints its path
 
-`script_path()` is the same script as a file of its own, built on first use, for readers that want a
-path to copy or run rather than the committed ollama_server.py.
+`script_path()` is the script as a file, built on first use: what the simulated images, jetson-containers
+repository and GitHub releases copy, and what the tests run. Nothing built is committed.
 """
 
 from __future__ import annotations
@@ -20,7 +18,6 @@ import tempfile
 from pathlib import Path
 
 PACKAGE = Path(__file__).parent
-SCRIPT = PACKAGE.parent / "ollama_server.py"
 MODULES = ("versions", "config", "store", "pull", "board", "scheduler", "generate", "handler", "api", "cli")
 RULE = "# " + "-" * 64
 
@@ -44,7 +41,7 @@ def _top_level_names(tree: ast.Module) -> set[str]:
 
 
 def script() -> str:
-    """The text of ollama_server.py. Raises ValueError for an import that is not the stdlib's or the
+    """The text of the one-file script. Raises ValueError for an import that is not the stdlib's or the
     package's, or a name two modules define."""
     init = (PACKAGE / "__init__.py").read_text()
     lines = init.splitlines()
@@ -99,17 +96,10 @@ def script_path() -> Path:
 
 
 def main(argv: list[str]) -> int:
-    text = script()
-    if argv == ["--check"]:
-        if SCRIPT.read_text() != text:
-            print(f"{SCRIPT} is not built from {PACKAGE}: run python -m jetson_sim.upstream.ollama.build",
-                  file=sys.stderr)
-            return 1
-        return 0
     if argv:
         print(__doc__.split("\n\n")[1], file=sys.stderr)
         return 2
-    SCRIPT.write_text(text)
+    print(script_path())
     return 0
 
 
