@@ -45,6 +45,7 @@ from .version import at_least, newest
 
 DOCKER_ROOT = "/var/lib/docker"
 GB = 1000  # DiskFree answers in MB
+MODELS_MARGIN_MB = 1000  # left free on the model store after the pulls
 # for a model outside the catalog (ollama_allow_unknown_models): the catalog's largest KV cache per token
 UNKNOWN_KV_BYTES_PER_TOKEN = max(info.kv_bytes_per_token for info in catalog.catalog().values())
 
@@ -316,6 +317,8 @@ def make_plan(board: Any, cfg: Settings, cache: Cache | None | CacheUnavailable 
     plan.verdicts = _model_verdicts(board, plan)
     if problems := [verdict.problem for verdict in plan.verdicts if verdict.problem]:
         return _refuse(plan, "; ".join(problems))
+    if problem := _model_disk_problem(board, plan):
+        return _refuse(plan, problem)
     plan.warnings.extend(f"{v.tag} {v.warning} (ollama_memory_policy: warn)" for v in plan.verdicts if v.warning)
     return plan
 
@@ -389,6 +392,22 @@ def _model_verdicts(board: Any, plan: BoardPlan) -> list[ModelVerdict]:
         action = "update" if mismatch else ("record" if tag not in locked else None)
         verdicts.append(_with(verdict, entry=entry, lock_action=action))
     return verdicts
+
+
+def _model_disk_problem(board: Any, plan: BoardPlan) -> str | None:
+    """Whether the store has room for the blobs the board lacks, plus MODELS_MARGIN_MB, before any pull."""
+    cfg = plan.settings
+    wanted = {blob.digest: blob.size for v in plan.verdicts if v.entry for blob in v.entry.blobs}
+    if not wanted:
+        return None
+    stored = board.get_fact(OllamaManifests, models_dir=cfg.ollama_models_dir)
+    held = {digest for model in stored.values() for digest in model["blobs"]}
+    missing_mb = sum(size for digest, size in wanted.items() if digest not in held) / 1e6
+    free_mb = board.get_fact(DiskFree, path=cfg.ollama_models_dir)
+    if free_mb and free_mb < missing_mb + MODELS_MARGIN_MB:  # 0: df could not say
+        return (f"{free_mb / GB:.1f} GB free on {cfg.ollama_models_dir}, the models to pull need "
+                f"{missing_mb / GB:.1f} GB and {MODELS_MARGIN_MB / GB:.0f} GB to spare")
+    return None
 
 
 def _with(verdict: ModelVerdict, **changes: Any) -> ModelVerdict:

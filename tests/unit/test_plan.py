@@ -41,7 +41,8 @@ class Board:
 
     def get_fact(self, fact, **kwargs):
         self.asked.append(fact.__name__)
-        return self.facts[fact.__name__] if fact.__name__ in self.facts else fact().default()
+        found = self.facts[fact.__name__] if fact.__name__ in self.facts else fact().default()
+        return found(**kwargs) if callable(found) else found  # a function of the fact's arguments
 
 
 @pytest.fixture
@@ -156,3 +157,22 @@ def test_native_runtime_and_the_api_address_are_in_the_plan(lock_file):
     assert made.image is None and made.native.version == made.ollama_version == made.runtime.ollama_version
     assert (made.api_url, made.api_port) == ("http://127.0.0.1:11500", 11500)
     assert made.describe().startswith("L4T 36.4.3 (JetPack 6.2") and "native Ollama" in made.describe()
+
+
+def test_the_model_store_must_hold_the_missing_blobs_and_a_margin(lock_file):
+    blobs = [MANIFEST["manifest"]["config"], *MANIFEST["manifest"]["layers"]]
+    need_mb = sum(blob["size"] for blob in blobs) / 1e6
+    data = {"ollama_models": ["qwen2.5:7b"], "ollama_context_length": 4096}
+
+    def store_free(mb):  # the docker root has room; the model store has `mb`
+        return lambda path: mb if path == "/opt/ollama/models" else 100_000
+
+    tight = int(need_mb + plan.MODELS_MARGIN_MB) - 10
+    assert make(data, DiskFree=store_free(tight)).refusal == (
+        f"{tight / 1000:.1f} GB free on /opt/ollama/models, the models to pull need {need_mb / 1000:.1f} GB "
+        "and 1 GB to spare")
+    assert make(data, DiskFree=store_free(tight + 20)).refusal is None
+    assert make(data, DiskFree=store_free(0)).refusal is None  # df could not say: the pull itself will tell
+    # blobs the store holds already (another model's, or a half-done pull's) are not counted again
+    held = {"other:tag": {"blobs": [blob["digest"] for blob in blobs], "manifest_sha256": ""}}
+    assert make(data, DiskFree=store_free(plan.MODELS_MARGIN_MB + 10), OllamaManifests=held).refusal is None
