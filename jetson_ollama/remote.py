@@ -1,12 +1,13 @@
 """Reaching the boards of a pyinfra inventory from outside pyinfra: the board tests and the fleet report.
 
-The inventory is read with `pyinfra INVENTORY debug-inventory --json` in a subprocess, because importing
-`pyinfra_cli` runs gevent's `monkey.patch_all()` in the importing process. A board is reached over
-paramiko with the SSH settings of its host data (`ssh_hostname`, `ssh_port`, `ssh_user`, `ssh_key`,
-`ssh_known_hosts_file`) and strict host key checking: a key that is not in the known_hosts file, or
-differs from it, refuses the connection. Commands run under `sudo -n` when the host data says `_sudo`,
-as pyinfra runs them. Facts are the deploy's own (`jetson_ollama.facts`): `FactReader(board).get_fact(...)`
-runs a fact's command over this connection and parses it with the fact's `process`.
+The inventory is read by the rollout's reader (`python -m jetson_ollama.runner inventory INVENTORY`) in a
+subprocess, because importing `pyinfra_cli` runs gevent's `monkey.patch_all()` in the importing process. A
+board is reached over paramiko with the SSH settings of its host data (`ssh_hostname`, `ssh_port`,
+`ssh_user`, `ssh_key`, `ssh_known_hosts_file`) and strict host key checking: a key that is not in the
+known_hosts file, or differs from it, refuses the connection. Commands run under `sudo -n` when the host
+data says `_sudo`, as pyinfra runs them. Facts are the deploy's own (`jetson_ollama.facts`):
+`FactReader(board).get_fact(...)` runs a fact's command over this connection and parses it with the fact's
+`process`.
 """
 
 from __future__ import annotations
@@ -53,34 +54,31 @@ class InventoryHost:
         return str(self.data.get("ssh_hostname") or self.name)
 
 
-def _pyinfra_command() -> list[str]:
-    # the pyinfra of this interpreter's environment, not whichever is first on PATH
-    return [sys.executable, "-m", "pyinfra"]
-
-
 def load_inventory(inventory: str | os.PathLike, *, cwd: str | os.PathLike | None = None,
                    timeout: float = 120) -> list[InventoryHost]:
     """The hosts of a pyinfra inventory file with their merged data (host, group and `group_data/`),
     in inventory order, exactly as `pyinfra INVENTORY ...` would see them when run in `cwd` (default:
-    the current directory; pyinfra reads `group_data/` next to the inventory and in `cwd`).
-    Connects to nothing. Raises InventoryError."""
-    if not (Path(cwd or ".") / inventory).is_file():  # pyinfra would read a missing file as an empty inventory
-        raise InventoryError(f"no inventory file {inventory}")
-    command = [*_pyinfra_command(), str(inventory), "debug-inventory", "--json"]
+    the current directory; pyinfra reads `group_data/` next to the inventory and in `cwd`): the
+    rollout's own reader, `jetson_ollama.runner.inventory_hosts`, run as
+    `python -m jetson_ollama.runner inventory INVENTORY` in a subprocess.
+    Connects to nothing. Raises InventoryError (a missing file included: pyinfra would read it as a host name)."""
+    command = [sys.executable, "-m", "jetson_ollama.runner", "inventory", str(inventory)]
+    # this package, wherever `cwd` is: the subprocess imports it from the same tree as this process
+    root = str(Path(__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
     try:
         proc = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=timeout,
-                              stdin=subprocess.DEVNULL)
+                              stdin=subprocess.DEVNULL, env=env)
     except subprocess.TimeoutExpired:
         raise InventoryError(f"pyinfra did not read {inventory} within {timeout:g} s") from None
     if proc.returncode != 0:
-        lines = [line.strip() for line in (proc.stderr + proc.stdout).splitlines() if line.strip()
-                 and not line.startswith("--> ")]
-        raise InventoryError(f"pyinfra could not read {inventory}: {lines[-1] if lines else f'exit {proc.returncode}'}")
+        lines = [line.strip() for line in proc.stderr.splitlines() if line.strip()]
+        raise InventoryError(lines[-1] if lines else f"pyinfra could not read {inventory}: exit {proc.returncode}")
     try:
         rows = json.loads(proc.stdout)
     except ValueError:
-        raise InventoryError(f"pyinfra debug-inventory --json printed no JSON for {inventory}") from None
-    return [InventoryHost(row["name"], list(row.get("groups") or []), dict(row.get("data") or {})) for row in rows]
+        raise InventoryError(f"jetson_ollama.runner printed no JSON for {inventory}") from None
+    return [InventoryHost(row["name"], row["groups"], row["data"]) for row in rows]
 
 
 # ---------------------------------------------------------------- SSH
