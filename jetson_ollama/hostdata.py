@@ -3,7 +3,8 @@
 `check_inventory([(name, data), ...])` answers one line per problem of a whole inventory,
 `"jetson-ollama: host <name>: <key>: <problem> (got <value!r>)"`: each host's own problems
 (`config.problems`: type, range, model tags, paths, unknown keys) and those between hosts (the cache
-host must be in the inventory and name itself; its boards share its registry and lock file).
+host must be in the inventory and name itself; its boards share its registry and lock file; no two
+names reach the same board).
 
 Where it runs, before the first connection:
 
@@ -83,6 +84,23 @@ def _cache_problems(hosts: dict[str, dict[str, Any]]) -> dict[str, list[str]]:
     return found
 
 
+def _address_problems(hosts: dict[str, dict[str, Any]]) -> dict[str, list[str]]:
+    """Two inventory names for one board (the same ssh_hostname and port): two runs would change it at once."""
+    by_address: dict[tuple[str, Any], list[str]] = {}
+    for name, data in hosts.items():
+        if name.startswith("@"):  # pyinfra's @local, @docker/..., @fake/...: no SSH address
+            continue
+        address = data.get("ssh_hostname") or name
+        by_address.setdefault((str(address), data.get("ssh_port") or 22), []).append(name)
+    found: dict[str, list[str]] = {}
+    for (address, port), names in by_address.items():
+        for name in names[1:] if len(names) > 1 else []:
+            found.setdefault(name, []).append(
+                f"ssh_hostname: {address}:{port} is also the board {names[0]}; one board, one inventory name "
+                f"(got {address!r})")
+    return found
+
+
 def check_inventory(hosts: Iterable[tuple[str, Any]]) -> list[str]:
     """Every problem of an inventory's host data, one line each, host by host in inventory order:
     `"jetson-ollama: host <name>: <key>: <problem> (got <value!r>)"`; [] when the data is fine.
@@ -91,8 +109,9 @@ def check_inventory(hosts: Iterable[tuple[str, Any]]) -> list[str]:
     """
     datas = {name: _mapping(data) for name, data in hosts}
     between = _cache_problems(datas)
-    return [f"{PREFIX}: host {name}: {line}"
-            for name, data in datas.items() for line in [*problems(data), *between.get(name, [])]]
+    twice = _address_problems(datas)
+    return [f"{PREFIX}: host {name}: {line}" for name, data in datas.items()
+            for line in [*problems(data), *between.get(name, []), *twice.get(name, [])]]
 
 
 def summary(problem_lines: list[str], n_hosts: int) -> str:

@@ -48,9 +48,11 @@ def boards():
 
 
 def write_inventory(path: Path, port: int, hosts: dict[str, dict]) -> Path:
-    """A pyinfra inventory file: every host is ssh to 127.0.0.1:port (the listener) plus its data."""
-    ssh = {"ssh_hostname": "127.0.0.1", "ssh_port": port, "ssh_connect_retries": 0}
-    items = ",\n    ".join(f"({name!r}, {{**_ssh, **{data!r}}})" for name, data in hosts.items())
+    """A pyinfra inventory file: host i is ssh to 127.0.0.<i>:port plus its data (one address per board: two
+    names for one board are refused); the first host is 127.0.0.1, where the listener is."""
+    ssh = {"ssh_port": port, "ssh_connect_retries": 0}
+    items = ",\n    ".join(f"({name!r}, {{**_ssh, 'ssh_hostname': '127.0.0.{number}', **{data!r}}})"
+                            for number, (name, data) in enumerate(hosts.items(), start=1))
     path.write_text(f"_ssh = {ssh!r}\n\nboards = [\n    {items},\n]\n")
     return path
 
@@ -189,6 +191,20 @@ def test_boards_share_the_registry_and_lock_of_their_cache_host():
         "jetson-ollama: host nano-02: ollama_lock_file: must be the same as on its cache host cache-01 "
         "('fleet.lock'), which downloads this host's models (got 'models.lock')",
     ]
+
+
+def test_two_names_for_one_board_are_refused_before_connecting():
+    # two converges of one board at once interleave: the second name of an address is refused
+    hosts = [("nano-01", {"ssh_hostname": "192.168.55.101"}), ("nano-1", {"ssh_hostname": "192.168.55.101"}),
+             ("192.168.55.102", {}), ("nano-02", {"ssh_hostname": "192.168.55.102"}),
+             ("nano-03", {"ssh_hostname": "192.168.55.101", "ssh_port": 2222})]
+    assert check_inventory(hosts) == [
+        "jetson-ollama: host nano-1: ssh_hostname: 192.168.55.101:22 is also the board nano-01; one board, one "
+        "inventory name (got '192.168.55.101')",
+        "jetson-ollama: host nano-02: ssh_hostname: 192.168.55.102:22 is also the board 192.168.55.102; one board, "
+        "one inventory name (got '192.168.55.102')",
+    ]
+    assert check_inventory([("@fake/a", {}), ("@fake/b", {})]) == []
 
 
 def test_the_example_inventory_is_fine():
