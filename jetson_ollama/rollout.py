@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from .cache import is_cache_host
+from .cli import one_line_errors
 from .hostdata import check_inventory, summary
 from .remote import InventoryHost
 
@@ -410,10 +411,7 @@ def add_command(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--gate", default=DEFAULT_GATE, metavar="PATH",
                         help=f"the health gate deploy (default: {DEFAULT_GATE})")
 
-    def error(message: str):  # one line, not argparse's usage block
-        parser.exit(2, f"jetson-ollama rollout: {message}\n")
-
-    parser.error = error
+    one_line_errors(parser, "jetson-ollama rollout")
     parser.set_defaults(run=run)
 
 

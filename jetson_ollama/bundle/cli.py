@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from .. import lock
+from ..cli import one_line_errors
 from ..image_archive import ImageError
 from .build import DEFAULT_WORK, build_bundle, plan_bundle, summary
 from .read import BundleError
@@ -40,10 +41,7 @@ def add_command(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--work", default=DEFAULT_WORK, metavar="DIR",
                         help=f"download cache, reused by later runs (default: {DEFAULT_WORK})")
 
-    def error(message: str):  # one line, not argparse's usage block
-        parser.exit(2, f"jetson-ollama bundle: {message}\n")
-
-    parser.error = error
+    one_line_errors(parser, "jetson-ollama bundle")
     parser.set_defaults(run=run)
 
 
