@@ -75,8 +75,8 @@ def archive_names(version: str, jetpack: str | int) -> list[str]:
     since = (_data().get("base_only") or {}).get(major)
     if since is not None:
         if not at_least(version, since):
-            raise NoBundle(f"Ollama {version} has no GPU runner for JetPack {jetpack}: its arm64 archive carries CUDA 13 "
-                           f"(Thor) from {since} on; set ollama_native_version: {since} or newer")
+            raise NoBundle(f"Ollama {version} has no GPU runner for JetPack {jetpack}: its arm64 archive carries "
+                           f"CUDA 13 (Thor) from {since} on; set ollama_native_version: {since} or newer")
         return [_data()["base"] + ext]
     return [_data()["base"] + ext, bundle(jetpack) + ext]
 

@@ -67,7 +67,9 @@ class _Recorder(BaseStateCallback):
     def __init__(self) -> None:
         self.connect_errors: dict[str, str] = {}
 
-    def host_connect_error(self, state, host, error):  # noqa: ARG002 - pyinfra's callback signature
+    # pyinfra declares the callbacks staticmethods but calls them on the instance (State.trigger_callbacks):
+    # a method, so that it can keep the error; state is pyinfra's argument, unused here
+    def host_connect_error(self, state, host, error):  # type: ignore[override]  # noqa: ARG002
         self.connect_errors[host.name] = _one_line(error.args[0] if getattr(error, "args", None) else error)
 
 

@@ -123,6 +123,7 @@ def plan_bundle(hosts: Iterable[Any], l4t: list[str], auto_models: list[str] | N
                     plan.notes.append(f"{name}: L4T {release.l4t} skipped: its settings build {image.ref}, which "
                                       "needs the internet (the deploy refuses such a board)")
                     continue
+                assert image.ref is not None  # a prebuilt plan names its image
                 images.append(image.ref)
                 served = plan.images.setdefault(image.ref, [])
                 if str(release.l4t) not in served:

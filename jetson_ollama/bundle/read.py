@@ -88,7 +88,9 @@ class Bundle:
                 members = {member.name: member for member in tar.getmembers() if member.isfile()}
                 if not names or names[0] != INDEX:
                     raise BundleError(f"{self.path} is not a jetson-ollama bundle: {INDEX} is not its first file")
-                index = json.loads(tar.extractfile(members[INDEX]).read())
+                index_file = tar.extractfile(members[INDEX])
+                assert index_file is not None  # a regular file (isfile above) always has one
+                index = json.loads(index_file.read())
         except (OSError, tarfile.TarError, ValueError) as exc:
             if isinstance(exc, BundleError):
                 raise
@@ -202,4 +204,5 @@ def board_problem(cfg: Any, image_strategy: str, image_ref: str | None, l4t: str
     if image_strategy == "build":
         return (f"this board's settings build {image_ref}, which needs the internet; with jetson_bundle use "
                 "jetson_image_strategy prebuilt (a bundled image) or reuse")
+    assert image_ref is not None  # only reuse plans no ref (images.resolve_image)
     return bundle.image_problem(image_ref, l4t)

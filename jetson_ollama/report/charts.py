@@ -84,13 +84,13 @@ def ram_chart(records: list[BoardRecord]) -> Chart:
     for record in records:
         if not record.reachable:
             continue
-        percent = record.ram_used_percent
-        if percent is None:
+        used, total, percent = record.mem_used_mb, record.mem_total_mb, record.ram_used_percent
+        if percent is None or used is None or total is None:  # percent is None exactly when either is
             rows.append(_Row(record.name, 0.0, "unknown", "#bbbbbb", "bar ram tier-unknown",
                              f"{record.name}: RAM unknown"))
             continue
         tier = tier_of(percent)
-        ram = f"{gb_text(record.mem_used_mb)} of {gb_text(record.mem_total_mb)} GB"
+        ram = f"{gb_text(used)} of {gb_text(total)} GB"
         marker_tip = f"{record.tier_basis} ({record.tier})" if record.estimate_percent is not None else ""
         rows.append(_Row(record.name, percent, f"{percent:.0f} % {tier}", TIER_COLOURS[tier], f"bar ram tier-{tier}",
                          f"{record.name}: {ram} in use ({percent:.0f} %, {tier})", record.estimate_percent, marker_tip))
