@@ -20,7 +20,7 @@ from pyinfra import logger
 from pyinfra.api import OperationError
 from pyinfra.facts.server import Arch, KernelVersion
 
-from . import catalog, lock, pins
+from . import board_lock, catalog, lock, pins
 from .cache import Cache, CacheUnavailable, cache_of, is_cache_host
 from .config import ConfigError, Settings, ollama_environment, settings
 from .config import settings as default_settings
@@ -182,7 +182,8 @@ def plan_for(host) -> BoardPlan:
         except ConfigError as exc:
             plan = BoardPlan(refusal=str(exc))
         else:
-            plan = make_plan(host, cfg)
+            busy = board_lock.hold(host)  # one run at a time: before any fact, so before any change
+            plan = BoardPlan(settings=cfg, refusal=busy) if busy else make_plan(host, cfg)
         _plans[host.name] = plan
         for warning in plan.warnings:
             logger.warning(f"{host.name}: {warning}")
@@ -204,9 +205,27 @@ def min_ollama(models: list[str]) -> str | None:
     return newest(info.min_ollama for info in map(catalog.model_info, models) if info)
 
 
+class _ReadOnce:
+    """`board` whose facts are read once each (pyinfra runs a fact's command at every get_fact)."""
+
+    def __init__(self, board: Any) -> None:
+        self._board = board
+        self._read: dict[tuple[Any, str], Any] = {}
+
+    def get_fact(self, fact: Any, **kwargs: Any) -> Any:
+        key = (fact, repr(sorted(kwargs.items())))
+        if key not in self._read:
+            self._read[key] = self._board.get_fact(fact, **kwargs)
+        return self._read[key]
+
+    def __getattr__(self, name: str) -> Any:  # name, data, state, connector: the board's own
+        return getattr(self._board, name)
+
+
 def make_plan(board: Any, cfg: Settings, cache: Cache | None | CacheUnavailable = None) -> BoardPlan:
     """Everything `board` needs, from its facts and `cfg`. `cache` is the fleet's cache when the caller
     knows it (outside pyinfra); a pyinfra host finds it in its run's inventory (cache.cache_of)."""
+    board = _ReadOnce(board)
     plan = BoardPlan(settings=cfg)
     if is_cache_host(board):
         plan.cache_role = True
