@@ -105,7 +105,7 @@ class Api(Generation, Handler):
     def _local(self, text) -> tuple[Name, bytes, dict] | None:
         name = try_name(text)
         found = self.store.read(name) if name else None
-        return (name, *found) if found else None
+        return (name, *found) if name and found else None
 
     def delete(self):
         """ollama/ollama server/routes.go DeleteHandler @v0.11.8 (alike @v0.6.8): `name "x" is invalid` (400),
@@ -243,7 +243,7 @@ def serve() -> int:
     try:
         server = server_class((cfg.host, cfg.port), handler)
     except OSError as err:
-        print(f"Error: listen tcp {cfg.host}:{cfg.port}: bind: {err.strerror.lower()}", file=sys.stderr)
+        print(f"Error: listen tcp {cfg.host}:{cfg.port}: bind: {(err.strerror or str(err)).lower()}", file=sys.stderr)
         return 1
 
     def stop(*_):

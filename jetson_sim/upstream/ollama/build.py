@@ -18,14 +18,14 @@ import tempfile
 from pathlib import Path
 
 PACKAGE = Path(__file__).parent
-MODULES = ("versions", "config", "store", "pull", "board", "scheduler", "generate", "handler", "api", "cli")
+MODULES = ("versions", "config", "store", "pull", "board", "scheduler", "handler", "generate", "api", "cli")
 RULE = "# " + "-" * 64
 
 
 def _docstring_lines(tree: ast.Module) -> range:
     first = tree.body[0] if tree.body else None
     if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str):
-        return range(first.lineno - 1, first.end_lineno)
+        return range(first.lineno - 1, first.end_lineno or first.lineno)
     return range(0)
 
 
@@ -48,7 +48,8 @@ def script() -> str:
     docstring = "\n".join(lines[i] for i in _docstring_lines(ast.parse(init)))
     plain: set[str] = set()
     froms: dict[str, set[str]] = {}
-    bodies, owner = [], {}
+    bodies: list[str] = []
+    owner: dict[str, str] = {}  # top-level name -> the module that defines it
     for module in MODULES:
         text = (PACKAGE / f"{module}.py").read_text()
         tree = ast.parse(text)
@@ -60,10 +61,10 @@ def script() -> str:
         for node in tree.body:
             if not isinstance(node, (ast.Import, ast.ImportFrom)):
                 continue
-            skip |= set(range(node.lineno - 1, node.end_lineno))
+            skip |= set(range(node.lineno - 1, node.end_lineno or node.lineno))
             if isinstance(node, ast.Import):
                 plain |= {f"{a.name} as {a.asname}" if a.asname else a.name for a in node.names}
-            elif node.level == 0 and node.module != "__future__":
+            elif node.level == 0 and node.module is not None and node.module != "__future__":
                 if node.module.split(".")[0] not in sys.stdlib_module_names:
                     raise ValueError(f"{module}.py imports {node.module}: the boards have the stdlib only")
                 froms.setdefault(node.module, set()).update(a.name for a in node.names)

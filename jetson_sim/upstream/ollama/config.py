@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from .versions import DEFAULT_VERSION, VERSION_RULES, parse_version
+from .versions import DEFAULT_VERSION, VERSION_RULES, parse_version, release_tuple
 
 
 DEFAULT_PORT = 11434
@@ -72,6 +72,12 @@ def parse_duration(value, default: float | None = 300.0) -> float | None:
 GO_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600}
 
 
+def _leading(pattern: str, text: str) -> str:
+    """What `pattern` matches at the start of `text` ("" when nothing does)."""
+    match = re.match(pattern, text)
+    return match[0] if match else ""
+
+
 def go_parse_duration(text: str) -> float:
     """Go's time.ParseDuration -> seconds, with its error texts (`time: missing unit in duration "30"`)."""
     quoted = f'"{text}"'
@@ -84,11 +90,11 @@ def go_parse_duration(text: str) -> float:
         raise ValueError(f"time: invalid duration {quoted}")
     total = 0.0
     while rest:
-        number = re.match(r"\d*(\.\d*)?", rest)[0]
+        number = _leading(r"\d*(\.\d*)?", rest)
         if number in ("", "."):
             raise ValueError(f"time: invalid duration {quoted}")
         rest = rest[len(number):]
-        unit = re.match(r"[^\d.]*", rest)[0]
+        unit = _leading(r"[^\d.]*", rest)
         if not unit:
             raise ValueError(f"time: missing unit in duration {quoted}")
         if unit not in GO_UNITS:
@@ -128,7 +134,7 @@ class Config:
         self.noprune = env_bool("OLLAMA_NOPRUNE")
         self.version = env("OLLAMA_SIM_VERSION", DEFAULT_VERSION)
         self.behaves_as = (parse_version(env("OLLAMA_SIM_BEHAVES_AS")) or parse_version(self.version)
-                           or parse_version(DEFAULT_VERSION))
+                           or release_tuple(DEFAULT_VERSION))
         self.registry = env("OLLAMA_SIM_REGISTRY", "http://registry.ollama.ai:11500").rstrip("/")
         self.profile = env("JETSON_SIM_PROFILE", "/etc/jetson-sim/profile.json")
         self.gpu_marker = env("JETSON_SIM_GPU", "/run/jetson-sim/gpu")
@@ -144,7 +150,7 @@ class Config:
 
     def since(self, rule: str) -> bool:
         """Does this build have the behaviour VERSION_RULES[rule] names?"""
-        return self.behaves_as >= parse_version(VERSION_RULES[rule][0])
+        return self.behaves_as >= release_tuple(VERSION_RULES[rule][0])
 
     def client_url(self) -> str:
         host = self.host if self.host not in ("", "0.0.0.0", "::") else "127.0.0.1"

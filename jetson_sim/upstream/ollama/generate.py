@@ -7,9 +7,10 @@ from __future__ import annotations
 import hashlib
 import random
 
-from .config import request_keep_alive, rfc3339
-from .scheduler import JITTER, LoadError, PROMPT_SPEEDUP, REQUEST_OVERHEAD_S, Runner
-from .store import try_name
+from .config import Config, request_keep_alive, rfc3339
+from .handler import Handler
+from .scheduler import JITTER, LoadError, PROMPT_SPEEDUP, REQUEST_OVERHEAD_S, Runner, Scheduler
+from .store import Name, try_name
 
 
 LOREM = ("the model runs on a small board with shared memory and every token is read from it once "
@@ -26,8 +27,16 @@ def prompt_tokens(prompt: str) -> int:
     return (len(prompt) + 3) // 4 + 10  # ~4 characters a token plus the chat template (unverified)
 
 
-class Generation:
-    """/api/generate and /api/chat, a part of Api: it uses Api's cfg, sched and answers."""
+class Generation(Handler):
+    """/api/generate and /api/chat, a part of Api: it uses Api's cfg, sched and _local, and answers with
+    Handler's plumbing."""
+
+    cfg: Config
+    sched: Scheduler
+
+    def _local(self, text) -> tuple[Name, bytes, dict] | None:
+        """The name, raw manifest and manifest of a local model (Api's)."""
+        raise NotImplementedError
 
     def generate(self):
         self._complete(chat=False)

@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import threading
 import time
+from dataclasses import dataclass, field
 
 from .board import bandwidth_bytes_per_s, gpu_available, mem_available
 from .config import Config, env, human_bytes2, log
@@ -48,13 +49,31 @@ class LoadError(Exception):
         self.status = status
 
 
+@dataclass(eq=False)  # a runner is one load: compared by identity
 class Runner:
-    """One loaded model."""
+    """One loaded model: what Scheduler.plan costed it at, and its state while loaded."""
 
-    def __init__(self, **fields):
-        self.__dict__.update(fields)
-        self.active = 0
-        self.slots = threading.BoundedSemaphore(fields["parallel"])
+    key: str  # the model's display name
+    name: Name
+    digest: str  # sha256 of the manifest it was loaded from
+    manifest: dict
+    parallel: int  # OLLAMA_NUM_PARALLEL when loaded: request slots
+    keep_alive: float | None  # seconds after the last request; None: forever
+    weights: int
+    ctx: int
+    size: int  # bytes: weights, KV cache and overhead
+    size_vram: int
+    tps: float  # tokens per second
+    config: dict  # the model's config blob
+    expires_at: float | None = None  # wall-clock unload time once idle; None while busy or kept forever
+    registered: bool = False  # the board's meminfo counts it (Scheduler._meminfo)
+    active: int = 0  # requests in progress
+    slots: threading.BoundedSemaphore = field(init=False)
+    loaded_at: float = field(init=False)
+    last_used: float = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.slots = threading.BoundedSemaphore(self.parallel)
         self.loaded_at = self.last_used = time.monotonic()
 
 
@@ -88,7 +107,8 @@ class Scheduler:
 
     # -- load / unload
 
-    def load(self, name: Name, raw: bytes, manifest: dict, num_ctx: int | None, keep_alive) -> tuple[Runner, float]:
+    def load(self, name: Name, raw: bytes, manifest: dict, num_ctx: int | None,
+             keep_alive: float | None) -> tuple[Runner, float]:
         """The runner for `name`, loading it if needed; (runner, simulated load seconds)."""
         key, digest = name.display, hashlib.sha256(raw).hexdigest()
         plan = self.plan(name, manifest, num_ctx)
@@ -114,8 +134,8 @@ class Scheduler:
             self.check_model(manifest)  # after the memory check, as NewLlamaServer orders them
             self.cfg.sleep(plan["load_s"])
             runner = Runner(key=key, name=name, digest=digest, manifest=manifest, parallel=self.cfg.num_parallel,
-                            keep_alive=keep_alive, expires_at=None, registered=False,
-                            **{k: v for k, v in plan.items() if k != "load_s"})
+                            keep_alive=keep_alive, weights=plan["weights"], ctx=plan["ctx"], size=plan["size"],
+                            size_vram=plan["size_vram"], tps=plan["tps"], config=plan["config"])
             runner.registered = self._meminfo("alloc", key, plan["size"])
             with self.lock:
                 self.loaded[key] = runner
@@ -181,6 +201,9 @@ class Scheduler:
             return min(idle, key=lambda r: r.last_used).key if idle else None
 
     def unload(self, key: str | None) -> bool:
+        """Unloads the model loaded as `key`; False when there is none (None: nothing left to evict)."""
+        if key is None:
+            return False
         with self.lock:
             runner = self.loaded.pop(key, None)
         if runner is None:

@@ -42,5 +42,16 @@ VERSION_RULES = {
 def parse_version(text: str | None) -> tuple[int, int, int] | None:
     """`0.6.8`, `v0.3.12`, `0.1.46-0-gcb42e60` -> (0, 6, 8) ...; None for `0.0.0`, a bare hash or nothing."""
     match = re.match(r"v?(\d+)\.(\d+)\.(\d+)", (text or "").strip())
-    version = tuple(int(part) for part in match.groups()) if match else None
+    if not match:
+        return None
+    version = (int(match[1]), int(match[2]), int(match[3]))
     return None if version == (0, 0, 0) else version
+
+
+def release_tuple(text: str) -> tuple[int, int, int]:
+    """A release this package names (DEFAULT_VERSION, a rule's first release) -> (0, 6, 8); ValueError
+    for anything parse_version does not read."""
+    version = parse_version(text)
+    if version is None:
+        raise ValueError(f"{text!r} is not an Ollama release")
+    return version
