@@ -191,7 +191,7 @@ def ollama(services, registry, tmp_path):
 
 
 def model_layer(manifest: dict) -> dict:
-    (layer,) = [l for l in manifest["layers"] if l["mediaType"] == "application/vnd.ollama.image.model"]
+    (layer,) = [entry for entry in manifest["layers"] if entry["mediaType"] == "application/vnd.ollama.image.model"]
     return layer
 
 
@@ -228,7 +228,8 @@ def test_registry_speaks_the_manifest_and_blob_protocol(registry):
     assert manifest["schemaVersion"] == 2
     assert manifest["mediaType"] == "application/vnd.docker.distribution.manifest.v2+json"
     assert manifest["config"]["mediaType"] == "application/vnd.docker.container.image.v1+json"
-    assert [l["mediaType"].rsplit(".", 1)[1] for l in manifest["layers"]] == ["model", "template", "license", "params"]
+    assert [entry["mediaType"].rsplit(".", 1)[1] for entry in manifest["layers"]] == \
+        ["model", "template", "license", "params"]
     layer = model_layer(manifest)
     assert layer["size"] == 397_000  # 397 MB at the default scale of 1/1000
 
@@ -259,15 +260,15 @@ def test_pull_streams_progress_and_writes_the_real_store_layout(ollama):
     o = ollama()
     lines = o.pull("qwen2.5:0.5b")
     assert lines[0] == {"status": "pulling manifest"}
-    assert [l["status"] for l in lines[-3:]] == ["verifying sha256 digest", "writing manifest", "success"]
+    assert [line["status"] for line in lines[-3:]] == ["verifying sha256 digest", "writing manifest", "success"]
 
     raw = (o.models / MANIFESTS / "qwen2.5/0.5b").read_bytes()
     manifest = json.loads(raw)
     layer = model_layer(manifest)
-    progress = [l for l in lines if l.get("digest") == layer["digest"]]
+    progress = [line for line in lines if line.get("digest") == layer["digest"]]
     assert progress[0]["status"] == "pulling " + layer["digest"][7:19]
-    assert len(progress) >= 3 and {l["total"] for l in progress} == {layer["size"]}
-    completed = [l.get("completed", 0) for l in progress]
+    assert len(progress) >= 3 and {line["total"] for line in progress} == {layer["size"]}
+    completed = [line.get("completed", 0) for line in progress]
     assert completed == sorted(completed) and completed[-1] == layer["size"]
 
     blobs = o.models / "blobs"
@@ -289,7 +290,7 @@ def test_second_pull_downloads_no_blob_bytes(ollama, registry):
     o.pull("qwen2.5:0.5b")
     registry.hook("reset")
     lines = o.pull("qwen2.5:0.5b")
-    assert all(l["completed"] == l["total"] for l in lines if "digest" in l)
+    assert all(line["completed"] == line["total"] for line in lines if "digest" in line)
     stats = registry.stats()
     assert stats["requests"]["blob_get"] == 0 and stats["bytes_by_digest"] == {}
     assert stats["requests"]["manifest"] == 1
