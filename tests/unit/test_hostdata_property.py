@@ -180,7 +180,7 @@ def bad_inventory(draw) -> tuple[dict[str, dict], list[tuple[str, str, object]]]
                               unique=True))
         for kind in kinds:
             if kind == "unknown key":
-                key = draw(UNKNOWN_KEY.filter(lambda key: key not in hosts[name]))
+                key = draw(UNKNOWN_KEY.filter(lambda key, data=hosts[name]: key not in data))
                 value = draw(st.one_of(st.integers(), st.text(max_size=6), st.booleans()))
             elif kind == "cache host":  # a name the inventory does not have
                 key = "jetson_cache_host"
