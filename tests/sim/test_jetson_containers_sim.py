@@ -132,7 +132,7 @@ def test_make_repo_commits_the_ollama_server(repo, tmp_path):
 
 @pytest.mark.parametrize("key", KEYS)
 def test_build_names_per_commit(repo, key):
-    for board, name in zip(("36.2.0", "36.4.3", "35.4.1"), NAMES[key]):
+    for board, name in zip(("36.2.0", "36.4.3", "35.4.1"), NAMES[key], strict=True):
         stage, image, build = built(repo, key, board=board)
         assert (stage, image) == (f"{name}-ollama", name)
         base = "ubuntu:20.04" if board == "35.4.1" else "ubuntu:22.04"  # the mirror has Ubuntu only

@@ -79,10 +79,10 @@ def test_a_version_pinned_from_an_earlier_pull_counts():
 def test_prebuilt_images_carry_ref_l4t_and_version():
     assert prebuilt_tag("36.4.3") == PrebuiltImage(
         ref="dustynv/ollama:r36.4.3", tag="r36.4.3", l4t=L4TRelease(36, 4, 3), cuda="12.6", ollama_version=None)
-    for tag, (l4t, version) in PREBUILT_TAGS.items():
+    for l4t, version in PREBUILT_TAGS.values():
         if version:
             image = prebuilt_tag(l4t, ollama_version=version)  # every named version is reachable
-            assert image is not None and image.ollama_version == version
+            assert image is not None and image.ollama_version == version and image.l4t == L4TRelease.parse(l4t)
             assert image.ref == f"dustynv/ollama:{image.tag}"
 
 

@@ -179,7 +179,7 @@ def test_history_stands_for_the_upstream_commits(repo):
                          capture_output=True, text=True, check=True).stdout
     commits = [entry.strip("\n").split("\t", 2) for entry in log.split("\0") if entry.strip()]
     assert [sha for sha, _, _ in commits] == [shas[key] for key in KEYS]
-    for (sha, committed, message), key in zip(commits, KEYS):
+    for (_, committed, message), key in zip(commits, KEYS, strict=True):
         upstream_sha, upstream_date, subject = UPSTREAM[key]
         assert committed == upstream_date
         assert f"dusty-nv/jetson-containers@{key}" in message.splitlines()[0]
@@ -197,7 +197,7 @@ def test_make_repo_is_deterministic_and_idempotent(repo, tmp_path):
 
 @pytest.mark.parametrize("key", KEYS)
 def test_names_per_commit_and_board(repo, key, tmp_path):
-    for board, expected in zip(BOARDS, NAMES[key]):
+    for board, expected in zip(BOARDS, NAMES[key], strict=True):
         got = names_at(repo, key, board, tmp_path / board.replace(" ", "_"))
         postfix = expected.split(":", 1)[1]
         assert got["postfix"] == [postfix], (key, board)
