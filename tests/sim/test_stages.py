@@ -45,10 +45,10 @@ def converge(fleet, sim_env, *extra, limit: str | None = None) -> dict:
                           text=True, timeout=600)
     try:
         results = json.loads(proc.stdout)["results"]
-    except (json.JSONDecodeError, KeyError):
+    except (json.JSONDecodeError, KeyError) as error:
         # every targeted host failed: pyinfra stops with "No hosts remaining!" and prints no JSON
         if "No hosts remaining!" not in proc.stderr:
-            raise AssertionError(f"pyinfra gave no JSON (rc {proc.returncode}): {proc.stderr[-3000:]}")
+            raise AssertionError(f"pyinfra gave no JSON (rc {proc.returncode}): {proc.stderr[-3000:]}") from error
         names = limit.split(",") if limit else list(fleet.boards)
         results = {"failed_hosts": names, "operations": [], "totals": {"success": 0}}
     results["stderr"], results["rc"] = proc.stderr, proc.returncode

@@ -41,9 +41,9 @@ def tune(fleet, sim_env, *data: str, board) -> dict:
                           text=True, timeout=600)
     try:
         results = json.loads(proc.stdout)["results"]
-    except (json.JSONDecodeError, KeyError):
+    except (json.JSONDecodeError, KeyError) as error:
         if "No hosts remaining!" not in proc.stderr:
-            raise AssertionError(f"pyinfra gave no JSON (rc {proc.returncode}): {proc.stderr[-3000:]}")
+            raise AssertionError(f"pyinfra gave no JSON (rc {proc.returncode}): {proc.stderr[-3000:]}") from error
         results = {"failed_hosts": [board.name], "operations": [], "totals": {"success": 0}}
     results["stderr"], results["rc"] = proc.stderr, proc.returncode
     return results
