@@ -11,6 +11,7 @@ import shutil
 import stat
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -233,7 +234,7 @@ def snapshot(root):
             path = os.path.join(dirpath, name)
             st = os.lstat(path)
             content = (os.readlink(path) if stat.S_ISLNK(st.st_mode) else
-                       open(path, "rb").read() if stat.S_ISREG(st.st_mode) else st.st_rdev)
+                       Path(path).read_bytes() if stat.S_ISREG(st.st_mode) else st.st_rdev)
             tree[os.path.relpath(path, root)] = (stat.S_IFMT(st.st_mode), stat.S_IMODE(st.st_mode), content)
     return tree
 
