@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import ALL_PROFILES, REPO, board_host, board_of, fleet_name, sim
+from .conftest import REPO, board_host, board_of, fleet_name, sim
 
 pytestmark = pytest.mark.sim
 
