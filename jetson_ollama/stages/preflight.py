@@ -15,6 +15,8 @@ def stop_if_refused(plan: BoardPlan) -> bool:
     is refused, or the host is the fleet's cache host (stages/cache.py is its stage)."""
     if plan.refusal and not plan.refused_once:
         plan.refused_once = True
+        # said while the run is prepared, so `--dry` shows it too; the operation then fails the board
+        logger.warning(f"{host.name}: refused before any change: {plan.refusal}")
         refused(name="Check the board", reason=plan.refusal)
     return bool(plan.refusal) or plan.cache_role
 

@@ -9,6 +9,9 @@ Nano 8GB (tests/unit/facts), so the real facts parse real outputs.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -67,3 +70,11 @@ def test_a_memory_refusal_comes_before_any_change_of_the_board(fleet):
     assert good.ok, good.error
     commands = [cmd for host, cmd in fleet if host == "@fake/good"]
     assert any("docker pull" in cmd for cmd in commands) and any("docker run" in cmd for cmd in commands)
+
+
+def test_dry_says_the_refusal(fleet):
+    # pyinfra --dry prepares the run (facts, the plan) and changes nothing: the refusal is said then
+    proc = subprocess.run([sys.executable, "-m", "pyinfra", "fleet.py", str(REPO / "deploys" / "full.py"), "--dry"],
+                          capture_output=True, text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(REPO)})
+    said = [line for line in (proc.stdout + proc.stderr).splitlines() if "refused before any change" in line]
+    assert len(said) == 1 and "@fake/greedy" in said[0] and "qwen2.5:0.5b needs about" in said[0], proc.stderr[-2000:]
