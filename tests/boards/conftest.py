@@ -4,10 +4,11 @@
     JETSON_OLLAMA_INVENTORY=inventories/sim.py pytest tests/boards
 
 Without an inventory every check is skipped, so the normal test run stays green. The inventory is read
-by `pyinfra INVENTORY debug-inventory --json` in a subprocess run in the directory pytest runs in (as a
-deploy started there would see it); each board is reached over SSH with its host data and strict host
-key checking (`jetson_ollama.boards`), also when testinfra reconnects. One test per board per check;
-hosts without `/etc/nv_tegra_release` are skipped, a board that cannot be reached fails.
+by `python -m jetson_ollama.runner inventory INVENTORY` (`remote.load_inventory`) in a subprocess run in
+the directory pytest runs in (as a deploy started there would see it); each board is reached over SSH
+with its host data and strict host key checking (`jetson_ollama.boards`), also when testinfra
+reconnects. One test per board per check; hosts without `/etc/nv_tegra_release` are skipped, a board
+that cannot be reached fails.
 """
 
 from __future__ import annotations
