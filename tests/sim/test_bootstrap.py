@@ -35,7 +35,8 @@ def sudo_fleet(sim_env):
 
 
 def deploy(fleet, sim_env, entry: str, password: str | None = None) -> subprocess.CompletedProcess:
-    env = dict(sim_env, JETSON_SIM_FLEET=fleet.name, JETSON_SIM_HOST_DATA=json.dumps({"ssh_user": "jetson", "_sudo": True}))
+    env = dict(sim_env, JETSON_SIM_FLEET=fleet.name,
+               JETSON_SIM_HOST_DATA=json.dumps({"ssh_user": "jetson", "_sudo": True}))
     env.pop("JETSON_SUDO_PASSWORD", None)
     if password:
         env["JETSON_SUDO_PASSWORD"] = password

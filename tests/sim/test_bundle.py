@@ -57,7 +57,8 @@ def reaches(host, url: str) -> bool:
 def test_a_cut_board_reaches_no_upstream_service_but_ssh_works(offline_fleet, sim_env):
     board = board_of(offline_fleet, SUPER)
     host, up = board_host(offline_fleet, board), upstream(offline_fleet)
-    registry, models = f"{up.registry_url}/v2/", f"{up.ollama_registry_url}/v2/library/{MODEL.split(':')[0]}/manifests/0.5b"
+    registry = f"{up.registry_url}/v2/"
+    models = f"{up.ollama_registry_url}/v2/library/{MODEL.split(':')[0]}/manifests/0.5b"
     assert reaches(host, registry) and reaches(host, models)
     sim(sim_env, offline_fleet, "internet", board.name, "off")
     try:

@@ -64,7 +64,8 @@ def api(host, path: str, body: dict | None = None) -> list[dict]:
 def test_docker_pulls_go_through_the_mirror(fleet):
     host = board_host(fleet, board_of(fleet, NANO))
     host.check_output("docker rmi -f dustynv/ollama:r36.2.0 >/dev/null 2>&1; true")
-    assert "Downloaded newer image for dustynv/ollama:r36.2.0" in host.check_output("docker pull dustynv/ollama:r36.2.0")
+    assert "Downloaded newer image for dustynv/ollama:r36.2.0" in \
+        host.check_output("docker pull dustynv/ollama:r36.2.0")
     # the image as recorded: models under /data, and a CMD that needs a TTY (docs/facts.md section 4)
     env = host.check_output("docker image inspect -f '{{json .Config.Env}}' dustynv/ollama:r36.2.0")
     assert "OLLAMA_MODELS=/data/models/ollama/models" in env and "OLLAMA_HOST=0.0.0.0" in env
@@ -92,7 +93,8 @@ def test_jetson_containers_build_names_per_commit(fleet, checkout):
     image = "ollama:0.5.5-r36.4.tegra-aarch64-cu126-22.04"
     board.check_output(f"cd {JC} && jetson-containers build --skip-tests=all ollama:0.5.5 </dev/null >/dev/null 2>&1")
     assert board.run(f"docker image inspect {image}-ollama_0.5.5").rc == 0
-    assert "OLLAMA_SIM_VERSION=0.5.5" in board.check_output(f"docker image inspect -f '{{{{json .Config.Env}}}}' {image}")
+    assert "OLLAMA_SIM_VERSION=0.5.5" in \
+        board.check_output(f"docker image inspect -f '{{{{json .Config.Env}}}}' {image}")
     # without --skip-tests the build's test needs the internet, and fails on an offline board
     test = board.run(f"cd {JC} && jetson-containers build ollama </dev/null")
     assert test.rc != 0 and "registry.ollama.ai" in test.stdout + test.stderr

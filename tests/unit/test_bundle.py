@@ -115,7 +115,8 @@ class Upstream:
 
     def model(self, tag: str, weights: bytes) -> dict:
         name, version = tag.split(":")
-        blobs = {"application/vnd.ollama.image.model": weights, "application/vnd.ollama.image.template": b"{{ .Prompt }}"}
+        blobs = {"application/vnd.ollama.image.model": weights,
+                 "application/vnd.ollama.image.template": b"{{ .Prompt }}"}
         config = json.dumps({"model_format": "gguf"}).encode()
         manifest = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
                                "config": {"mediaType": "application/vnd.docker.container.image.v1+json",
@@ -279,8 +280,9 @@ def test_native_hosts_get_their_release_archives_checked_and_pinned(tmp_path, mo
         stub.paths[f"/v0.6.8/{name}"] = ("application/octet-stream", data)
     monkeypatch.chdir(tmp_path)
     try:
-        plan = plan_bundle([Host("n1", {"ollama_models": [], "jetson_runtime": "native", "jetson_image_strategy": "reuse",
-                                        "ollama_native_version": "0.6.8", "ollama_native_url": stub.url})], ["36.4.3"])
+        plan = plan_bundle([Host("n1", {"ollama_models": [], "jetson_runtime": "native",
+                                        "jetson_image_strategy": "reuse", "ollama_native_version": "0.6.8",
+                                        "ollama_native_url": stub.url})], ["36.4.3"])
         written = bundle_mod.build_bundle(plan, tmp_path / "n.tar", work=tmp_path / "work", registry=stub.url)
     finally:
         stub.close()

@@ -68,7 +68,8 @@ def _load_commands(archive: str, sha256: str, image_id: str) -> list[str]:
                                                    image_id=image_id, staging=str(Path(archive).parent)))
     # the upload, as a copy: the board's side of it is what is checked here
     return [f"cp {shlex.quote(str(command.src))} {shlex.quote(command.dest)}" if isinstance(command, FileUploadCommand)
-            else command.get_raw_value() for command in commands if isinstance(command, (StringCommand, FileUploadCommand))]
+            else command.get_raw_value()
+            for command in commands if isinstance(command, (StringCommand, FileUploadCommand))]
 
 
 def _fake_docker(bin_dir: Path, image_id: str) -> None:

@@ -40,8 +40,8 @@ def _sh(command, **kwargs):
 
 
 def test_the_facts_are_the_expected_ones():
-    assert set(FACTS) == {"containers.JetsonContainersCheckout", "containers.DockerImages", "containers.OllamaContainer",
-                          "containers.CheckoutNaming", "containers.ImageOllamaVersion"}
+    assert set(FACTS) == {"containers.JetsonContainersCheckout", "containers.DockerImages",
+                          "containers.OllamaContainer", "containers.CheckoutNaming", "containers.ImageOllamaVersion"}
 
 
 @pytest.mark.parametrize("fact_path", FACTS)

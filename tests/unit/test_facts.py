@@ -195,7 +195,8 @@ SUMMARIES = {
     "agx-orin-64gb-r36.4.4": "aarch64 L4T 36.4.4 (JetPack 6.2.1, CUDA 12.6, Ubuntu 22.04)"
     " | NVIDIA Jetson AGX Orin Developer Kit | RAM 62841 MB (60691 available) | CUDA 12.6.68"
     f" | {_SMI_JP6} | {_DOCKER} (default runc)",
-    "x86-server": "x86_64 not a Jetson | RAM 32041 MB (31141 available) | docker 20.10.24+dfsg1, runtimes runc (default runc)",
+    "x86-server": "x86_64 not a Jetson | RAM 32041 MB (31141 available)"
+    " | docker 20.10.24+dfsg1, runtimes runc (default runc)",
 }
 
 

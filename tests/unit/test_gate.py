@@ -273,9 +273,11 @@ def test_red_percent_is_where_the_models_red_tier_begins():
                        "eval_count": None}, ps=[]),
      f"generating with {MODEL} failed: HTTP 500 from /api/generate: out of memory"),
     (healthy(generate=None), f"generating with {MODEL} failed: no generation ran"),
-    (healthy(ps=[{"name": MODEL, "size": SIZE, "size_vram": 0}]), f"{MODEL} not all on the GPU: 0.00 of 1.85 GiB in VRAM"),
+    (healthy(ps=[{"name": MODEL, "size": SIZE, "size_vram": 0}]),
+     f"{MODEL} not all on the GPU: 0.00 of 1.85 GiB in VRAM"),
     (healthy(ps=[{"name": "qwen2.5:0.5b", "size": 1, "size_vram": 1}]), f"{MODEL} not in /api/ps after generating"),
-    (healthy(mem={"total_kb": 8_000_000, "available_kb": 1_200_000}), "RAM 85.0 % used after generating (red from 85 %)"),
+    (healthy(mem={"total_kb": 8_000_000, "available_kb": 1_200_000}),
+     "RAM 85.0 % used after generating (red from 85 %)"),
 ], ids=["refused", "no-report", "no-python", "version", "missing", "digest", "generate", "no-generate", "cpu",
         "not-loaded", "red"])
 def test_each_problem_is_one_line(health, problem):
@@ -285,8 +287,8 @@ def test_each_problem_is_one_line(health, problem):
 def test_problems_add_up_and_an_api_down_skips_the_model_checks():
     health = healthy(version="0.5.7", tags={}, mem={"total_kb": 100, "available_kb": 1})
     assert gate.evaluate(health, EXPECTED) == [
-        "Ollama 0.5.7 answers, 0.6.8 expected", f"{MODEL} missing from /api/tags", "qwen2.5:0.5b missing from /api/tags",
-        "RAM 99.0 % used after generating (red from 85 %)"]
+        "Ollama 0.5.7 answers, 0.6.8 expected", f"{MODEL} missing from /api/tags",
+        "qwen2.5:0.5b missing from /api/tags", "RAM 99.0 % used after generating (red from 85 %)"]
     down = {"version": None, "error": "refused", "mem": {"total_kb": 100, "available_kb": 50}}
     assert gate.evaluate(down, EXPECTED) == ["Ollama API not answering: refused"]
 
@@ -426,7 +428,8 @@ def stage(monkeypatch, tmp_path):
     monkeypatch.setattr(preflight, "refused", lambda **kw: calls.append(("refused", kw)))  # stop_if_refused's
     lock_file = tmp_path / "models.lock"
     lock_file.write_text(f"{MODEL}:\n  manifest: sha256:{DIGEST}\n  blobs:\n"
-                         f"    - {{digest: sha256:{OTHER_DIGEST}, size: 1, media_type: application/vnd.ollama.image.model}}\n")
+                         f"    - {{digest: sha256:{OTHER_DIGEST}, size: 1,"
+                         " media_type: application/vnd.ollama.image.model}\n")
 
     def run(health, models=(MODEL, "qwen2.5:0.5b"), image_version="0.6.8", refusal=None, lock_text=None,
             ollama_version=None):
@@ -435,7 +438,8 @@ def stage(monkeypatch, tmp_path):
         cfg = SimpleNamespace(ollama_lock_file=str(lock_file), ollama_version=ollama_version,
                               ollama_container_name="ollama", api_url="http://127.0.0.1:11434")
         plan = BoardPlan(settings=cfg, refusal=refusal, models=list(models),
-                         runtime=ContainerRuntime(ImagePlan("prebuilt", "dustynv/ollama:r36.2.0", None, image_version), {}))
+                         runtime=ContainerRuntime(
+                             ImagePlan("prebuilt", "dustynv/ollama:r36.2.0", None, image_version), {}))
         monkeypatch.setattr(gate_stage, "plan_for", lambda host: plan)
         board = _Board("nano-1", health)
         gate_stage.RESULTS.clear()
@@ -483,7 +487,8 @@ def test_stage_records_a_refused_board_without_asking_it(stage):
 def test_stage_refuses_without_restoring_when_the_lock_cannot_be_read(stage):
     calls, board = stage(healthy(), lock_text="qwen2.5:1.5b: [not, an, entry]\n")
     assert board.asked == [] and [call[0] for call in calls] == ["refused"]
-    assert calls[0][1]["reason"].startswith("health gate cannot read the lock: ") and "needs manifest" in calls[0][1]["reason"]
+    reason = calls[0][1]["reason"]
+    assert reason.startswith("health gate cannot read the lock: ") and "needs manifest" in reason
 
 
 def test_gate_deploy_refuses_this_machine_with_one_line():

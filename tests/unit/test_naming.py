@@ -113,7 +113,8 @@ def test_rules_give_the_names_upstream_code_gave(case):
         return
     computed = naming(rule, board)
     got = case["computed"]
-    assert (str(computed.l4t), computed.cuda, computed.ubuntu) == (str(L4TRelease.parse(got["l4t"])), got["cuda"], got["lsb"])
+    assert (str(computed.l4t), computed.cuda, computed.ubuntu) == \
+        (str(L4TRelease.parse(got["l4t"])), got["cuda"], got["lsb"])
     if rule.arch_from != "none":  # before 55b14897 the code has no notion of Tegra vs SBSA
         assert computed.arch == got["arch"]
     assert {package: computed.image(package) for package in expected_images} == expected_images

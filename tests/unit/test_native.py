@@ -35,7 +35,8 @@ DIGEST_A, DIGEST_B = "sha256:" + "a" * 64, "sha256:" + "b" * 64
     ("0.6.8", "6.0", ["ollama-linux-arm64.tgz", "ollama-linux-arm64-jetpack6.tgz"]),
     ("0.5.7", "5.1.2", ["ollama-linux-arm64.tgz", "ollama-linux-arm64-jetpack5.tgz"]),
     ("0.13.9", 6, ["ollama-linux-arm64.tgz", "ollama-linux-arm64-jetpack6.tgz"]),
-    ("0.14.0", "6.2.1", ["ollama-linux-arm64.tar.zst", "ollama-linux-arm64-jetpack6.tar.zst"]),  # docs/facts.md section 5
+    # docs/facts.md section 5
+    ("0.14.0", "6.2.1", ["ollama-linux-arm64.tar.zst", "ollama-linux-arm64-jetpack6.tar.zst"]),
     ("1.2.3", "5.1.3", ["ollama-linux-arm64.tar.zst", "ollama-linux-arm64-jetpack5.tar.zst"]),
 ])
 def test_archives_follow_the_version_and_the_boards_jetpack(version, jetpack, names):
@@ -116,7 +117,8 @@ def test_drop_in_reads_back_through_systemd(tmp_path):
     if analyze.returncode != 0:
         pytest.skip("no systemd-analyze on this machine")
     unit = tmp_path / "t.service"
-    unit.write_text("[Service]\nExecStart=/bin/true\n" + native.dropin_text({"X": 'a "b" 100%'}).split("[Service]\n")[1])
+    dropin = native.dropin_text({"X": 'a "b" 100%'})
+    unit.write_text("[Service]\nExecStart=/bin/true\n" + dropin.split("[Service]\n")[1])
     shown = subprocess.run(["systemd-analyze", "verify", str(unit)], capture_output=True, text=True)
     assert "Invalid" not in shown.stderr and "Failed" not in shown.stderr, shown.stderr
 

@@ -26,7 +26,8 @@ with open(path) as f:
     state = json.load(f)
 if args[:1] == ["show"]:
     prop = args[args.index("-p") + 1]
-    print({"LoadState": "loaded" if state["loaded"] else "not-found", "MainPID": "4242" if state["active"] else "0"}[prop])
+    print({"LoadState": "loaded" if state["loaded"] else "not-found",
+           "MainPID": "4242" if state["active"] else "0"}[prop])
 elif args[:1] == ["is-active"]:
     if "--quiet" not in args:
         print("active" if state["active"] else "inactive")
@@ -105,7 +106,8 @@ def test_start_ollama_restarts_or_starts_the_service_and_waits(board):
     result = board.run("start-ollama")
     assert result.returncode == 0, result.stderr
     assert "systemctl restart ollama.service" in board.docker_calls()
-    assert result.stdout.splitlines() == ["restarting ollama.service", f"Ollama 0.6.8 answers at {board.context['api']}"]
+    assert result.stdout.splitlines() == ["restarting ollama.service",
+                                          f"Ollama 0.6.8 answers at {board.context['api']}"]
     board.set_unit(loaded=True, active=False)
     assert board.run("start-ollama").stdout.splitlines()[0] == "starting ollama.service"
     board.set_unit(loaded=False, active=False)

@@ -30,7 +30,8 @@ OPERATIONS = {
 
 
 def test_the_operations_are_the_expected_ones():
-    assert set(OPERATIONS) == NATIVE_OPERATIONS | BUNDLE_OPERATIONS | {"jetson_containers.installed", "ollama.image_pulled", "ollama.image_built",
+    assert set(OPERATIONS) == NATIVE_OPERATIONS | BUNDLE_OPERATIONS | {
+                               "jetson_containers.installed", "ollama.image_pulled", "ollama.image_built",
                                "ollama.container", "ollama.api_ready", "models.present", "models.absent",
                                "models.pruned", "models.fetched", "rollback.previous_restored",
                                "rollback.previous_removed", "cache.insecure_registry", "cache.image_pushed",

@@ -123,7 +123,8 @@ def test_spec_never_mounts_data_and_restarts_unless_stopped():
 
 @pytest.mark.parametrize("bad", [
     {"env": {"bad-name": "1"}}, {"env": {"X": None}}, {"env": {"X": ["a"]}}, {"models_dir": "/a:b"},
-    {"container_models_dir": "models"}, {"command": "ollama serve"}, {"command": []}, {"runtime": "nvidia --privileged"},
+    {"container_models_dir": "models"}, {"command": "ollama serve"}, {"command": []},
+    {"runtime": "nvidia --privileged"},
 ])
 def test_spec_refuses_what_docker_would_refuse_or_misread(bad):
     with pytest.raises(OperationError):
@@ -192,13 +193,15 @@ def test_installed_clones_then_moves_to_a_new_pin_for_real(tmp_path):
     # the links install.sh makes are not on this machine, so it would run again: take them as made
     fact = {**_checkout_fact(path), "autotag": f"{path}/autotag", "jetson_containers": f"{path}/jetson-containers",
             "env_file": True}
-    commands, noop = _run_op(jetson_containers.installed, {"containers.JetsonContainersCheckout": {f"path={path}": fact}},
+    commands, noop = _run_op(jetson_containers.installed,
+                             {"containers.JetsonContainersCheckout": {f"path={path}": fact}},
                              repo=str(upstream), commit=second, path=path)
     assert commands == [] and noop == f"jetson-containers at {second[:7]}"
 
     (Path(path) / "install.sh").write_text("edited\n")
     with pytest.raises(OperationError, match="has local changes"):
-        _run_op(jetson_containers.installed, {"containers.JetsonContainersCheckout": {f"path={path}": _checkout_fact(path)}},
+        _run_op(jetson_containers.installed,
+                {"containers.JetsonContainersCheckout": {f"path={path}": _checkout_fact(path)}},
                 repo=str(upstream), commit=first, path=path)
 
 

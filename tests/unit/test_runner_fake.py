@@ -37,8 +37,8 @@ rest = (
                                                                  "jetson-ollama refused @fake/b4: 2.1 GB free"]}}}),
         "@fake/b5",
         ("@fake/b6", {"gate_problems": ["RAM 97 % used (red)"],
-                      "fake_responses": {"gate-check": {"success": False,
-                                                        "stderr": "jetson-ollama refused @fake/b6: health gate failed"}}}),
+                      "fake_responses": {"gate-check": {"success": False, "stderr":
+                                                        "jetson-ollama refused @fake/b6: health gate failed"}}}),
     ],
     {**_fast, "ollama_context_length": 8192},
 )

@@ -189,7 +189,8 @@ def test_headless_lowers_the_memory_fit_by_the_desktops_800_mb():
     """What a user sees in the refusal: qwen3:8b on an 8 GB board (docs/facts.md section 6: 96 % in the log)."""
     qwen3_8b = catalog.model_info("qwen3:8b")
     board = Board({(DefaultTarget,): "graphical.target"})
-    desktop = {headless: plan.board_desktop(board, settings({"jetson_headless": headless})) for headless in (False, True)}
+    desktop = {headless: plan.board_desktop(board, settings({"jetson_headless": headless}))
+               for headless in (False, True)}
     fits = {headless: catalog.estimate(qwen3_8b, 7620, desktop[headless], 4096, 1) for headless in (False, True)}
     assert fits[False].total_bytes - fits[True].total_bytes == 800 * 1024 * 1024
     assert (fits[False].tier, round(fits[False].percent)) == ("black", 98)
