@@ -515,17 +515,17 @@ def _cgroup_pids(cg: Path) -> list[int]:
 
 def _rmdir_tree(cg: Path) -> bool:
     """Remove a cgroup directory tree bottom-up; False while some cgroup is still busy."""
-    if not cg.exists():
-        return True
-    for sub in sorted((p for p in cg.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True):
+    try:  # cgroups vanish while they are walked (systemd removes its own): gone counts as removed
+        subs = sorted((p for p in cg.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True)
+    except FileNotFoundError:
+        return _rmdir_tree(cg) if cg.exists() else True
+    for path in [*subs, cg]:
         try:
-            sub.rmdir()
+            path.rmdir()
+        except FileNotFoundError:
+            continue
         except OSError:
             return False
-    try:
-        cg.rmdir()
-    except OSError:
-        return False
     return True
 
 
