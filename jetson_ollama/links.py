@@ -1,4 +1,5 @@
-"""SSH links that die: a board whose link is lost fails alone and soon, instead of stalling the run."""
+"""A run that loses a link or is interrupted says so: a board whose link is lost fails alone and soon,
+instead of stalling the run; Ctrl-C exits non-zero."""
 
 from __future__ import annotations
 
@@ -37,3 +38,29 @@ def _dead_link_fails_the_host(host, transport) -> None:
             raise SSHException(f"the SSH link to {host.name} is gone") from exc
 
     transport.open_session = open_session_or_fail
+
+
+def interrupted_runs_fail() -> None:
+    """Ctrl-C makes the pyinfra command exit 130, not 0: its own handler says "Exiting upon user request!"
+    and exits 0, so a script or CI that runs the deploy would take an interrupted run for a good one.
+    Installed once, by the first board plan of a run of the pyinfra command (nothing else is touched)."""
+    import os
+    import signal
+    import sys
+
+    import pyinfra
+
+    # the pyinfra command (bin/pyinfra, or python -m pyinfra: pyinfra/__main__.py) only, not a test
+    # process or the in-process rollout
+    command = os.path.normpath(sys.argv[0]).split(os.sep)[-2:] if sys.argv and sys.argv[0] else []
+    if not pyinfra.is_cli or "pyinfra" not in command:
+        return
+    if getattr(signal.getsignal(signal.SIGINT), "_jetson_ollama", False):
+        return
+
+    def exit_interrupted(signum, frame):  # noqa: ARG001 - the signal handler's signature
+        print("Exiting upon user request! (interrupted: exit 130)", file=sys.stderr)
+        sys.exit(130)
+
+    exit_interrupted._jetson_ollama = True  # type: ignore[attr-defined]
+    signal.signal(signal.SIGINT, exit_interrupted)

@@ -35,7 +35,7 @@ from .facts.ollama import OllamaVersion, PortListener
 from .facts.tuning import PowerModes, SwapFile
 from .images import (BuildNames, ImagePlan, NoImage, compatible_with, l4t_from_tag, prebuilt_images, resolve_image,
                      reusable_image)
-from .links import detect_dead_links
+from .links import detect_dead_links, interrupted_runs_fail
 from .naming import BoardInputs, NoNaming, ambiguous_day, known_commit, naming, rule_at
 from .native import NativeRelease, NoBundle, release_for
 from .operations.tuning import check_data_root, check_swapfile, mode_named
@@ -176,6 +176,7 @@ def reset_plans() -> None:
 def plan_for(host) -> BoardPlan:
     """The plan of a pyinfra host, made once per run: its warnings said, its models.lock pins written."""
     if host.name not in _plans:
+        interrupted_runs_fail()
         detect_dead_links(host)
         try:
             cfg = settings(host.data)

@@ -9,6 +9,7 @@ import json
 import math
 import posixpath
 import re
+import shlex
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -201,6 +202,8 @@ def container(
     runtime: str = "nvidia",
     restart: str = "unless-stopped",
     keep_previous: bool = False,
+    api_url: str | None = None,
+    api_timeout: float = 120,
 ):
     """
     Ensure the Ollama container runs with exactly this spec, recreating it when the spec changed.
@@ -220,11 +223,17 @@ def container(
     + keep_previous: when recreating, keep the old container stopped as ``<container>-previous``
       (replacing an older one) instead of removing it, so a failed health gate can restore it
       (``rollback.previous_restored``); the old image stays too, as the stopped container uses it
+    + api_url: when recreating, the new container must answer ``GET api_url/api/version``, or the old
+      one is put back and started (None: the new one need only start)
+    + api_timeout: seconds the new container has to answer
 
     The spec (``container_spec``: image and, when ``DockerImages`` lists it, its id; env; the mount;
     runtime; restart; host network; command) is hashed into the ``spec_label`` label. A running
     container with that hash is left alone, a stopped one started; any other container of that name
-    is removed and run again with ``docker run`` (not ``jetson-containers run``, which adds ``--rm``,
+    is replaced (``swap_script``: stopped and renamed ``<container>-replaced``, the new one run, and
+    the old one removed once the new one answers, or put back when it does not; the whole swap runs
+    on the board under ``setsid --wait``, so an interrupted run or a lost link never leaves the board
+    without a container) by ``docker run`` (not ``jetson-containers run``, which adds ``--rm``,
     ``-it`` and a ``/data`` mount; docs/facts.md section 4). pyinfra's ``docker.container`` never recreates
     on a changed spec. A container made while its image was not listed yet (built or pulled earlier
     in the same run) carries the hash without the id, and still counts as current while it runs the
@@ -272,15 +281,36 @@ def container(
         return
 
     yield StringCommand("mkdir -p", QuoteString(spec["mounts"][0]["source"]))
-    if current and keep_previous:
-        previous = f"{container}-previous"
-        if host.get_fact(OllamaContainer, container=previous):
-            yield StringCommand("docker rm -f", QuoteString(previous))
-        yield StringCommand("docker stop", QuoteString(container))
-        yield StringCommand("docker rename", QuoteString(container), QuoteString(previous))
-    elif current:
-        yield StringCommand("docker rm -f", QuoteString(container))
-    yield StringCommand(*(QuoteString(word) for word in docker_run_words(container, spec, spec_hash, spec_label)))
+    run = docker_run_words(container, spec, spec_hash, spec_label)
+    if not current:
+        yield StringCommand(*(QuoteString(word) for word in run))
+        return
+    script = swap_script(container, run, keep_previous=keep_previous, api_url=api_url, api_timeout=api_timeout)
+    yield StringCommand("setsid --wait sh -c", QuoteString(script))
+
+
+def swap_script(container: str, run: Sequence[str], *, keep_previous: bool = False, api_url: str | None = None,
+                api_timeout: float = 120) -> str:
+    """The shell script that replaces a container with the one `run` (``docker run`` words) makes: the old
+    one stopped and kept as ``<container>-replaced`` until the new one answers (``api_url``), then removed
+    (or kept as ``<container>-previous`` with ``keep_previous``); when the new one fails, it is removed and
+    the old one started again, and the script exits 1 with one line. Every step is the board's own: run
+    under ``setsid --wait``, it finishes even when the controller's session is gone."""
+    name, old, previous = (shlex.quote(f"{container}{suffix}") for suffix in ("", "-replaced", "-previous"))
+    wait = "true"
+    if api_url:
+        version = shlex.quote(api_url.rstrip("/") + "/api/version")
+        wait = (f"( for i in $(seq {math.ceil(api_timeout * 2)}); do curl -fsS --max-time 2 {version} >/dev/null 2>&1 "
+                "&& exit 0; sleep 0.5; done; exit 1 )")
+    keep = (f"docker rm -f {previous} >/dev/null 2>&1; docker rename {old} {previous}" if keep_previous
+            else f"docker rm -f {old} >/dev/null")
+    failed = shlex.quote(f"the new {container} container did not start or answer"
+                         f"{f' at {api_url} within {api_timeout:g} s' if api_url else ''}: the one before serves again")
+    return (f"docker rm -f {old} >/dev/null 2>&1; "
+            f"docker stop {name} >/dev/null && docker rename {name} {old} || exit 1; "
+            f"if {' '.join(shlex.quote(word) for word in run)} >/dev/null && {wait}; then {keep}; "
+            f"else docker rm -f {name} >/dev/null 2>&1; docker rename {old} {name} && docker start {name} >/dev/null; "
+            f"echo {failed} >&2; exit 1; fi")
 
 
 def docker_run_words(container: str, spec: dict[str, Any], spec_hash: str,

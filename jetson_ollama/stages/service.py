@@ -27,6 +27,7 @@ def ollama_service():
         name=f"Ollama container from {plan.image_ref}", container=cfg.ollama_container_name,
         image=plan.image_ref, env=plan.environment, models_dir=cfg.ollama_models_dir,
         container_models_dir=cfg.ollama_container_models_dir, keep_previous=cfg.jetson_rollout_keep_previous,
+        api_url=plan.api_url, api_timeout=cfg.ollama_api_timeout,
     )
     ollama.api_ready(name="Ollama API answers", url=plan.api_url, timeout=int(cfg.ollama_api_timeout))
     if switched:

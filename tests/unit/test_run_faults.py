@@ -1,4 +1,5 @@
-"""The board's run lock (board_lock.py): its shell protocol run here with sh and flock, as a board runs it."""
+"""Runs that meet or are cut: the board's run lock (board_lock.py: its shell protocol run here with sh and
+flock, as a board runs it) and Ctrl-C (links.interrupted_runs_fail)."""
 
 from __future__ import annotations
 
@@ -53,3 +54,26 @@ def test_hosts_without_an_ssh_session_take_no_lock():
         name, data, connector = "@fake/b1", {}, object()
 
     assert board_lock.hold(Host()) is None
+
+
+def test_ctrl_c_makes_the_pyinfra_command_exit_non_zero(monkeypatch):
+    import signal
+
+    import pyinfra
+
+    from jetson_ollama import links
+
+    before = signal.getsignal(signal.SIGINT)
+    try:
+        monkeypatch.setattr(pyinfra, "is_cli", True)
+        monkeypatch.setattr("sys.argv", ["/usr/bin/pytest"])
+        links.interrupted_runs_fail()
+        assert signal.getsignal(signal.SIGINT) is before  # not the pyinfra command: left alone
+        monkeypatch.setattr("sys.argv", ["/venv/bin/pyinfra", "inventories/lab.py", "deploys/full.py"])
+        links.interrupted_runs_fail()
+        handler = signal.getsignal(signal.SIGINT)
+        with pytest.raises(SystemExit) as exited:
+            handler(signal.SIGINT, None)
+        assert exited.value.code == 130
+    finally:
+        signal.signal(signal.SIGINT, before)
