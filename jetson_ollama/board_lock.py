@@ -63,9 +63,9 @@ def hold(host: Any) -> str | None:
     transport = client.get_transport() if client is not None else None
     if transport is None or not transport.is_active():
         return None
-    old = _channels.pop(host.name, None)
-    if old is not None:
-        old.close()
+    held = _channels.get(host.name)
+    if held is not None and not held.closed and held.get_transport().is_active():
+        return None  # an earlier run of this process (a rollout's deploy, then its gate) holds it still
     data = host.data
     if data.get("_sudo_password"):  # sudo reads the password from stdin, which the lock holds: no lock
         return None
@@ -81,11 +81,13 @@ def hold(host: Any) -> str | None:
     while channel.recv_ready() and b"\n" not in answer:
         answer += channel.recv(1024)
     line = answer.decode(errors="replace").split("\n", 1)[0]
-    held, problem = parse_answer(line)
-    if held:
+    ours, problem = parse_answer(line)
+    if ours:
         _channels[host.name] = channel
         return None
     channel.close()
+    if problem and problem.startswith(f"board busy: held by {socket.gethostname()} pid {os.getpid()} "):
+        return None  # this process's earlier run, whose session is closing: runs of one process never overlap
     if problem is None:
         logger.warning(f"{host.name}: no run lock on {LOCK_FILE} ({line.strip() or 'no answer'}): "
                        "a second run at the same time would not be stopped")
