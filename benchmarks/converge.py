@@ -16,6 +16,8 @@ benchmarks/pyinfra_counted.py, which counts what pyinfra sends each board. Print
 - whether both no-op runs changed nothing (`--json` totals: no changed, no failed operation).
 Then the ratios. Targets (issue 13, item 6): the no-op re-run of the largest size at most 3x the one
 of 1 board; a no-op run sends only fact commands, each fact read once per board.
+Above 32 boards the first converge runs with `--parallel 32`: the simulated git server takes 32 clients
+at once (see GIT_CLIENTS); the no-op runs keep pyinfra's default parallelism (20 hosts per core).
 `--save DIR` keeps the raw counts (DIR/counts-N.json) and the pyinfra logs of each run.
 """
 
@@ -43,6 +45,10 @@ PYINFRA = str(Path(sys.executable).with_name("pyinfra"))
 COUNTED = str(REPO / "benchmarks" / "pyinfra_counted.py")
 PROFILE = "orin-nano-8gb-r36.2.0"
 NOOP_TARGET = 3.0  # no-op re-run, largest size vs 1 board
+# The fleet's simulated git server (`git daemon`, jetson_sim/upstream/services.py) takes at most 32 clients at
+# once (its default --max-connections) and resets the next ones; pyinfra runs 20 hosts per core at once, so
+# the first converge of more boards than that clones jetson-containers with --parallel 32.
+GIT_CLIENTS = 32
 
 
 def mem_available_mb() -> int:
@@ -120,7 +126,7 @@ def noop_counts(counts: dict, boards: list[str]) -> dict:
             entry["execute"].append(row["reads"].get("execute", 0))
             entry["callers"].update(row["callers"])
     return {"fact": [kinds[b]["fact"] for b in boards], "operation": [kinds[b]["operation"] for b in boards],
-            "ops": ops, "reads": reads}
+            "ops": ops, "reads": reads, "stages": counts["stages"], "operations": counts["operations"]}
 
 
 def measure(count: int, timeout: float, save: Path | None) -> dict:
@@ -140,10 +146,11 @@ def measure(count: int, timeout: float, save: Path | None) -> dict:
         result["board_mb"] = (before - mem_available_mb()) / count
         print(f"{count} board(s) up in {result['up']:.0f} s, {result['board_mb']:.0f} MB host memory each "
               f"(load {load()})", flush=True)
-        first = Run(fleet, [], timeout, logs, "first")
+        first_args = ["--parallel", str(GIT_CLIENTS)] if count > GIT_CLIENTS else []
+        first = Run(fleet, first_args, timeout, logs, "first")
         noop = Run(fleet, ["--json"], timeout, logs, "noop")
         counted = Run(fleet, ["--json"], timeout, logs, "counted", counts=logs / "counts.json")
-        result.update(first=first, noop=noop, counted=counted, load=load(),
+        result.update(first=first, first_args=first_args, noop=noop, counted=counted, load=load(),
                       counts=noop_counts(json.loads((logs / "counts.json").read_text()), sorted(fleet.boards)),
                       changes=noop.changes() + counted.changes(),
                       min_available=min(first.min_available, noop.min_available, counted.min_available))
@@ -163,8 +170,16 @@ def report(r: dict) -> None:
     for label, run in (("first converge", first), ("no-op re-run", noop)):
         print(f"  {label:15} {run.wall:6.1f} s wall ({run.wall / n:5.2f} s/board), controller CPU {run.cpu:6.1f} s "
               f"({run.cpu / n:5.2f} s/board), peak RSS {run.rss_mb:5.0f} MB ({run.rss_mb / n:5.1f} MB/board)")
-    print(f"  no-op commands per board: {per_board(c['fact'])} fact, {per_board(c['operation'])} operation "
-          f"(counted run {r['counted'].wall:.1f} s wall); {len(c['reads'])} distinct facts")
+    if r["first_args"]:
+        print(f"  (first converge with {' '.join(r['first_args'])}: the simulated git server's client limit)")
+    st = c["stages"]
+    slowest = sorted(c["operations"], key=lambda op: -op["seconds"])[:3]
+    print(f"  counted no-op run {r['counted'].wall:.1f} s: start to connect {st.get('connect', 0):.1f} s, connect "
+          f"{st.get('prepare', 0) - st.get('connect', 0):.1f} s, prepare {st.get('execute', 0) - st.get('prepare', 0):.1f} s,"
+          f" execute {st.get('disconnect', 0) - st.get('execute', 0):.1f} s ({len(c['operations'])} operations; slowest "
+          + ", ".join(f"{op['op']} {op['seconds']:.1f} s" for op in slowest) + ")")
+    print(f"  no-op commands per board: {per_board(c['fact'])} fact, {per_board(c['operation'])} operation; "
+          f"{len(c['reads'])} distinct facts")
     for (op, caller, command), times in sorted(c["ops"].items(), key=lambda kv: -kv[1]):
         print(f"    operation command x{times / n:g}/board: {op} [{caller}]: {command}")
     again = {fact: e for fact, e in c["reads"].items() if max(e["totals"]) > 1}
