@@ -8,6 +8,8 @@ benchmarks/pyinfra_counted.py, which counts what pyinfra sends each board. Print
 - wall time of the first converge and of the no-op re-run, in total and per board;
 - controller CPU seconds (user+sys of the pyinfra process and the children it waited for, from
   wait4's rusage) and its peak RSS (ru_maxrss), of both runs, in total and per board;
+- CPU seconds the boards used meanwhile (the fleet's cgroup), and the whole machine's busy CPU seconds
+  (boards and controller share its cores here, as real boards would not);
 - host memory the running boards take (MemAvailable before `up` and after), and the lowest
   MemAvailable seen during the runs;
 - per board on the (counted) no-op run: commands split into fact commands and operation commands,
@@ -56,13 +58,28 @@ def mem_available_mb() -> int:
     return int(info["MemAvailable"].split()[0]) // 1024
 
 
+def board_cpu(fleet: Fleet) -> float:
+    """CPU seconds the fleet's boards used (their cgroups: systemd, sshd, dockerd, every command run there)."""
+    for line in (fleet.cgroup / "cpu.stat").read_text().splitlines():
+        if line.startswith("usage_usec "):
+            return int(line.split()[1]) / 1e6
+    return 0.0
+
+
+def machine_busy() -> float:
+    """CPU seconds the whole machine has been busy since boot (every process, other people's included)."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(fields[:8]) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")  # all but idle and iowait
+
+
 def load() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
 class Run:
     """One pyinfra process: wall seconds, CPU seconds (user+sys, its waited-for children included),
-    peak RSS in MB, the lowest MemAvailable seen while it ran, its output."""
+    peak RSS in MB, the CPU seconds the boards and the whole machine used meanwhile, the lowest
+    MemAvailable seen while it ran, its output."""
 
     def __init__(self, fleet: Fleet, args: list[str], timeout: float, logs: Path, label: str,
                  counts: Path | None = None):
@@ -72,6 +89,7 @@ class Run:
             "inventories/sim.py", "deploys/full.py", "-y", *args]
         out, err = logs / f"{label}.stdout", logs / f"{label}.stderr"
         self.min_available = mem_available_mb()
+        boards_before, machine_before = board_cpu(fleet), machine_busy()
         started = time.monotonic()
         with open(out, "w") as stdout, open(err, "w") as stderr:
             proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr,
@@ -89,6 +107,7 @@ class Run:
             time.sleep(0.2)
         proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here; keep Popen from waiting again
         self.wall = time.monotonic() - started
+        self.board_cpu, self.machine_cpu = board_cpu(fleet) - boards_before, machine_busy() - machine_before
         self.cpu = usage.ru_utime + usage.ru_stime
         self.rss_mb = usage.ru_maxrss / 1024
         self.stdout, self.stderr = out.read_text(), err.read_text()
@@ -170,6 +189,9 @@ def report(r: dict) -> None:
     for label, run in (("first converge", first), ("no-op re-run", noop)):
         print(f"  {label:15} {run.wall:6.1f} s wall ({run.wall / n:5.2f} s/board), controller CPU {run.cpu:6.1f} s "
               f"({run.cpu / n:5.2f} s/board), peak RSS {run.rss_mb:5.0f} MB ({run.rss_mb / n:5.1f} MB/board)")
+        print(f"  {'':15} boards' CPU {run.board_cpu:6.1f} s ({run.board_cpu / n:5.2f} s/board); the machine was busy "
+              f"{run.machine_cpu:6.1f} CPU s of {run.wall * (os.cpu_count() or 1):.0f} "
+              f"({run.machine_cpu - run.cpu - run.board_cpu:.1f} s neither pyinfra nor these boards)")
     if r["first_args"]:
         print(f"  (first converge with {' '.join(r['first_args'])}: the simulated git server's client limit)")
     st = c["stages"]
