@@ -115,6 +115,8 @@ class BoardPlan:
     cache: Cache | None = None            # the fleet's cache this board uses (jetson_cache_host)
     build_names: BuildNames | None = None  # what the pinned jetson-containers builds on this board
     desktop: bool = False                 # the OS takes the desktop's memory (board_desktop)
+    service: dict = field(default_factory=dict)       # OllamaService: the native unit as the plan found it
+    local_images: list[dict] = field(default_factory=list)  # DockerImages: the board's images (container runtime)
     mem_total_mb: int = 0
     warnings: list[str] = field(default_factory=list)  # said once, when the plan is made
     pins: list[tuple[str, str, str]] = field(default_factory=list)  # (section, key, value) for models.lock
@@ -285,7 +287,7 @@ def make_plan(board: Any, cfg: Settings, cache: Cache | None | CacheUnavailable 
     listeners = board.get_fact(PortListener, port=plan.api_port)
     # this deploy's own other runtime may hold the port (the service stage stops it first): its container,
     # or its ollama.service (marked by the drop-in); anything else is foreign
-    service = board.get_fact(OllamaService)
+    service = plan.service = board.get_fact(OllamaService)
     if listeners and not container.get("running") and not (service.get("active") and service.get("ours")):
         who = ", ".join(sorted({f"{lst.get('process') or 'a process'} on {lst.get('address')}" for lst in listeners}))
         return _refuse(plan, f"port {plan.api_port} is already taken by {who} (a native ollama.service?)")
@@ -306,7 +308,8 @@ def make_plan(board: Any, cfg: Settings, cache: Cache | None | CacheUnavailable 
         if cfg.jetson_bundle and (problem := plan.source.problem(plan)):
             return _refuse(plan, problem)
     else:
-        images = [img["ref"] for img in board.get_fact(DockerImages)]
+        plan.local_images = list(board.get_fact(DockerImages))
+        images = [img["ref"] for img in plan.local_images]
         try:
             try:
                 plan.build_names = _build_names(board, cfg, plan.release)

@@ -24,7 +24,7 @@ from pyinfra.operations import python
 from . import pins
 from .cache import Cache, cache_host, claim_builder
 from .facts.cache import RegistryTag
-from .facts.containers import DockerImages, image_version_command, parse_image_version
+from .facts.containers import image_version_command, parse_image_version
 from .facts.models import RegistryManifest
 
 if TYPE_CHECKING:
@@ -184,7 +184,7 @@ def _through_the_api(plan: BoardPlan, verdict: ModelVerdict):
 
 def _pin_digest(plan: BoardPlan, fallback: str | None) -> None:
     ref = plan.image_ref
-    local: dict[str, Any] = next((dict(found) for found in host.get_fact(DockerImages) if found["ref"] == ref), {})
+    local: dict[str, Any] = next((dict(found) for found in plan.local_images if found["ref"] == ref), {})
     pins.record(plan.settings, "images", ref, local.get("digest") or fallback)
 
 

@@ -78,6 +78,6 @@ def board_scripts():
     for script in SCRIPTS:
         dest = posixpath.join(scripts_dir, script)
         files.template(name=f"Script {script}", src=str(TEMPLATES / f"{script}.j2"), dest=dest, mode="755",
-                       **context)
+                       create_remote_dir=False, **context)  # the directory above: read once, not per script
         files.link(name=f"Link {LINK_DIR}/{script}", path=posixpath.join(LINK_DIR, script), target=dest,
                    present=True)

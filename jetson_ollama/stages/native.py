@@ -23,7 +23,7 @@ from pyinfra.operations.util import any_changed
 
 from .. import lock
 from ..bundle import BundleError
-from ..facts.native import OllamaService, ReleaseChecksums
+from ..facts.native import ReleaseChecksums
 from ..native import (DROPIN_PATH, GPU_GROUPS, GROUP, HOME, PIN_SECTION, PREFIX, SERVICE, UNIT_PATH, USER,
                       NativeRelease, dropin_text, unit_text)
 from ..operations import native as native_ops
@@ -122,12 +122,12 @@ def answers_after(change, url: str, timeout: float) -> None:
                  _if=change.did_change)
 
 
-def native_stopped():
+def native_stopped(plan: BoardPlan):
     """Switching to the container runtime: this deploy's ollama.service (the one with the drop-in) is
     stopped and disabled first, as it holds the port the container needs. A foreign one is left alone
     (the plan refuses the board while it holds the port). Returns the operation, or None when there is
     nothing to stop."""
-    service = host.get_fact(OllamaService)
+    service = plan.service  # as the plan read it
     if service.get("ours") and (service.get("active") or service.get("enabled")):
         return systemd.service(name=f"Stop and disable the native {SERVICE} (the container takes the port)",
                                service=SERVICE, running=False, enabled=False)

@@ -22,7 +22,7 @@ def ollama_service():
     if plan.native:
         native_service(plan, plan.api_url)
         return
-    switched = native_stopped()  # from the native runtime: its service had the port
+    switched = native_stopped(plan)  # from the native runtime: its service had the port
     ollama.container(
         name=f"Ollama container from {plan.image_ref}", container=cfg.ollama_container_name,
         image=plan.image_ref, env=plan.environment, models_dir=cfg.ollama_models_dir,

@@ -259,7 +259,7 @@ class Upstream:
         git_root = self.dir / "git"
         self.commits = make_repo(git_root / "jetson-containers.git", ollama_server=script_path())
         self._spawn("git", ["git", "daemon", f"--listen={gw}", f"--port={GIT_PORT}", "--export-all",
-                            "--reuseaddr", f"--base-path={git_root}", str(git_root)], GIT_PORT)
+                            "--max-connections=0", "--reuseaddr", f"--base-path={git_root}", str(git_root)], GIT_PORT)
 
         self._spawn("ollama", [sys.executable, "-m", "jetson_sim.upstream.ollama_registry",
                                "--listen", f"{gw}:{OLLAMA_PORT}", "--data", str(self.dir / "ollama")], OLLAMA_PORT,
