@@ -18,8 +18,7 @@ benchmarks/pyinfra_counted.py, which counts what pyinfra sends each board. Print
 - whether both no-op runs changed nothing (`--json` totals: no changed, no failed operation).
 Then the ratios. Targets (issue 13, item 6): the no-op re-run of the largest size at most 3x the one
 of 1 board; a no-op run sends only fact commands, each fact read once per board.
-Above 32 boards the first converge runs with `--parallel 32`: the simulated git server takes 32 clients
-at once (see GIT_CLIENTS); the no-op runs keep pyinfra's default parallelism (20 hosts per core).
+Every run keeps pyinfra's default parallelism (20 hosts per core).
 `--save DIR` keeps the raw counts (DIR/counts-N.json) and the pyinfra logs of each run.
 """
 
@@ -36,22 +35,18 @@ import tempfile
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 os.environ.setdefault("JETSON_SIM_HOME", "/var/lib/jetson-sim-bench")
 
-from jetson_sim.fleet import Fleet, SimError
+from jetson_sim.fleet import Fleet, SimError  # noqa: E402 - after JETSON_SIM_HOME is set
 
 PYINFRA = str(Path(sys.executable).with_name("pyinfra"))
 COUNTED = str(REPO / "benchmarks" / "pyinfra_counted.py")
 PROFILE = "orin-nano-8gb-r36.2.0"
 NOOP_TARGET = 3.0  # no-op re-run, largest size vs 1 board
-# The fleet's simulated git server (`git daemon`, jetson_sim/upstream/services.py) takes at most 32 clients at
-# once (its default --max-connections) and resets the next ones; pyinfra runs 20 hosts per core at once, so
-# the first converge of more boards than that clones jetson-containers with --parallel 32.
-GIT_CLIENTS = 32
-
 
 def mem_available_mb() -> int:
     info = dict(line.split(":", 1) for line in Path("/proc/meminfo").read_text().splitlines())
@@ -117,7 +112,8 @@ class Run:
     def changes(self) -> list[str]:
         """From --json: the operations that changed or failed something, and the failed hosts."""
         results = json.loads(self.stdout[self.stdout.index("{"):])["results"]
-        changed = [f"{op['name']}: changed on {', '.join(op['success'])}" for op in results["operations"] if op["success"]]
+        changed = [f"{op['name']}: changed on {', '.join(op['success'])}" for op in results["operations"]
+                   if op["success"]]
         failed = [f"{op['name']}: failed on {', '.join(op['error'])}" for op in results["operations"] if op["error"]]
         return changed + failed + [f"failed host {h}" for h in results["failed_hosts"]]
 
@@ -131,12 +127,12 @@ def noop_counts(counts: dict, boards: list[str]) -> dict:
     """Per board: fact and operation commands; operation commands by (op, caller, command); facts read
     more than once (reads per stage, callers), over every board."""
     kinds = {b: Counter(c["kind"] for c in counts["commands"].get(b, [])) for b in boards}
-    ops = Counter()
+    ops: Counter[tuple[str, str, str]] = Counter()
     for board in boards:
         for c in counts["commands"].get(board, []):
             if c["kind"] == "operation":
                 ops[(c["op"], c["caller"], c["command"])] += 1
-    reads = {}
+    reads: dict[str, Any] = {}
     for board in boards:
         for fact, row in counts["facts"].get(board, {}).items():
             entry = reads.setdefault(fact, {"totals": [], "prepare": [], "execute": [], "callers": Counter()})
@@ -165,7 +161,7 @@ def measure(count: int, timeout: float, save: Path | None) -> dict:
         result["board_mb"] = (before - mem_available_mb()) / count
         print(f"{count} board(s) up in {result['up']:.0f} s, {result['board_mb']:.0f} MB host memory each "
               f"(load {load()})", flush=True)
-        first_args = ["--parallel", str(GIT_CLIENTS)] if count > GIT_CLIENTS else []
+        first_args: list[str] = []
         first = Run(fleet, first_args, timeout, logs, "first")
         noop = Run(fleet, ["--json"], timeout, logs, "noop")
         counted = Run(fleet, ["--json"], timeout, logs, "counted", counts=logs / "counts.json")
@@ -196,10 +192,11 @@ def report(r: dict) -> None:
         print(f"  (first converge with {' '.join(r['first_args'])}: the simulated git server's client limit)")
     st = c["stages"]
     slowest = sorted(c["operations"], key=lambda op: -op["seconds"])[:3]
+    connect, prepare = st.get("prepare", 0) - st.get("connect", 0), st.get("execute", 0) - st.get("prepare", 0)
+    execute = st.get("disconnect", 0) - st.get("execute", 0)
     print(f"  counted no-op run {r['counted'].wall:.1f} s: start to connect {st.get('connect', 0):.1f} s, connect "
-          f"{st.get('prepare', 0) - st.get('connect', 0):.1f} s, prepare {st.get('execute', 0) - st.get('prepare', 0):.1f} s,"
-          f" execute {st.get('disconnect', 0) - st.get('execute', 0):.1f} s ({len(c['operations'])} operations; slowest "
-          + ", ".join(f"{op['op']} {op['seconds']:.1f} s" for op in slowest) + ")")
+          f"{connect:.1f} s, prepare {prepare:.1f} s, execute {execute:.1f} s ({len(c['operations'])} operations; "
+          "slowest " + ", ".join(f"{op['op']} {op['seconds']:.1f} s" for op in slowest) + ")")
     print(f"  no-op commands per board: {per_board(c['fact'])} fact, {per_board(c['operation'])} operation; "
           f"{len(c['reads'])} distinct facts")
     for (op, caller, command), times in sorted(c["ops"].items(), key=lambda kv: -kv[1]):
@@ -222,7 +219,8 @@ def main() -> None:
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     probe = subprocess.run([sys.executable, "-c", "import jetson_ollama; print(jetson_ollama.__file__)"],
-                           env=dict(os.environ, PYTHONPATH=str(REPO)), capture_output=True, text=True, cwd=REPO, check=False)
+                           env=dict(os.environ, PYTHONPATH=str(REPO)), capture_output=True, text=True, cwd=REPO,
+                           check=False)
     print(f"jetson_ollama from {probe.stdout.strip()}; {os.cpu_count()} cores, MemAvailable {mem_available_mb()} MB, "
           f"load {load()}", flush=True)
     results = {}

@@ -19,16 +19,17 @@ import atexit
 import json
 import sys
 import time
+import types
 from collections import defaultdict
 from pathlib import Path
 
 STARTED = time.monotonic()
 
-from pyinfra.api import facts as pyinfra_facts
-from pyinfra.api import operations as pyinfra_operations
-from pyinfra.api.host import Host
-from pyinfra.api.state import State
-from pyinfra.api.util import get_kwargs_str
+from pyinfra.api import facts as pyinfra_facts  # noqa: E402 - after STARTED: the count starts before pyinfra loads
+from pyinfra.api import operations as pyinfra_operations  # noqa: E402 - after STARTED: the count starts before pyinfra loads
+from pyinfra.api.host import Host  # noqa: E402 - after STARTED: the count starts before pyinfra loads
+from pyinfra.api.state import State  # noqa: E402 - after STARTED: the count starts before pyinfra loads
+from pyinfra.api.util import get_kwargs_str  # noqa: E402 - after STARTED: the count starts before pyinfra loads
 
 REPO = Path(__file__).resolve().parents[1]
 OPERATIONS = str(Path(pyinfra_facts.__file__).parents[1] / "operations")
@@ -45,7 +46,7 @@ def _callers() -> str:
     operation in between if any."""
     ours: list[str] = []
     via = None
-    frame = sys._getframe(2)
+    frame: types.FrameType | None = sys._getframe(2)
     while frame and len(ours) < 2:
         path = frame.f_code.co_filename
         if via is None and not ours and path.startswith(OPERATIONS):
@@ -118,7 +119,7 @@ def main() -> None:
     out = Path(sys.argv[1])
     pyinfra_facts._get_fact = counted_get_fact  # get_fact calls it by this module global
     pyinfra_operations._run_single_op = timed_run_single_op  # so does run_ops
-    State.set_stage = timed_set_stage
+    State.set_stage = timed_set_stage  # type: ignore[method-assign]  # counted, then pyinfra's own
     for name in ("run_shell_command", "put_file", "get_file"):
         _counting(name)
     atexit.register(dump, out)
