@@ -1,6 +1,66 @@
 #!/bin/bash
-# The test suite: unit and fixture tests, then integration tests on simulated boards (run as root).
+# The test suite in lanes. Without a lane (CI, as root): set-up, then lint, unit, sim, stopping at the
+# first lane that fails.
+#   scripts/test.sh --unit [ARGS]   unit and fixture tests (tests/unit, tests/boards): no root, no set-up, < 1 min
+#   scripts/test.sh --sim [ARGS]    tests on simulated boards and of the simulator (tests/sim), as root
+#   scripts/test.sh --lint          scripts/lint.sh
+#   scripts/test.sh [ARGS]          set-up, lint, then unit and sim; with ARGS, one pytest run with them instead
+# ARGS go to pytest (-k, -x, a test path...).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh
-exec .venv/bin/python -m pytest -q -rs "$@"
+
+lane=all
+case "${1:-}" in
+  --unit | --sim | --lint) lane=${1#--}; shift ;;
+esac
+
+need_venv() {
+  if [ ! -x .venv/bin/python ]; then
+    echo "scripts/test.sh: no .venv here: run scripts/setup.sh (as root), or python3 -m venv .venv && .venv/bin/pip install -e '.[test]'" >&2
+    exit 2
+  fi
+}
+
+lint() {
+  if [ -e scripts/lint.sh ]; then
+    scripts/lint.sh
+  else
+    echo "== lint: skipped, this tree has no scripts/lint.sh"
+  fi
+}
+
+unit() {
+  need_venv
+  # two workers (pytest-xdist, the test extra) on the 2-core CI machine; one module per worker keeps
+  # module fixtures built once. A venv set up before xdist joined the extra runs the same tests serially.
+  local parallel=()
+  if .venv/bin/python -c "import xdist" 2>/dev/null; then
+    parallel=(-n "${JETSON_TEST_WORKERS:-2}" --dist loadfile)
+  else
+    echo "== unit: pytest-xdist is not installed in .venv: one process (pip install -e '.[test]' adds it)"
+  fi
+  .venv/bin/python -m pytest -q -rs "${parallel[@]}" tests/unit tests/boards "$@"
+}
+
+sim() {
+  need_venv
+  .venv/bin/python -m pytest -q -rs tests/sim "$@"
+}
+
+case "$lane" in
+  unit) unit "$@" ;;
+  sim) sim "$@" ;;
+  lint) lint ;;
+  all)
+    scripts/setup.sh
+    echo "== lint"
+    lint
+    if [ $# -gt 0 ]; then
+      exec .venv/bin/python -m pytest -q -rs "$@"
+    fi
+    echo "== unit"
+    unit
+    echo "== sim"
+    sim
+    ;;
+esac
