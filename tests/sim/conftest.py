@@ -7,6 +7,7 @@ on one machine never meet, and the leftovers of a killed run are torn down befor
 from __future__ import annotations
 
 import os
+import string
 import subprocess
 import sys
 from pathlib import Path
@@ -35,7 +36,7 @@ def sim_env():
     from jetson_sim.fleet import Fleet
 
     for stale in sorted((SIM_HOME / "fleets").glob("*/fleet.json")):  # left by a killed earlier run
-        owner = stale.parent.name.lstrip("tz")
+        owner = stale.parent.name.lstrip(string.ascii_lowercase)  # the tag, then the PID of its run
         if not (owner.isdigit() and Path(f"/proc/{owner}").exists()):
             Fleet.load(stale.parent.name).down()
     return dict(os.environ, JETSON_SIM_HOME=str(SIM_HOME), PYTHONPATH=str(REPO))
