@@ -29,22 +29,30 @@ lint() {
   fi
 }
 
+# workers: JETSON_TEST_WORKERS (default 2, the CI machine's cores; 1: one process). pytest-xdist is in
+# the test extra; a venv set up before it joined runs the same tests in one process, and says so.
+workers() {  # workers LANE DIST: the pytest arguments for that many workers
+  local n=${JETSON_TEST_WORKERS:-2}
+  [ "$n" -gt 1 ] || return 0
+  if .venv/bin/python -c "import xdist" 2>/dev/null; then
+    printf '%s\n' -n "$n" --dist "$2"
+  else
+    echo "== $1: pytest-xdist is not installed in .venv: one process (pip install -e '.[test]' adds it)" >&2
+  fi
+}
+
 unit() {
   need_venv
-  # two workers (pytest-xdist, the test extra) on the 2-core CI machine; one module per worker keeps
-  # module fixtures built once. A venv set up before xdist joined the extra runs the same tests serially.
-  local parallel=()
-  if .venv/bin/python -c "import xdist" 2>/dev/null; then
-    parallel=(-n "${JETSON_TEST_WORKERS:-2}" --dist loadfile)
-  else
-    echo "== unit: pytest-xdist is not installed in .venv: one process (pip install -e '.[test]' adds it)"
-  fi
+  local parallel
+  mapfile -t parallel < <(workers unit loadfile)  # a module per worker: module fixtures built once
   .venv/bin/python -m pytest -q -rs "${parallel[@]}" tests/unit tests/boards "$@"
 }
 
 sim() {
   need_venv
-  .venv/bin/python -m pytest -q -rs tests/sim "$@"
+  local parallel
+  mapfile -t parallel < <(workers sim loadscope)  # a module, or the modules of a shared fleet, per worker (tests/sim/conftest.py)
+  .venv/bin/python -m pytest -q -rs "${parallel[@]}" tests/sim "$@"
 }
 
 case "$lane" in
