@@ -129,11 +129,15 @@ def sim(sim_env, fleet, *args, check=True, timeout=120):
 # the modules that share a session fleet (a module missing here still passes: its worker boots its own copy)
 SHARED_FLEETS = {"test_boards.py": "fleet", "test_upstream.py": "fleet",
                  "test_board_suite.py": "site_fleet", "test_scripts.py": "site_fleet"}
-FIRST = ("test_rollout.py",)  # the longest module starts first, so that the other worker takes the rest
+# the modules that take longest (minutes: test_rollout about a third of the lane), longest first, so that
+# two workers end together; the others after them, in file order
+LONGEST = ("test_rollout.py", "test_board_suite.py", "test_scripts.py", "test_boards.py", "test_upstream.py",
+           "test_bootstrap.py", "test_stages.py", "test_native.py", "test_bundle.py", "test_models.py")
 
 
 def pytest_collection_modifyitems(config, items):
-    items.sort(key=lambda item: item.path.name not in FIRST)  # stable: file order otherwise
+    rank = {name: index for index, name in enumerate(LONGEST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(LONGEST)))  # stable: file order within a module
 
 
 def pytest_xdist_make_scheduler(config, log):
