@@ -53,7 +53,7 @@ sim() {
   local parallel
   mapfile -t parallel < <(workers sim loadscope)  # a module, or the modules of a shared fleet, per worker
   # (tests/sim/conftest.py), in the order conftest.py gives, not by their number of tests
-  [ ${#parallel[@]} -eq 0 ] || parallel+=(--no-loadscopereorder)
+  [ ${#parallel[@]} -eq 0 ] || parallel+=(--no-loadscope-reorder)
   .venv/bin/python -m pytest -q -rs "${parallel[@]}" tests/sim "$@"
 }
 
