@@ -25,7 +25,7 @@ lint() {
   if [ -e scripts/lint.sh ]; then
     scripts/lint.sh
   else
-    echo "== lint: skipped, this tree has no scripts/lint.sh"
+    echo "scripts/lint.sh is not in this tree: no lint"
   fi
 }
 
@@ -63,14 +63,14 @@ case "$lane" in
   lint) lint ;;
   all)
     scripts/setup.sh
-    echo "== lint"
-    lint
-    if [ $# -gt 0 ]; then
-      exec .venv/bin/python -m pytest -q -rs "$@"
-    fi
-    echo "== unit"
-    unit
-    echo "== sim"
-    sim
+    for step in lint unit sim; do
+      if [ "$step" = unit ] && [ $# -gt 0 ]; then
+        exec .venv/bin/python -m pytest -q -rs "$@"
+      fi
+      echo "== $step"
+      start=$SECONDS
+      "$step"
+      echo "== $step: ok, $((SECONDS - start)) s"
+    done
     ;;
 esac
