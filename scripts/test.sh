@@ -1,7 +1,7 @@
 #!/bin/bash
 # The test suite in lanes. Without a lane (CI, as root): set-up, then lint, unit, sim, stopping at the
 # first lane that fails.
-#   scripts/test.sh --unit [ARGS]   unit and fixture tests (tests/unit, tests/boards): no root, no set-up, < 1 min
+#   scripts/test.sh --unit [ARGS]   unit and fixture tests (tests/unit, tests/boards): no root, no set-up, about 1 min
 #   scripts/test.sh --sim [ARGS]    tests on simulated boards and of the simulator (tests/sim), as root
 #   scripts/test.sh --lint          scripts/lint.sh
 #   scripts/test.sh [ARGS]          set-up, lint, then unit and sim; with ARGS, one pytest run with them instead
