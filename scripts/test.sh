@@ -44,7 +44,7 @@ workers() {  # workers LANE DIST: the pytest arguments for that many workers
 unit() {
   need_venv
   local parallel
-  mapfile -t parallel < <(workers unit loadfile)  # a module per worker: module fixtures built once
+  mapfile -t parallel < <(workers unit worksteal)  # by test, an idle worker takes half the other's queue
   .venv/bin/python -m pytest -q -rs "${parallel[@]}" tests/unit tests/boards "$@"
 }
 
