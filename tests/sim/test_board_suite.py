@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from .conftest import REPO, board_host, board_of, fleet_name, sim
+from .conftest import REPO, board_host, board_of, sim
 from .test_stages import AGX, NANO, SUPER, converge
 
 pytestmark = pytest.mark.sim
@@ -16,26 +16,10 @@ pytestmark = pytest.mark.sim
 ARTIFACTS = REPO / "artifacts"
 
 
-SITE = '{"ollama_models": ["qwen2.5:0.5b"]}'  # the inventory's settings, as group_data would hold them
-
-
 @pytest.fixture(scope="module")
-def site_env(sim_env):
-    return dict(sim_env, JETSON_SIM_HOST_DATA=SITE)
-
-
-@pytest.fixture(scope="module")
-def suite_fleet(site_env):
-    from jetson_sim.fleet import Fleet
-
-    f = Fleet.load(fleet_name("r"))
-    f.up(3, [NANO, SUPER, AGX])
-    try:
-        run = converge(f, site_env)
-        assert run["failed_hosts"] == [], run["stderr"][-2000:]
-        yield f
-    finally:
-        f.down()
+def suite_fleet(site_fleet):
+    """The session's converged site fleet: one board of each Jetson profile, converged with SITE."""
+    return site_fleet
 
 
 def board_suite(fleet, site_env) -> subprocess.CompletedProcess:

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from .conftest import board_host, board_of, fleet_name
+from .conftest import board_host, board_of, unload_models
 from .test_stages import AGX, NANO, NX, SUPER, converge
 
 pytestmark = pytest.mark.sim
@@ -17,23 +17,16 @@ JETSONS = [NANO, SUPER, NX, AGX]
 
 
 @pytest.fixture(scope="module")
-def script_fleet(sim_env):
-    from jetson_sim.fleet import Fleet
-
-    f = Fleet.load(fleet_name("q"))
-    f.up(4, JETSONS)
-    try:
-        nano = board_of(f, NANO)
-        # the log's board runs the log's model (red on 8 GB: allowed with a warning)
-        run = converge(f, sim_env, "--data", 'ollama_models=["qwen2.5:7b"]', "--data", "ollama_memory_policy=warn",
-                       limit=nano.name)
-        assert run["failed_hosts"] == [], run["stderr"][-2000:]
-        others = ",".join(b.name for b in f.boards.values() if b.name != nano.name)
-        run = converge(f, sim_env, "--data", 'ollama_models=["qwen2.5:0.5b"]', limit=others)
-        assert run["failed_hosts"] == [], run["stderr"][-2000:]
-        yield f
-    finally:
-        f.down()
+def script_fleet(site_fleet, sim_env):
+    """The session's site fleet (every Jetson profile converged with qwen2.5:0.5b), idle, with the log's
+    board running the log's model (red on 8 GB: allowed with a warning)."""
+    nano = board_of(site_fleet, NANO)
+    run = converge(site_fleet, sim_env, "--data", 'ollama_models=["qwen2.5:7b"]', "--data", "ollama_memory_policy=warn",
+                   limit=nano.name)
+    assert run["failed_hosts"] == [], run["stderr"][-2000:]
+    for board in site_fleet.boards.values():  # what an earlier module loaded is not counted here
+        unload_models(site_fleet, board)
+    return site_fleet
 
 
 @pytest.mark.parametrize("profile", JETSONS)
