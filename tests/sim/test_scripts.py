@@ -48,7 +48,8 @@ def test_quick_test_fails_the_gpu_line_when_ollama_runs_on_the_cpu(script_fleet,
     host.check_output("docker rm -f ollama >/dev/null && docker run -d --name ollama --runtime nvidia --network host "
                       + " ".join(f"-e {e}" for e in env) + " " + " ".join(f"-v {m}" for m in mounts)
                       + f" {spec['Config']['Image']} ollama serve >/dev/null"
-                      + " && for i in $(seq 100); do curl -fs http://127.0.0.1:11434/ >/dev/null && exit 0; sleep 0.1; done")
+                      + " && for i in $(seq 100); do curl -fs http://127.0.0.1:11434/ >/dev/null && exit 0;"
+                      + " sleep 0.1; done")
     result = host.run("quick-test")
     failed = [line for line in result.stdout.splitlines() if line.startswith("FAIL")]
     assert result.rc == 1 and len(failed) == 1 and "gpu" in failed[0].lower() and "CPU" in failed[0], result.stdout
