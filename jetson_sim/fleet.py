@@ -12,6 +12,7 @@ name, so fleets of parallel runs never meet.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import ipaddress
 import json
@@ -145,7 +146,14 @@ class Fleet:
             # IFNAMSIZ is 15 and veths add "v<idx>": a short name that is unique per fleet name
             self.bridge = "js" + hashlib.sha1(self.name.encode()).hexdigest()[:6]
         if not self.subnet:
-            self.subnet = self._pick_subnet()
+            # two fleets coming up at once (the test lane's workers) must not pick the same /24: the pick
+            # and its claim (this fleet's fleet.json) happen under one lock
+            lock_path = home() / "fleets" / ".subnets.lock"
+            lock_path.parent.mkdir(parents=True, exist_ok=True)
+            with lock_path.open("a") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                self.subnet = self._pick_subnet()
+                self.save()
         if run("ip", "link", "show", self.bridge, check=False).returncode != 0:
             prefix = ipaddress.ip_network(self.subnet).prefixlen
             run("ip", "link", "add", self.bridge, "type", "bridge")
