@@ -357,10 +357,18 @@ class Fleet:
             self.boards[board.name] = board
             new.append(board)
         self.save()
-        for board in new:
-            self.power_on(board)
-        for board in new:
-            self.wait_ready(board)
+        try:
+            for board in new:
+                self.power_on(board)
+            for board in new:
+                self.wait_ready(board)
+        except BaseException:  # a board that never came up: leave nothing running behind the error
+            if used:
+                for board in new:
+                    self.power_off(board)
+            else:
+                self.down()
+            raise
         return new
 
     def reboot(self, board: Board) -> None:
