@@ -463,7 +463,9 @@ class Fleet:
             self.power_off(board)
             disk = self.board_dir(board.name) / "disk"
             if run("mountpoint", "-q", str(disk), check=False).returncode == 0:
-                run("umount", str(disk))  # the loop device goes with it (autoclear)
+                unmounted = run("umount", str(disk), check=False)  # the loop device goes with it (autoclear)
+                if unmounted.returncode != 0 and run("mountpoint", "-q", str(disk), check=False).returncode == 0:
+                    raise SimError(f"umount {disk}: {unmounted.stderr.strip()}")  # still mounted: a real failure
             shutil.rmtree(self.board_dir(board.name), ignore_errors=True)
             del self.boards[board.name]
             if self.known_hosts.exists():

@@ -6,6 +6,7 @@ on one machine never meet, and the leftovers of a killed run are torn down befor
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import string
@@ -37,10 +38,14 @@ def sim_env():
     os.environ["JETSON_SIM_HOME"] = str(SIM_HOME)
     from jetson_sim.fleet import Fleet
 
-    for stale in sorted((SIM_HOME / "fleets").glob("*/fleet.json")):  # left by a killed earlier run
-        owner = stale.parent.name.lstrip(string.ascii_lowercase)  # the tag, then the PID of its run
-        if not (owner.isdigit() and Path(f"/proc/{owner}").exists()):
-            Fleet.load(stale.parent.name).down()
+    fleets = SIM_HOME / "fleets"
+    fleets.mkdir(parents=True, exist_ok=True)
+    with (fleets / ".cleanup.lock").open("a") as lock:  # the lane's workers start at once: one cleans up
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        for stale in sorted(fleets.glob("*/fleet.json")):  # left by a killed earlier run
+            owner = stale.parent.name.lstrip(string.ascii_lowercase)  # the tag, then the PID of its run
+            if stale.exists() and not (owner.isdigit() and Path(f"/proc/{owner}").exists()):
+                Fleet.load(stale.parent.name).down()
     return dict(os.environ, JETSON_SIM_HOME=str(SIM_HOME), PYTHONPATH=str(REPO))
 
 
