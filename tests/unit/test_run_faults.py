@@ -4,6 +4,7 @@ flock, as a board runs it) and Ctrl-C (links.interrupted_runs_fail)."""
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -77,3 +78,29 @@ def test_ctrl_c_makes_the_pyinfra_command_exit_non_zero(monkeypatch):
         assert exited.value.code == 130
     finally:
         signal.signal(signal.SIGINT, before)
+
+
+def test_a_run_of_this_controller_that_is_gone_leaves_no_lock_behind(tmp_path, monkeypatch):
+    # its link was cut: the board's sshd keeps its session, and the holder with it, for ever
+    monkeypatch.setattr(board_lock, "WAIT", 1)
+    gone = subprocess.Popen(["true"])
+    gone.wait()  # a pid of this machine that no process has now
+    who = f"{__import__('socket').gethostname()} pid {gone.pid} since 2026-12-03T07:00:00Z"
+    orphan = start(tmp_path, who)
+    try:
+        assert orphan.stdout.readline() == "locked\n"
+        line = start(tmp_path, board_lock.holder()).stdout.readline()
+        assert line.startswith(f"busy {who} board-pid ")
+        board_pid = board_lock.gone_holder(line)  # the process on the board that holds the lock's file
+        assert board_pid is not None and Path(f"/proc/{board_pid}").exists()
+        command = board_lock.lock_command(board_lock.holder(), lock_file=str(tmp_path / "lock"),
+                                          holder_file=str(tmp_path / "holder"), release=board_pid)
+        taker = subprocess.Popen(["sh", "-c", command], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        assert taker.stdout.readline() == "locked\n"
+        taker.stdin.close()
+        taker.wait(timeout=10)
+    finally:
+        orphan.kill()
+        orphan.wait(timeout=10)
+    assert board_lock.gone_holder(f"busy {board_lock.holder()} board-pid 1") is None  # this process lives
+    assert board_lock.gone_holder("busy elsewhere pid 1 since 2026-12-03T07:00:00Z board-pid 7") is None
