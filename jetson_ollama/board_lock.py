@@ -22,6 +22,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from pyinfra import logger
+from pyinfra.api import QuoteString, StringCommand
 
 LOCK_FILE = "/run/jetson-ollama.lock"
 HOLDER_FILE = "/run/jetson-ollama.holder"
@@ -48,8 +49,10 @@ def lock_command(who: str, sudo: bool = False, lock_file: str = LOCK_FILE, holde
               + (f"kill {int(release)} 2>/dev/null; " if release else "")
               + f"if flock -w {WAIT} 9; then printf '%s board-pid %s\\n' \"$1\" \"$$\" > {held_by}; echo locked; "
               f"exec cat >/dev/null; else echo \"busy $(cat {held_by} 2>/dev/null)\"; fi")
-    command = f"sh -c {shlex.quote(script)} jetson-ollama-lock {shlex.quote(who)}"
-    return f"sudo -n {command}" if sudo else command
+    # a channel of its own (paramiko's exec_command takes a string): pyinfra's quoting, rendered
+    command = StringCommand(*(["sudo", "-n"] if sudo else []), "sh", "-c", QuoteString(script), "jetson-ollama-lock",
+                            QuoteString(who))
+    return command.get_raw_value()
 
 
 def parse_answer(line: str) -> tuple[bool, str | None]:
