@@ -51,7 +51,7 @@ from typing import Any
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-PROBE = os.path.join(ROOT, "files", "jc-names.py")
+PROBE = os.path.join(ROOT, "jetson_ollama", "files", "jc-names.py")
 OUT = os.path.join(ROOT, "tests", "unit", "data", "jetson_containers_names.yaml")
 UPSTREAM = "dusty-nv/jetson-containers"
 PKG_DIR = os.path.join("packages", "llm", "ollama")

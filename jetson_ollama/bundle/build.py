@@ -28,12 +28,13 @@ from ..releases import UnknownRelease, release_info
 from ..version import newest
 from .read import (FORMAT, INDEX, LOCK_MEMBER, MODELS_DIR, NATIVE_SUMS, VERSION, BundleError, blob_member,
                    model_manifest_member)
+from ..resources import FILES
 
 # a bundle carries prebuilt images only: a board that would build is refused by the deploy (board_problem)
 _NO_BUILD = BuildNames(images={}, problem="no prebuilt image fits its settings, and a build needs the internet "
                                            "(the deploy refuses such a board)")
 
-FETCH_SCRIPT = Path(__file__).parents[2] / "files" / "ollama-fetch.py"
+FETCH_SCRIPT = FILES / "ollama-fetch.py"
 NATIVE_ARCHIVE = "ollama-linux-arm64.tgz"
 NATIVE_PINS = "ollama-native"  # the lock's pins section (lock.py)
 DEFAULT_WORK = ".jetson-ollama/bundle-work"

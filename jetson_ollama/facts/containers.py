@@ -10,11 +10,11 @@ from __future__ import annotations
 import json
 import posixpath
 import re
-from pathlib import Path
 from typing import Any
 
 from pyinfra.api import FactBase, QuoteString, StringCommand
 from typing_extensions import TypedDict, override
+from ..resources import FILES
 
 
 class CheckoutDict(TypedDict, total=False):
@@ -81,7 +81,7 @@ class JetsonContainersCheckout(FactBase[CheckoutDict]):
         }
 
 
-PROBE_SCRIPT = Path(__file__).parents[2] / "files" / "jc-names.py"
+PROBE_SCRIPT = FILES / "jc-names.py"
 
 
 class CheckoutNaming(FactBase[dict[str, Any]]):

@@ -6,7 +6,6 @@ from __future__ import annotations
 import posixpath
 import re
 from collections.abc import Iterable, Mapping
-from pathlib import Path
 from typing import Any
 
 from pyinfra import host
@@ -14,10 +13,11 @@ from pyinfra.api import OperationError, QuoteString, StringCommand, operation
 from pyinfra.operations import files
 
 from jetson_ollama.facts.models import OllamaManifests, OllamaModels
+from jetson_ollama.resources import FILES
 
-PULL_SCRIPT = Path(__file__).parents[2] / "files" / "ollama-pull.py"
+PULL_SCRIPT = FILES / "ollama-pull.py"
 PULL_SCRIPT_DEST = "/usr/local/lib/jetson-ollama/ollama-pull.py"
-FETCH_SCRIPT = Path(__file__).parents[2] / "files" / "ollama-fetch.py"
+FETCH_SCRIPT = FILES / "ollama-fetch.py"
 FETCH_SCRIPT_DEST = "/usr/local/lib/jetson-ollama/ollama-fetch.py"
 
 _HOST_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9.-]*(?::\d+)?")

@@ -17,8 +17,8 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from ..catalog import TIERS
 from .charts import TIER_COLOURS, gb_text, ram_chart, tps_chart
 from .collect import BenchFigures, BoardRecord
+from ..resources import TEMPLATES
 
-TEMPLATES = Path(__file__).parents[2] / "templates"
 TEMPLATE = "report.html.j2"
 
 COLUMNS = ("board", "address", "status", "L4T / JetPack", "module", "RAM used / total", "image", "Ollama",

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import posixpath
 import shlex
-from pathlib import Path
 
 from pyinfra import host
 from pyinfra.api import deploy
@@ -22,8 +21,8 @@ from ..native import SERVICE
 from ..operations.ollama import container_spec, docker_run_words
 from ..plan import BoardPlan, plan_for
 from .preflight import stop_if_refused
+from ..resources import TEMPLATES
 
-TEMPLATES = Path(__file__).parents[2] / "templates"
 SCRIPTS = ("start-ollama", "quick-test", "monitor", "bench")
 LINK_DIR = "/usr/local/bin"
 # the deployment log's alert levels: RAM used above 80 % warns, above 90 % is critical, and under

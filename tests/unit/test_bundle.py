@@ -25,7 +25,7 @@ from jetson_ollama.bundle import Bundle, BundleError, plan_bundle
 from jetson_ollama.image_archive import check_docker_archive, write_tar
 
 REPO = Path(__file__).parents[2]
-FETCH = REPO / "files" / "ollama-fetch.py"
+FETCH = REPO / "jetson_ollama" / "files" / "ollama-fetch.py"
 REF, TAG = "dustynv/ollama:r36.4.3", "qwen2.5:0.5b"  # docs/facts.md section 4: the r36.4.3 board's prebuilt image
 
 

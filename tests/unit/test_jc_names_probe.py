@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).parents[2]
-PROBE = REPO / "files" / "jc-names.py"
+PROBE = REPO / "jetson_ollama" / "files" / "jc-names.py"
 DATA = REPO / "tests" / "unit" / "data" / "jetson_containers_names.yaml"
 
 INIT = 'raise RuntimeError("jetson_containers/__init__.py must not run (it may pip-install)")\n'

@@ -266,7 +266,7 @@ def test_ollama_models_from_a_stub_api(serve):
 
 
 def test_the_script_is_uploaded_from_this_checkout():
-    assert PULL_SCRIPT == REPO / "files" / "ollama-pull.py" and PULL_SCRIPT.is_file()
+    assert PULL_SCRIPT == REPO / "jetson_ollama" / "files" / "ollama-pull.py" and PULL_SCRIPT.is_file()
     assert PULL_SCRIPT_DEST == "/usr/local/lib/jetson-ollama/ollama-pull.py"
 
 

@@ -27,7 +27,7 @@ from jetson_sim.upstream.ollama.build import script_path
 from .stubs import JSONHandler
 
 REPO = Path(__file__).parents[2]
-SCRIPT = REPO / "files" / "ollama-fetch.py"
+SCRIPT = REPO / "jetson_ollama" / "files" / "ollama-fetch.py"
 SIM_OLLAMA = script_path()
 MANIFEST_V2 = "application/vnd.docker.distribution.manifest.v2+json"
 

@@ -16,7 +16,7 @@ import pytest
 
 from .stubs import JSONHandler
 
-SCRIPT = Path(__file__).parents[2] / "files" / "ollama-pull.py"
+SCRIPT = Path(__file__).parents[2] / "jetson_ollama" / "files" / "ollama-pull.py"
 
 BLOB_A = "sha256:1a6d87918cd7" + "0" * 52
 BLOB_B = "sha256:832dd9e00a68" + "1" * 52
