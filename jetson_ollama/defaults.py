@@ -237,6 +237,10 @@ class Settings:
         False, boolean,
         "allow tags not in the catalog (sizes read from the registry manifest)")
     ollama_prune_models: bool = setting(False, boolean, "opt-in: remove models not in the set")
+    ollama_verify_models: str = setting(
+        "changed", choice(("changed", "full")),
+        "changed: every run checks each blob's size and hashes the blobs changed since their last verified sha256 "
+        "| full: hashes every blob; a damaged blob of the set is replaced")
     ollama_registry: str = setting(
         "https://registry.ollama.ai", url,
         "where the board's Ollama pulls from (used to read manifests before pulling)")

@@ -28,7 +28,7 @@ from .facts.containers import (CheckoutNaming, DockerImages, ImageOllamaVersion,
                                OllamaContainer)
 from .facts.docker import DockerDaemonJson, DockerState
 from .facts.jetson import CudaToolkit, DefaultTarget, DiskFree, Memory, NvidiaSmi, TegraRelease, UbuntuRelease
-from .facts.models import OllamaManifests, OllamaModels
+from .facts.models import OllamaBlobs, OllamaManifests, OllamaModels
 from .facts.network import LanAddresses
 from .facts.native import OllamaService
 from .facts.ollama import OllamaVersion, PortListener
@@ -97,6 +97,7 @@ class ModelVerdict:
     lock_action: str | None = None        # "record" (first pull) or "update" (an accepted retag)
     problem: str | None = None            # why the board cannot have it (refuses the board)
     warning: str | None = None            # said once (ollama_memory_policy: warn)
+    damaged: tuple[str, ...] = ()         # its blobs on the board that are missing, truncated or corrupt
 
 
 @dataclass
@@ -379,9 +380,12 @@ def _model_verdicts(board: Any, plan: BoardPlan) -> list[ModelVerdict]:
         locked = lock.load(cfg.ollama_lock_file)
     except lock.LockError as exc:
         return [ModelVerdict(plan.models[0], problem=str(exc))]
+    damaged = board.get_fact(OllamaBlobs, models_dir=cfg.ollama_models_dir,
+                             full=cfg.ollama_verify_models == "full").get("damaged", {})
     verdicts = []
     for tag in plan.models:
-        present = tag in on_board
+        broken = tuple(sorted(set(stored[tag]["blobs"]) & set(damaged))) if tag in stored else ()
+        present = tag in on_board and not broken  # a damaged model is fetched again, as if it were absent
         manifest = {} if present else plan.source.manifest(board, tag)
         info, unknown = _info(tag, manifest, cfg.ollama_allow_unknown_models)
         if unknown or info is None:
@@ -413,7 +417,12 @@ def _model_verdicts(board: Any, plan: BoardPlan) -> list[ModelVerdict]:
             verdicts.append(_with(verdict, problem=mismatch))
             continue
         action = "update" if mismatch else ("record" if tag not in locked else None)
-        verdicts.append(_with(verdict, entry=entry, lock_action=action))
+        # a damaged blob the fetch would keep (Ollama skips a blob that exists: docs/facts.md section 5)
+        broken = tuple(sorted(set(broken) | (set(entry.blob_digests) & set(damaged))))
+        if broken:
+            plan.warnings.append(f"{tag}: " + "; ".join(f"blob {digest[:19]} {damaged[digest]}" for digest in broken)
+                                 + ": fetched again")
+        verdicts.append(_with(verdict, entry=entry, lock_action=action, damaged=broken))
     return verdicts
 
 
@@ -424,7 +433,9 @@ def _model_disk_problem(board: Any, plan: BoardPlan) -> str | None:
     if not wanted:
         return None
     stored = board.get_fact(OllamaManifests, models_dir=cfg.ollama_models_dir)
-    held = {digest for model in stored.values() for digest in model["blobs"]}
+    damaged = board.get_fact(OllamaBlobs, models_dir=cfg.ollama_models_dir,
+                             full=cfg.ollama_verify_models == "full").get("damaged", {})
+    held = {digest for model in stored.values() for digest in model["blobs"]} - set(damaged)
     missing_mb = sum(size for digest, size in wanted.items() if digest not in held) / 1e6
     free_mb = board.get_fact(DiskFree, path=cfg.ollama_models_dir)
     if free_mb and free_mb < missing_mb + MODELS_MARGIN_MB:  # 0: df could not say

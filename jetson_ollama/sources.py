@@ -100,7 +100,7 @@ class FleetCache(Upstream):
             return _through_the_api(plan, verdict)
         return model_ops.fetched(name=f"Model {verdict.tag} from the fleet's cache", model=verdict.tag,
                                  models_dir=plan.settings.ollama_models_dir, manifest=verdict.entry.manifest,
-                                 store=self.cache.models_url)
+                                 store=self.cache.models_url, damaged=list(verdict.damaged))
 
 
 @dataclass(frozen=True)
@@ -152,7 +152,8 @@ class Bundle:
             return _through_the_api(plan, verdict)
         return bundle_ops.model_copied(name=f"Model {verdict.tag} from the bundle", model=verdict.tag,
                                        models_dir=plan.settings.ollama_models_dir, manifest=verdict.entry.manifest,
-                                       store_files=cast(dict[str, IO[Any]], self._bundle.model_files(verdict.tag)))
+                                       store_files=cast(dict[str, IO[Any]], self._bundle.model_files(verdict.tag)),
+                                       damaged=list(verdict.damaged))
 
     def native_files(self, release: NativeRelease, archives: dict[str, str]) -> dict | None:
         """{archive: file} from the bundle; raises bundle.BundleError (one line) when one is missing."""
@@ -179,7 +180,8 @@ def _through_the_api(plan: BoardPlan, verdict: ModelVerdict):
     entry = verdict.entry
     return model_ops.present(name=f"Model {verdict.tag}", model=verdict.tag, url=plan.api_url,
                              models_dir=plan.settings.ollama_models_dir,
-                             expect_blobs=sorted(entry.blob_digests) if entry else None)
+                             expect_blobs=sorted(entry.blob_digests) if entry else None,
+                             damaged=list(verdict.damaged))
 
 
 def _pin_digest(plan: BoardPlan, fallback: str | None) -> None:

@@ -217,3 +217,124 @@ class RegistryManifest(FactBase[RegistryManifestDict]):
         if row.get("error") or not isinstance(row.get("manifest"), dict) or not row.get("sha256"):
             return {"error": str(row.get("error") or "no manifest")}
         return {"sha256": str(row["sha256"]), "manifest": row["manifest"], "error": ""}
+
+
+# every blob the store's manifests name must be there with its size; every blob file must hash to its name.
+# A blob is hashed only when its (size, mtime_ns, inode) differs from what the memo kept at its last
+# verified hash (or always with "full"); the memo is rewritten only when it changes, and a memo that
+# cannot be written means hashing again next time, never a failure.
+_BLOBS_PY = """import hashlib, json, os, re, sys
+root, memo_path, full = sys.argv[1], sys.argv[2], sys.argv[3] == "full"
+blobs = os.path.join(root, "blobs")
+sizes = {}
+for folder, _, names in os.walk(os.path.join(root, "manifests")):
+    for name in names:
+        if name.startswith("."):
+            continue
+        try:
+            with open(os.path.join(folder, name), "rb") as f:
+                manifest = json.loads(f.read().decode())
+            layers = [manifest["config"]] + list(manifest["layers"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        for layer in layers:
+            if isinstance(layer, dict) and isinstance(layer.get("digest"), str) and isinstance(layer.get("size"), int):
+                sizes[layer["digest"]] = layer["size"]
+try:
+    with open(memo_path) as f:
+        memo = json.load(f)
+    memo = memo if isinstance(memo, dict) else {}
+except (OSError, ValueError):
+    memo = {}
+damaged, kept, hashed = {}, {}, 0
+files = set(os.listdir(blobs)) if os.path.isdir(blobs) else set()
+for digest, size in sorted(sizes.items()):
+    if digest.replace(":", "-") not in files:
+        damaged[digest] = "missing"
+for name in sorted(files):
+    if not re.match(r"sha256-[0-9a-f]{64}$", name):
+        continue
+    digest, path = name.replace("-", ":"), os.path.join(blobs, name)
+    try:
+        st = os.stat(path)
+    except OSError:
+        continue
+    want = sizes.get(digest)
+    if want is not None and st.st_size != want:
+        damaged[digest] = "%d bytes, the manifest says %d" % (st.st_size, want)
+        continue
+    key = [st.st_size, st.st_mtime_ns, st.st_ino]
+    if not full and memo.get(digest) == key:
+        kept[digest] = key
+        continue
+    h = hashlib.sha256()
+    try:
+        with open(path, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+    except OSError as err:
+        damaged[digest] = "unreadable: %s" % err.strerror
+        continue
+    hashed += st.st_size
+    if "sha256:" + h.hexdigest() == digest:
+        kept[digest] = key
+    else:
+        damaged[digest] = "its sha256 is not its digest"
+if kept != memo:
+    try:
+        os.makedirs(os.path.dirname(memo_path), exist_ok=True)
+        with open(memo_path + ".tmp", "w") as f:
+            json.dump(kept, f, sort_keys=True)
+        os.replace(memo_path + ".tmp", memo_path)
+    except OSError:
+        pass
+print(json.dumps({"damaged": damaged, "checked": len(kept) + len(damaged), "hashed_bytes": hashed}, sort_keys=True))
+"""
+
+BLOB_MEMO = "/var/lib/jetson-ollama/verified-blobs.json"
+
+
+class BlobsDict(TypedDict, total=False):
+    damaged: dict[str, str]
+    checked: int
+    hashed_bytes: int
+
+
+class OllamaBlobs(FactBase[BlobsDict]):
+    """
+    Returns the blobs of the store on disk that Ollama would serve damaged: ``damaged`` maps each
+    ``sha256:...`` to why (``missing``: a manifest names it and there is no file; ``120 bytes, the
+    manifest says 400``; ``its sha256 is not its digest``), ``checked`` the blobs looked at, and
+    ``hashed_bytes`` what was read to hash them. Ollama never checks a blob it has (docs/facts.md section 5:
+    a pull skips a blob that exists, a load does not hash), so a damaged one is served until replaced.
+
+    Sizes are checked on every read; a blob is hashed when its size, mtime or inode changed since its last
+    verified hash, kept in ``memo`` on the board (a cache of hashes: writing it changes nothing a user
+    sees), or every blob with ``full=True``. The store is root's: use ``_sudo=True``. ``damaged`` is
+    empty when there is no store; ``{}`` without python3.
+
+    + models_dir: the store, e.g. ``/opt/ollama/models``
+    + memo: where the verified hashes are kept, default ``/var/lib/jetson-ollama/verified-blobs.json``
+    + full: hash every blob
+    """
+
+    @override
+    def command(self, models_dir: str, memo: str = BLOB_MEMO, full: bool = False) -> StringCommand:
+        return StringCommand("python3 -c", QuoteString(_BLOBS_PY), QuoteString(models_dir), QuoteString(memo),
+                             "full" if full else "changed", "2>/dev/null || true")
+
+    @staticmethod
+    def default() -> BlobsDict:
+        return {}
+
+    @override
+    def process(self, output: list[str]) -> BlobsDict:
+        try:
+            row = json.loads(output[-1])
+        except (ValueError, IndexError):
+            return self.default()
+        damaged = row.get("damaged") if isinstance(row, dict) else None
+        if not isinstance(damaged, dict):
+            return self.default()
+        return {"damaged": {str(k): str(v) for k, v in damaged.items()},
+                "checked": int(row.get("checked") or 0), "hashed_bytes": int(row.get("hashed_bytes") or 0)}

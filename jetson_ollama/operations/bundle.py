@@ -15,7 +15,7 @@ from pyinfra.operations import files
 
 from ..facts.containers import DockerImages
 from ..facts.models import OllamaManifests
-from .models import FETCH_SCRIPT, FETCH_SCRIPT_DEST, _listed, model_name
+from .models import FETCH_SCRIPT, FETCH_SCRIPT_DEST, _listed, damaged_removed, model_name
 from .ollama import _check_ref, _find_image
 
 STAGING = "/var/lib/jetson-ollama/bundle"
@@ -105,6 +105,7 @@ def model_copied(
     store_files: Mapping[str, str | IO[Any]],
     *,
     staging: str = STAGING,
+    damaged: list[str] | None = None,
 ):
     """
     Ensure an Ollama store on disk holds a model as a manifest digest pins it, copied from files on the controller.
@@ -116,6 +117,8 @@ def model_copied(
       the controller: ``manifests/registry.ollama.ai/library/<name>/<tag>`` and ``blobs/sha256-<hex>``
       (``Bundle.model_files(...)``)
     + staging: the directory on the board the files wait in while they are copied
+    + damaged: blobs of the model in ``models_dir`` that are missing, truncated or corrupt (``OllamaBlobs``):
+      they and the manifest are removed and the model copied again
 
     The files are put in ``staging`` as a store of their own (blobs another model in ``models_dir``
     already names are not sent), copied into ``models_dir`` by ``ollama-fetch.py --store file://...``
@@ -160,10 +163,13 @@ def model_copied(
 
     stored = host.get_fact(OllamaManifests, models_dir=models_dir)
     on_disk = stored[key] if (key := _listed(stored, name)) else None
-    if on_disk and "sha256:" + on_disk["manifest_sha256"] == manifest:
+    if on_disk and "sha256:" + on_disk["manifest_sha256"] == manifest and not damaged:
         host.noop(f"model {name} already in {models_dir}")
         return
-    in_store = {digest.replace(":", "-") for entry in stored.values() for digest in entry["blobs"]}
+    if damaged:
+        yield damaged_removed(models_dir, name, damaged)
+    in_store = {digest.replace(":", "-") for entry in stored.values() for digest in entry["blobs"]
+                if digest not in (damaged or ())}
     store = posixpath.join(staging, "models", base, tag)
     for path in sorted(store_files):
         if path.startswith("blobs/") and path.split("/", 1)[1] in in_store:

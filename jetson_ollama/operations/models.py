@@ -3,6 +3,7 @@ line of the pull stream, docs/facts.md section 5, and the pulled blobs against m
 
 from __future__ import annotations
 
+import json
 import posixpath
 import re
 from collections.abc import Iterable, Mapping
@@ -61,6 +62,26 @@ def _short(digests: Iterable[str]) -> str:
     return ", ".join(digest[:19] for digest in sorted(digests)) or "none"
 
 
+def damaged_removed(models_dir: str, name: str, damaged: Iterable[str]) -> StringCommand:
+    """The command that takes a damaged library model's blobs and its manifest out of the store, so that the
+    fetch after it cannot keep them (Ollama skips a blob that exists: docs/facts.md section 5)."""
+    if isinstance(damaged, str) or not all(isinstance(d, str) and _DIGEST_RE.fullmatch(d) for d in damaged):
+        raise OperationError(f"damaged must be a list of sha256:<64 hex> digests, not {damaged!r}")
+    if "/" in name:
+        raise OperationError(f"damaged blobs are replaced for library models only, not {name}")
+    base, _, tag = name.partition(":")
+    paths = [posixpath.join(models_dir, "blobs", digest.replace(":", "-")) for digest in sorted(damaged)]
+    manifest = posixpath.join(models_dir, "manifests", "registry.ollama.ai", "library", base, tag)
+    return StringCommand("rm -f", *(QuoteString(path) for path in [*paths, manifest]))
+
+
+def unloaded(url: str, name: str) -> StringCommand:
+    """The command that unloads ``name`` (a runner may still map the damaged file); no model loaded is no error."""
+    body = json.dumps({"model": name, "keep_alive": 0})
+    return StringCommand("curl -fsS --max-time 30 -o /dev/null -d", QuoteString(body),
+                         QuoteString(url.rstrip("/") + "/api/generate"), "|| true")
+
+
 def _script():
     """Puts the pull script on the board (nothing when it is there already)."""
     yield from files.put._inner(src=str(PULL_SCRIPT), dest=PULL_SCRIPT_DEST)
@@ -72,6 +93,7 @@ def present(
     url: str = "http://127.0.0.1:11434",
     models_dir: str = "/opt/ollama/models",
     expect_blobs: list[str] | None = None,
+    damaged: list[str] | None = None,
 ):
     """
     Ensure Ollama has a model, pulling it through its API when it does not.
@@ -81,6 +103,8 @@ def present(
     + models_dir: the model store on the board, the directory the container mounts
     + expect_blobs: the ``sha256:...`` digests the model's manifest must name (config and layers,
       any order), e.g. from models.lock; ``None`` takes whatever the tag names upstream
+    + damaged: blobs of the model on the board that are missing, truncated or corrupt (``OllamaBlobs``):
+      they and the manifest are removed, the model pulled again and unloaded, whatever the store says
 
     The pull runs ``ollama-pull.py`` (``files/``, put on the board in ``/usr/local/lib/jetson-ollama``):
     it checks every line of the NDJSON stream, as Ollama reports errors inside an HTTP 200, prints
@@ -119,6 +143,12 @@ def present(
         if "/" in name:
             raise OperationError(f"expect_blobs is checked for library models only, not {name}")
 
+    if damaged:
+        yield from _script()
+        yield damaged_removed(models_dir, name, damaged)
+        yield _pull(base, name, expect_blobs, models_dir)
+        yield unloaded(base, name)
+        return
     served = host.get_fact(OllamaModels, url=url)
     listed = _listed(served, name)
     if expect_blobs is not None:
@@ -143,11 +173,15 @@ def present(
         return
 
     yield from _script()
+    yield _pull(base, name, expect_blobs, models_dir)
+
+
+def _pull(base: str, name: str, expect_blobs: list[str] | None, models_dir: str) -> StringCommand:
     command: list[Any] = ["python3", QuoteString(PULL_SCRIPT_DEST), "--url", QuoteString(base),
                           "--model", QuoteString(name)]
     if expect_blobs is not None:
         command += ["--expect-blobs", QuoteString(",".join(expect_blobs))]
-    yield StringCommand(*command, "--models-dir", QuoteString(models_dir))
+    return StringCommand(*command, "--models-dir", QuoteString(models_dir))
 
 
 @operation()
@@ -231,6 +265,7 @@ def fetched(
     *,
     registry: str | None = None,
     store: str | None = None,
+    damaged: list[str] | None = None,
 ):
     """
     Ensure an Ollama store on disk holds a model exactly as a manifest digest pins it.
@@ -241,6 +276,8 @@ def fetched(
     + manifest: the manifest's digest, ``sha256:<64 hex>``, e.g. from models.lock
     + registry: fetch from this Ollama registry, e.g. ``https://registry.ollama.ai`` (the download)
     + store: or from this HTTP server over an Ollama store, e.g. ``http://10.0.0.5:11480`` (the copy)
+    + damaged: blobs of the model in ``models_dir`` that are missing, truncated or corrupt (``OllamaBlobs``):
+      they and the manifest are removed and the model copied again, whatever the store says
 
     The model is copied blob by blob from an Ollama registry or from another store served over HTTP
     (the fleet's cache) by ``ollama-fetch.py`` (``files/``, put in ``/usr/local/lib/jetson-ollama``):
@@ -275,11 +312,14 @@ def fetched(
         raise OperationError("fetched needs exactly one source: registry= or store=")
     source = _check_url(registry if store is None else store)
 
-    stored = host.get_fact(OllamaManifests, models_dir=models_dir)
-    on_disk = stored[key] if (key := _listed(stored, name)) else None
-    if on_disk and "sha256:" + on_disk["manifest_sha256"] == manifest:
-        host.noop(f"model {name} already in {models_dir}")
-        return
+    if damaged:
+        yield damaged_removed(models_dir, name, damaged)
+    else:
+        stored = host.get_fact(OllamaManifests, models_dir=models_dir)
+        on_disk = stored[key] if (key := _listed(stored, name)) else None
+        if on_disk and "sha256:" + on_disk["manifest_sha256"] == manifest:
+            host.noop(f"model {name} already in {models_dir}")
+            return
     yield from files.put._inner(src=str(FETCH_SCRIPT), dest=FETCH_SCRIPT_DEST)
     yield StringCommand(
         "python3", QuoteString(FETCH_SCRIPT_DEST), "--model", QuoteString(name),

@@ -36,7 +36,8 @@ FACTS = {
     if issubclass(cls, FactBase) and cls.__module__ == model_facts.__name__
 }
 ARGS = {"OllamaModels": {}, "OllamaManifests": {"models_dir": "/var/lib/no/such/dir"},
-        "RegistryManifest": {"model": "qwen2.5:7b", "registry": "http://127.0.0.1:9"}}
+        "RegistryManifest": {"model": "qwen2.5:7b", "registry": "http://127.0.0.1:9"},
+        "OllamaBlobs": {"models_dir": "/var/lib/no/such/dir", "memo": "/var/lib/no/such/dir/memo.json"}}
 OPERATIONS = {
     f"models.{name}": function
     for name, function in inspect.getmembers(models, inspect.isfunction)
@@ -105,7 +106,8 @@ def _op_fixtures(op_path):
 
 
 def test_the_facts_are_the_expected_ones():
-    assert set(FACTS) == {"models.OllamaModels", "models.OllamaManifests", "models.RegistryManifest"}
+    assert set(FACTS) == {"models.OllamaModels", "models.OllamaManifests", "models.RegistryManifest",
+                          "models.OllamaBlobs"}
 
 
 @pytest.mark.parametrize("fact_path", FACTS)
@@ -133,6 +135,7 @@ HOSTILE = "/tmp/x'; touch {marker}; echo '$(touch {marker})`touch {marker}`"
 
 @pytest.mark.parametrize("fact_path, argument", [
     ("models.OllamaModels", "url"), ("models.OllamaManifests", "models_dir"), ("models.RegistryManifest", "registry"),
+    ("models.OllamaBlobs", "models_dir"), ("models.OllamaBlobs", "memo"),
 ])
 def test_arguments_are_quoted(fact_path, argument, tmp_path):
     value = "http://127.0.0.1:9" + HOSTILE.format(marker=tmp_path / "pwned")

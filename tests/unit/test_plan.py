@@ -176,3 +176,36 @@ def test_the_model_store_must_hold_the_missing_blobs_and_a_margin(lock_file):
     # blobs the store holds already (another model's, or a half-done pull's) are not counted again
     held = {"other:tag": {"blobs": [blob["digest"] for blob in blobs], "manifest_sha256": ""}}
     assert make(data, DiskFree=store_free(plan.MODELS_MARGIN_MB + 10), OllamaManifests=held).refusal is None
+
+
+def test_a_damaged_model_on_the_board_is_fetched_again_as_locked(lock_file):
+    entry = lock.entry_from_parsed(MANIFEST["sha256"], MANIFEST["manifest"])
+    lock.record(lock_file, "qwen2.5:7b", entry)
+    digests = sorted(entry.blob_digests)
+    stored = {"qwen2.5:7b": {"blobs": digests, "manifest_sha256": MANIFEST["sha256"]}}
+    cut = {"damaged": {digests[0]: "120 bytes, the manifest says 400"}, "checked": len(digests), "hashed_bytes": 0}
+    data = {"ollama_models": ["qwen2.5:7b"], "ollama_context_length": 4096}
+    board = Board(data, OllamaModels={"qwen2.5:7b": {}}, OllamaManifests=stored, OllamaBlobs=cut)
+    made = plan.make_plan(board, settings(data))
+    assert made.refusal is None, made.refusal
+    (verdict,) = made.verdicts
+    assert (verdict.present, verdict.entry, verdict.damaged) == (False, entry, (digests[0],))
+    assert any("120 bytes, the manifest says 400: fetched again" in warning for warning in made.warnings)
+    # its damaged blob is not counted as held: the store needs room for it again
+    assert plan._model_disk_problem(board, made) is None
+    sound = make(data, OllamaModels={"qwen2.5:7b": {}}, OllamaManifests=stored)
+    assert sound.verdicts[0].present and sound.verdicts[0].damaged == ()
+
+
+def test_a_corrupt_blob_left_by_a_deleted_manifest_is_replaced_by_the_fetch(lock_file):
+    digests = sorted(lock.entry_from_parsed(MANIFEST["sha256"], MANIFEST["manifest"]).blob_digests)
+    orphan = {"damaged": {digests[-1]: "its sha256 is not its digest"}, "checked": 1, "hashed_bytes": 10}
+    made = make({"ollama_models": ["qwen2.5:7b"], "ollama_context_length": 4096}, OllamaBlobs=orphan)
+    assert made.verdicts[0].damaged == (digests[-1],) and made.verdicts[0].entry is not None
+
+
+def test_full_verification_asks_for_every_blob_to_be_hashed(lock_file):
+    asked = []
+    data = {"ollama_models": ["qwen2.5:7b"], "ollama_verify_models": "full", "ollama_context_length": 4096}
+    make(data, OllamaBlobs=lambda **kwargs: asked.append(kwargs) or {})
+    assert asked and all(kwargs["full"] for kwargs in asked)
