@@ -9,7 +9,7 @@ deploy works it out; the assertion messages say what is wrong and where to look.
 from __future__ import annotations
 
 import ipaddress
-
+import json
 import posixpath
 
 import pytest
@@ -18,7 +18,7 @@ from jetson_ollama import lock as lockfile
 from jetson_ollama import native
 from jetson_ollama.config import ollama_environment
 from jetson_ollama.facts.native import NativeInstall, OllamaService, StoreOwnership
-from jetson_ollama.facts.models import OllamaModels, OllamaManifests
+from jetson_ollama.facts.models import OllamaManifests, OllamaModels, registry_path
 from jetson_ollama.facts.ollama import OllamaVersion
 from jetson_ollama.images import compatible_with, l4t_from_tag
 
@@ -108,6 +108,37 @@ def test_models_present_and_locked(board):
         elif problem := lockfile.check_blobs(lock, tag, on_disk[tag]["blobs"], lock_name=str(board.lock_path)):
             problems.append(problem)
     assert not problems, f"{board.name}: " + "; ".join(problems)
+
+
+def test_model_blobs_have_their_manifest_sizes(board):
+    # sizes only: a blob cut short or deleted under a listed model (the digests are the models stage's check)
+    models = board.models
+    if not models:
+        pytest.skip(f"{board.name} has no models in its set (ollama_models: {board.cfg.ollama_models!r})")
+    store = board.cfg.ollama_models_dir
+    problems = []
+    with board.host.sudo():  # the store is root's (or the native ollama user's)
+        for tag in models:
+            namespace, name, _, version = registry_path(tag).split("/")
+            manifest_file = board.host.file(posixpath.join(store, "manifests", "registry.ollama.ai", namespace, name,
+                                                           version))
+            if not manifest_file.is_file:
+                problems.append(f"{tag}: no manifest {manifest_file.path}")
+                continue
+            try:
+                manifest = json.loads(manifest_file.content_string)
+                blobs = [(entry["digest"], int(entry["size"])) for entry in [manifest["config"], *manifest["layers"]]]
+            except (ValueError, KeyError, TypeError) as exc:
+                problems.append(f"{tag}: {manifest_file.path} is no Docker v2 manifest ({exc})")
+                continue
+            for digest, size in blobs:
+                blob = board.host.file(posixpath.join(store, "blobs", digest.replace(":", "-", 1)))
+                if not blob.is_file:
+                    problems.append(f"{tag}: blob {digest} is missing ({blob.path})")
+                elif blob.size != size:
+                    problems.append(f"{tag}: blob {digest} is {blob.size} bytes, the manifest says {size}")
+    assert not problems, (f"{board.name}: " + "; ".join(problems)
+                          + " (remove the model, then run deploys/models.py to pull it again)")
 
 
 def test_model_loads_fully_on_gpu(board):

@@ -432,6 +432,62 @@ def test_quick_test_when_the_api_does_not_answer(tmp_path, api):
     assert found["gpu"][1].startswith(f"loading {MODEL}: no answer from http://127.0.0.1:9")
 
 
+
+def write_store(models_dir: Path, model: str, sizes: list[int]) -> list[Path]:
+    """A library manifest of `model` (config, then layers, of these sizes) and its blobs; the blob paths."""
+    name, _, tag = model.partition(":")
+    entries = [{"mediaType": "application/vnd.ollama.image.model", "digest": f"sha256:{index:x}{model.encode().hex()}",
+                "size": size} for index, size in enumerate(sizes)]
+    manifest = {"schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+                "config": entries[0], "layers": entries[1:]}
+    path = models_dir / "manifests" / "registry.ollama.ai" / "library" / name / tag
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(manifest))
+    (models_dir / "blobs").mkdir(exist_ok=True)
+    blobs = []
+    for entry in entries:
+        blob = models_dir / "blobs" / entry["digest"].replace(":", "-")
+        blob.write_bytes(b"x" * entry["size"])
+        blobs.append(blob)
+    return blobs
+
+
+def test_quick_test_passes_a_sound_model_store(board):
+    write_store(board.tmp, MODEL, [480, 4000, 120])
+    write_store(board.tmp, "qwen2.5:0.5b", [400, 3000])
+    (board.tmp / "manifests" / "registry.ollama.ai" / "library" / "qwen2.5" / ".7b-partial").write_text("{")
+    result = board.run("quick-test")
+    found = lines(result.stdout)
+    assert all(verdict == "OK" for verdict, _ in found.values()), result.stdout
+    assert result.returncode == 0
+
+
+@pytest.mark.parametrize("damage, said", [
+    (lambda blob: blob.write_bytes(b"x" * 120), "is 120 bytes, the manifest says 3000"),
+    (lambda blob: blob.unlink(), "is missing"),
+])
+def test_quick_test_fails_the_resources_line_for_a_truncated_or_missing_blob(board, damage, said):
+    write_store(board.tmp, MODEL, [480, 4000])
+    config, layer = write_store(board.tmp, "qwen2.5:0.5b", [400, 3000])
+    damage(layer)
+    result = board.run("quick-test")
+    found = lines(result.stdout)
+    assert list(found) == ["image", "service", "api", "gpu", "inference", "resources"]
+    assert {check for check, (verdict, _) in found.items() if verdict == "FAIL"} == {"resources"}, result.stdout
+    digest = layer.name.replace("-", ":")
+    assert found["resources"][1].endswith(f" - qwen2.5:0.5b: blob {digest[:15]}\u2026 {said}")
+    assert MODEL not in found["resources"][1]
+    assert result.returncode == 1
+
+
+def test_quick_test_names_a_manifest_it_cannot_read(board):
+    write_store(board.tmp, MODEL, [480, 4000])
+    path = board.tmp / "manifests" / "registry.ollama.ai" / "library" / "qwen2.5" / "1.5b"
+    path.write_text("{not json")
+    found = lines(board.run("quick-test").stdout)
+    assert found["resources"][0] == "FAIL" and f"{MODEL}: unreadable manifest {path}" in found["resources"][1]
+
+
 # ---------------------------------------------------------------- monitor
 
 def read_csv(text: str) -> list[dict]:
