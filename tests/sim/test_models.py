@@ -126,3 +126,47 @@ def test_upstream_retag_stops_the_board_with_a_clear_error(model_fleet, sim_env)
     accepted = converge(model_fleet, sim_env, *want, "--data", "ollama_update_lock=true", limit=second.name)
     assert accepted["failed_hosts"] == []
     assert store(board_host(model_fleet, second), "qwen2.5:0.5b") == locked(model_fleet, "qwen2.5:0.5b")
+
+
+def _blob(host, digest: str) -> str:
+    return f"/opt/ollama/models/blobs/sha256-{digest.split(':')[1]}"
+
+
+def _sound(host, tag: str) -> bool:
+    return all(host.check_output(f"sha256sum {_blob(host, d)}").split()[0] == d.split(":")[1] for d in store(host, tag))
+
+
+def test_damaged_blobs_are_found_and_fetched_again(model_fleet, sim_env):
+    """Flipped bytes in the model layer and a deleted config blob: quick-test fails (the simulated Ollama will
+    not load a blob that is not its digest), the next converge fetches them again, then nothing is left to do.
+    Then the harder case: the manifest deleted as well, so the model is gone from the list and a plain pull
+    would keep the corrupt blob it finds."""
+    board = board_of(model_fleet, AGX)
+    host = board_host(model_fleet, board)
+    want = ["--data", 'ollama_models=["qwen2.5:7b"]']
+    assert converge(model_fleet, sim_env, *want, limit=board.name)["failed_hosts"] == []
+    manifest = json.loads(host.file("/opt/ollama/models/manifests/registry.ollama.ai/library/qwen2.5/7b")
+                          .content_string)
+    layer = max(manifest["layers"], key=lambda item: item["size"])["digest"]
+    flip = f"printf '\\377\\377\\377\\377' | dd of={_blob(host, layer)} bs=1 seek=100 conv=notrunc status=none"
+    host.check_output(f"sudo sh -c {json.dumps(flip)}")
+    host.check_output(f"sudo rm {_blob(host, manifest['config']['digest'])}")
+    assert host.run("sudo quick-test").rc != 0
+
+    repaired = converge(model_fleet, sim_env, *want, limit=board.name)
+    assert repaired["failed_hosts"] == [], repaired["stderr"][-3000:]
+    assert "fetched again" in repaired["stderr"]
+    assert _sound(host, "qwen2.5:7b") and store(host, "qwen2.5:7b") == locked(model_fleet, "qwen2.5:7b")
+    quick = host.run("sudo quick-test")
+    assert quick.rc == 0, quick.stdout
+    again = converge(model_fleet, sim_env, *want, limit=board.name)
+    assert again["totals"]["success"] == 0, changed(again)
+
+    host.check_output(f"sudo sh -c {json.dumps(flip)}")
+    host.check_output("sudo rm /opt/ollama/models/manifests/registry.ollama.ai/library/qwen2.5/7b")
+    refetched = converge(model_fleet, sim_env, *want, limit=board.name)
+    assert refetched["failed_hosts"] == [], refetched["stderr"][-3000:]
+    assert _sound(host, "qwen2.5:7b")
+    generated = host.run("curl -fsS http://127.0.0.1:11434/api/generate -d "
+                         "'{\"model\": \"qwen2.5:7b\", \"prompt\": \"hi\", \"stream\": false}'")
+    assert generated.rc == 0, generated.stderr
