@@ -18,7 +18,7 @@ from pyinfra.operations.util import any_changed
 
 from .. import lock
 from ..cache import boards_of_run, cache_of
-from ..facts.models import OllamaManifests, RegistryManifest
+from ..facts.models import OllamaBlobs, OllamaManifests, RegistryManifest
 from ..operations import cache as cache_ops
 from ..operations import models as model_ops
 from ..operations.board import fleet_barrier
@@ -96,12 +96,21 @@ def _cache_host(cfg) -> None:
             wanted += [tag for tag in board_plan.models if tag not in wanted]
     locked = lock.load(cfg.ollama_lock_file)
     stored = host.get_fact(OllamaManifests, models_dir=models_dir)
+    # the cache's own store is checked as a board's is (docs/facts.md section 5): a damaged blob there
+    # would be copied to every board, so it is fetched again first
+    damaged = host.get_fact(OllamaBlobs, models_dir=models_dir,
+                            full=cfg.ollama_verify_models == "full").get("damaged", {})
     for tag in wanted:
         held = stored.get(tag)
         digest = _manifest_to_cache(cfg, tag, locked, held["manifest_sha256"] if held else None)
+        ours = set(held["blobs"] if held else []) | set(locked[tag].blob_digests if tag in locked else [])
+        broken = sorted(ours & set(damaged))
+        if broken:
+            logger.warning(f"{host.name}: {tag}: " + "; ".join(f"blob {d[:19]} {damaged[d]}" for d in broken)
+                           + ": fetched again")
         if digest:
             model_ops.fetched(name=f"Cache {tag}", model=tag, models_dir=models_dir, manifest=digest,
-                              registry=cfg.ollama_registry)
+                              registry=cfg.ollama_registry, damaged=broken)
 
 
 def _manifest_to_cache(cfg, tag: str, locked: dict, cached: str | None) -> str | None:
