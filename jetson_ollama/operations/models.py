@@ -63,15 +63,15 @@ def _short(digests: Iterable[str]) -> str:
 
 
 def damaged_removed(models_dir: str, name: str, damaged: Iterable[str]) -> StringCommand:
-    """The command that takes a damaged library model's blobs and its manifest out of the store, so that the
+    """The command that takes a damaged model's blobs and its manifest out of the store, so that the
     fetch after it cannot keep them (Ollama skips a blob that exists: docs/facts.md section 5)."""
     if isinstance(damaged, str) or not all(isinstance(d, str) and _DIGEST_RE.fullmatch(d) for d in damaged):
         raise OperationError(f"damaged must be a list of sha256:<64 hex> digests, not {damaged!r}")
-    if "/" in name:
-        raise OperationError(f"damaged blobs are replaced for library models only, not {name}")
-    base, _, tag = name.partition(":")
+    rest, _, tag = model_name(name).rpartition(":")
+    parts = rest.split("/")  # the store's path: <host>/<namespace>/<model>/<tag> (docs/facts.md section 5)
+    where = {1: ["registry.ollama.ai", "library"], 2: ["registry.ollama.ai"], 3: []}[len(parts)] + parts
     paths = [posixpath.join(models_dir, "blobs", digest.replace(":", "-")) for digest in sorted(damaged)]
-    manifest = posixpath.join(models_dir, "manifests", "registry.ollama.ai", "library", base, tag)
+    manifest = posixpath.join(models_dir, "manifests", *where, tag)
     return StringCommand("rm -f", *(QuoteString(path) for path in [*paths, manifest]))
 
 

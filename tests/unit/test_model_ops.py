@@ -381,3 +381,16 @@ def test_the_commands_work_with_the_script(serve, tmp_path):
         ("DELETE", "/api/delete", "llama3.2:1b"),
         ("DELETE", "/api/delete", "llama3.2:1b"), ("DELETE", "/api/delete", "someone/tiny:latest"),
     ]
+
+
+@pytest.mark.parametrize("name, manifest", [
+    ("qwen2.5:0.5b", "registry.ollama.ai/library/qwen2.5/0.5b"),
+    ("someone/tiny", "registry.ollama.ai/someone/tiny/latest"),
+    ("hf.co/user/model:q4", "hf.co/user/model/q4"),
+])
+def test_damaged_blobs_and_the_manifest_are_removed_where_the_store_keeps_them(name, manifest):
+    digest = "sha256:" + "b" * 64
+    command = models.damaged_removed("/opt/ollama/models", name, [digest]).get_raw_value()
+    assert command == f"rm -f /opt/ollama/models/blobs/sha256-{'b' * 64} /opt/ollama/models/manifests/{manifest}"
+    with pytest.raises(OperationError, match="damaged must be"):
+        models.damaged_removed("/opt/ollama/models", name, ["sha256:short"])
