@@ -1,11 +1,17 @@
-"""Stage 1: verify the board (aarch64, L4T/JetPack/CUDA, docker + NVIDIA runtime, disk, port)."""
+"""Stage 1: verify the board (aarch64, L4T/JetPack/CUDA, docker + NVIDIA runtime, disk, port), and say
+what the run will change on it and why (explain.py), so that `--dry` says it too."""
 
 from __future__ import annotations
 
 from pyinfra import host, logger
 from pyinfra.api import deploy
+from pyinfra.facts.files import FileContents
 from pyinfra.operations import systemd
 
+from ..explain import Current, narrate, refusal_line
+from ..facts.containers import OllamaContainer
+from ..facts.native import NativeInstall
+from ..native import DROPIN_PATH, PREFIX
 from ..operations.board import nvidia_runtime, refused
 from ..plan import BoardPlan, plan_for
 
@@ -16,9 +22,20 @@ def stop_if_refused(plan: BoardPlan) -> bool:
     if plan.refusal and not plan.refused_once:
         plan.refused_once = True
         # said while the run is prepared, so `--dry` shows it too; the operation then fails the board
-        logger.warning(f"{host.name}: refused before any change: {plan.refusal}")
+        logger.warning(f"{host.name}: {refusal_line(plan)}")
         refused(name="Check the board", reason=plan.refusal)
     return bool(plan.refusal) or plan.cache_role
+
+
+def current_state(plan: BoardPlan) -> Current:
+    """What the narration compares the plan with and the plan keeps no copy of: the container (read as
+    the plan read it), and for the native runtime the drop-in and the release unpacked."""
+    cfg = plan.settings
+    container = host.get_fact(OllamaContainer, container=cfg.ollama_container_name)
+    if plan.native is None:
+        return Current(container=container)
+    return Current(container=container, dropin=host.get_fact(FileContents, path=DROPIN_PATH),
+                   native_version=host.get_fact(NativeInstall, prefix=PREFIX).get("version", ""))
 
 
 @deploy("Verify the board")
@@ -27,6 +44,8 @@ def preflight():
     if stop_if_refused(plan):
         return
     logger.info(f"{host.name}: {plan.describe()}")
+    for line in narrate(plan, current_state(plan)).lines:
+        logger.info(f"{host.name}: {line}")
     if plan.configure_runtime:
         runtime = nvidia_runtime(name="Register the NVIDIA runtime with docker")
         systemd.service(name="Restart docker for the NVIDIA runtime", service="docker", restarted=True,
