@@ -224,11 +224,11 @@ def _native(plan: BoardPlan, current: Current, lines: list[str], changes: list[s
         lines.append(f"Ollama {release.version} release: unpacked already")
     else:
         lines.append(f"Ollama release {installed or '(none)'} -> {release.version} ({archives})")
-        changes.append(f"Ollama {release.version} release")
+        changes.append(f"Ollama {release.version} unpacked")
     wanted = plan.environment
     if current.dropin is None:
         lines.append(f"ollama.service drop-in: new ({', '.join(f'{k}={v}' for k, v in wanted.items())})")
-        changes.append("drop-in")
+        changes.append("drop-in written")
     elif "\n".join(current.dropin).strip() == dropin_text(wanted).strip():
         lines.append("ollama.service drop-in: up to date")
     else:
@@ -236,7 +236,7 @@ def _native(plan: BoardPlan, current: Current, lines: list[str], changes: list[s
         diffs = _env_diff(wanted, found) + [f"{key} {value} -> (unset)" for key, value in found.items()
                                             if key not in wanted]
         lines.extend(f"ollama.service drop-in: {diff}" for diff in diffs or ["rewritten (its text differs)"])
-        changes.append("drop-in")
+        changes.append("drop-in written")
     if current.container:
         lines.append(f"container {plan.settings.ollama_container_name}: removed (the native service takes the port)")
         changes.append("container removed")

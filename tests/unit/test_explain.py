@@ -207,6 +207,8 @@ def test_native_up_to_date_and_a_new_release():
     native = make({"jetson_runtime": "native"})
     same = narrate(native, Current(dropin=dropin_text(native.environment).splitlines(), native_version="0.5.7")).lines
     assert "ollama.service drop-in: up to date" in same
+    pulled = f"1 model pulled ({MANIFEST_BYTES / 1e9:.1f} GB)"
+    assert same[-1] == f"to change: Ollama {native.native.version} unpacked, {pulled}"
     assert f"Ollama release 0.5.7 -> {native.native.version} ({', '.join(native.native.archives)})" in same
 
 
