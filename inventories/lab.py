@@ -22,21 +22,26 @@ _ssh = {
     "_sudo_password": os.environ.get("JETSON_SUDO_PASSWORD"),
 }
 
+# The models: "auto" is the largest model of ollama_models_auto (qwen3:32b down to qwen2.5:0.5b) that the
+# board's memory holds comfortably (green: under 70 % of RAM with this group's context), e.g. qwen3:4b on
+# an Orin Nano 8GB. Name the models instead (ollama_models: ["qwen2.5:7b"]) to choose them yourself.
+
 # 8 GB boards: a modest context, one model loaded at a time (the log's board hit 96 % RAM with qwen3:8b)
 orin_nano_8gb = (
     [
         ("nano-01", {"ssh_hostname": "192.168.55.101"}),
         ("nano-02", {"ssh_hostname": "192.168.55.102"}),
     ],
-    {**_ssh, "ollama_context_length": 4096, "ollama_max_loaded_models": 1},
+    {**_ssh, "ollama_models": "auto", "ollama_context_length": 4096, "ollama_max_loaded_models": 1},
 )
 
 orin_nx_16gb = (
     [("nx-01", {"ssh_hostname": "192.168.55.111"})],
-    {**_ssh, "ollama_context_length": 8192},
+    {**_ssh, "ollama_models": "auto", "ollama_context_length": 8192},
 )
 
 agx_orin_64gb = (
     [("agx-01", {"ssh_hostname": "192.168.55.121"})],
-    {**_ssh, "ollama_context_length": 16384, "ollama_max_loaded_models": 2, "ollama_num_parallel": 2},
+    {**_ssh, "ollama_models": "auto", "ollama_context_length": 16384, "ollama_max_loaded_models": 2,
+     "ollama_num_parallel": 2},
 )

@@ -19,6 +19,7 @@ from ..resources import FILES
 
 class CheckoutDict(TypedDict, total=False):
     commit: str
+    origin: str
     date: str
     committed: str
     dirty: bool
@@ -29,7 +30,8 @@ class CheckoutDict(TypedDict, total=False):
 
 class JetsonContainersCheckout(FactBase[CheckoutDict]):
     """
-    Returns the jetson-containers checkout at ``path``: its ``commit`` (full sha), committer ``date``
+    Returns the jetson-containers checkout at ``path``: its ``commit`` (full sha), the URL of its
+    ``origin`` remote as configured (``""`` when it has none), committer ``date``
     (``2025-05-14``) and time (``committed``, ISO 8601 with its offset), whether tracked files are
     ``dirty``, the targets of the ``autotag`` and ``jetson_containers`` links that install.sh puts in
     ``/usr/local/bin`` (``""`` when absent) and
@@ -47,6 +49,7 @@ class JetsonContainersCheckout(FactBase[CheckoutDict]):
             "cd", QuoteString(path),
             '2>/dev/null && [ "$(git rev-parse --show-toplevel 2>/dev/null)" = "$(pwd -P)" ] && {'
             " git log -1 --format='commit=%H%ndate=%cs%ncommitted=%cI';"
+            " printf 'origin=%s\\n' \"$(git config --get remote.origin.url)\";"
             " git status --porcelain --untracked-files=no | sed 's/^/changed=/';"
             " printf 'autotag=%s\\n' \"$(readlink /usr/local/bin/autotag)\";"
             " printf 'jetson_containers=%s\\n' \"$(readlink /usr/local/bin/jetson-containers)\";"
@@ -72,6 +75,7 @@ class JetsonContainersCheckout(FactBase[CheckoutDict]):
             return {}
         return {
             "commit": values["commit"],
+            "origin": values.get("origin", ""),
             "date": values.get("date", ""),
             "committed": values.get("committed", ""),
             "dirty": dirty,

@@ -25,11 +25,14 @@ def installed(repo: str, commit: str, path: str = "/opt/jetson-containers"):
       links ``/usr/local/bin/autotag`` and ``/usr/local/bin/jetson-containers`` to the resolved one
 
     Clones when ``path`` is no checkout; fetches ``origin`` and checks out ``commit`` (detached) when
-    the checkout is elsewhere. ``bash install.sh`` (``pip3 install -r requirements.txt``, the two
-    links, ``.env`` from ``.env.default``) runs, with stdin from ``/dev/null``, after either, or when
-    a link does not point into ``path`` or ``.env`` is missing. A checkout with local changes to
-    tracked files at another commit is left alone with an error. The ``origin`` URL of an existing
-    checkout is not compared with ``repo``.
+    the checkout is elsewhere. An existing checkout whose ``origin`` is not ``repo`` (the setting
+    changed after the clone: a fork, a mirror) gets ``repo`` as its ``origin`` (``git remote set-url``,
+    or ``git remote add`` when it has none) and fetches from it, so the pinned commit comes from the
+    remote asked for; the files stay as they are when the commit is the same. ``bash install.sh``
+    (``pip3 install -r requirements.txt``, the two links, ``.env`` from ``.env.default``) runs, with
+    stdin from ``/dev/null``, after a clone or a new commit, or when a link does not point into
+    ``path`` or ``.env`` is missing. A checkout with local changes to tracked files at another commit
+    is left alone with an error.
 
     **Examples:**
 
@@ -54,21 +57,32 @@ def installed(repo: str, commit: str, path: str = "/opt/jetson-containers"):
 
     checkout = host.get_fact(JetsonContainersCheckout, path=path)
     git = StringCommand("git -C", QuoteString(path))
-    changed = False
+    changed = False  # the files changed: install.sh runs again
+    commands = False  # anything yielded at all
 
     if not checkout:
         yield StringCommand("git clone --quiet", QuoteString(repo), QuoteString(path))
         yield StringCommand(git, "checkout --quiet --detach", QuoteString(commit))
-        changed = True
-    elif not checkout["commit"].startswith(commit):
-        if checkout["dirty"]:
+        changed = commands = True
+    else:
+        at_commit = checkout["commit"].startswith(commit)
+        if not at_commit and checkout["dirty"]:
             raise OperationError(
                 f"jetson-containers at {path} has local changes and is at {checkout['commit'][:12]}, not"
                 f" {commit}: commit or stash them (git -C {path} stash) and run again; nothing was changed",
             )
-        yield StringCommand(git, "fetch --quiet origin")
-        yield StringCommand(git, "checkout --quiet --detach", QuoteString(commit))
-        changed = True
+        # compared as configured (git config), not as `git remote get-url` rewrites it with url.*.insteadOf,
+        # which would differ from repo on every run
+        origin = checkout.get("origin", "")
+        if origin != repo:
+            verb = "set-url" if origin else "add"
+            yield StringCommand(git, "remote", verb, "origin", QuoteString(repo))
+        if origin != repo or not at_commit:
+            yield StringCommand(git, "fetch --quiet origin")
+            commands = True
+        if not at_commit:
+            yield StringCommand(git, "checkout --quiet --detach", QuoteString(commit))
+            changed = True
 
     installed_here = (
         checkout
@@ -79,5 +93,5 @@ def installed(repo: str, commit: str, path: str = "/opt/jetson-containers"):
     if changed or not installed_here:
         # install.sh may prompt (sudo, pip): stdin from /dev/null makes it fail instead of hang
         yield StringCommand("cd", QuoteString(path), "&& bash install.sh </dev/null")
-    else:
+    elif not commands:
         host.noop(f"jetson-containers at {checkout['commit'][:7]}")
