@@ -145,9 +145,10 @@ def check_state(state: State) -> None:
     inventory."""
     found = getattr(state, _CHECKED, None)
     if found is None:
-        hosts = list(state.inventory or ()) if getattr(state, "inventory", None) is not None else []
+        hosts = list(getattr(state, "inventory", None) or ())
         lines = check_inventory((host.name, host.data) for host in hosts)
-        connected = state.current_stage > StateStage.Setup  # Setup: called from set_stage(Connect)
+        # Setup: called from set_stage(Connect); a later stage: a deploy file read after connecting
+        connected = getattr(state, "current_stage", StateStage.Setup) > StateStage.Setup
         found = [summary(lines, len(hosts), connected=connected), *lines] if lines else []
         setattr(state, _CHECKED, found)
     if found:

@@ -10,10 +10,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from pyinfra.api.state import StateStage
+from pyinfra.context import ctx_state
 
 from jetson_ollama import deploys, lock
 from jetson_ollama.__main__ import main
 from jetson_ollama.defaults import DEFAULTS
+from jetson_ollama.hostdata import HostDataError
 from jetson_ollama.runner import inventory_hosts
 
 tomllib = pytest.importorskip("tomllib")  # Python 3.11+; the unit lane runs on 3.11 and 3.13
@@ -85,12 +88,24 @@ def test_full_runs_every_stage_in_the_order_of_the_deployment_log(monkeypatch):
     for name in ("_preflight", "board_tuning", "fleet_cache", "install_jetson_containers", "ollama_image",
                  "api_access", "ollama_service", "ollama_models", "_board_scripts"):
         monkeypatch.setattr(deploys, name, lambda name=name: order.append(name))
-    deploys.full()  # outside a run: no state, so no inventory to check
-    assert order == ["_preflight", "board_tuning", "fleet_cache", "install_jetson_containers", "ollama_image",
-                     "api_access", "ollama_service", "ollama_models", "_board_scripts"]
+
+    class Run:  # a run's state, as far as the host data check reads it: one board, fine
+        inventory = [type("Host", (), {"name": "nano-01", "data": {"ollama_models": "auto"}})()]
+        current_stage = StateStage.Prepare
+
+    with ctx_state.use(Run()):
+        deploys.full()
+        assert order == ["_preflight", "board_tuning", "fleet_cache", "install_jetson_containers", "ollama_image",
+                         "api_access", "ollama_service", "ollama_models", "_board_scripts"]
+        order.clear()
+        deploys.tuning()
+        assert order == ["_preflight", "board_tuning"]
+    bad = Run()
+    bad.inventory = [type("Host", (), {"name": "nano-01", "data": {"ollama_num_parallel": 0}})()]
     order.clear()
-    deploys.tuning()
-    assert order == ["_preflight", "board_tuning"]
+    with ctx_state.use(bad), pytest.raises(HostDataError):
+        deploys.full()
+    assert order == []  # refused before the first stage
 
 
 # ---------------------------------------------------------------- jetson-ollama init
