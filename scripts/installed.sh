@@ -79,8 +79,10 @@ EOF
   parallel=()
   [ "$n" -gt 1 ] && parallel=(-n "$n" --dist worksteal)
   step "unit lane on $("$work/venv/bin/python" --version)"
-  # the repository's code, also in the subprocesses the tests start in other directories
-  PYTHONPATH=$REPO timeout 1200 "$work/venv/bin/python" -m pytest -q -rs "${parallel[@]}" tests/unit tests/boards "$@"
+  # the repository's code, also in the subprocesses the tests start in other directories; one test runs this
+  # interpreter as nobody, which pyenv's, under /root with its libpython, cannot serve (the unit lane runs it)
+  PYTHONPATH=$REPO timeout 1200 "$work/venv/bin/python" -m pytest -q -rs "${parallel[@]}" tests/unit tests/boards \
+    --deselect tests/unit/test_sim_native.py::test_the_gpu_needs_the_video_or_render_group "$@"
   exit 0
 fi
 
