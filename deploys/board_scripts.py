@@ -2,8 +2,11 @@
 linked from /usr/local/bin):
 
     pyinfra inventories/lab.py deploys/board_scripts.py
+
+This file calls `jetson_ollama.deploys.board_scripts`: an installed package runs the same, from any
+directory, as `pyinfra INVENTORY jetson_ollama.deploys.board_scripts`.
 """
 
-from jetson_ollama.stages.board_scripts import board_scripts
+from jetson_ollama.deploys import board_scripts
 
 board_scripts()

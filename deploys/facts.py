@@ -1,53 +1,11 @@
 """Print one line of board facts per host. It only reads: no operations, nothing changes.
 
     pyinfra inventories/sim.py deploys/facts.py
+
+This file calls `jetson_ollama.deploys.facts`: an installed package runs the same, from any
+directory, as `pyinfra INVENTORY jetson_ollama.deploys.facts`.
 """
 
-import sys
+from jetson_ollama.deploys import facts
 
-from pyinfra import host
-from pyinfra.facts.server import Arch
-
-from jetson_ollama.facts.docker import DockerState
-from jetson_ollama.facts.jetson import BoardModel, CudaVersion, Memory, NvidiaSmi, TegraRelease
-from jetson_ollama.releases import UnknownRelease, release_info
-
-
-def describe_release(arch, tegra):
-    try:
-        info = release_info(tegra["l4t"])
-    except UnknownRelease:
-        return f"{arch} L4T {tegra['l4t']} (not in the release table)"
-    return f"{arch} L4T {info.l4t} (JetPack {info.jetpack}, CUDA {info.cuda}, Ubuntu {info.ubuntu})"
-
-
-def describe_nvidia_smi(smi, tegra):
-    if not smi["present"]:  # docs/facts.md section 2: JetPack 5 has none
-        return "nvidia-smi absent (JetPack 5)" if tegra["major"] == 35 else "nvidia-smi absent"
-    return f"nvidia-smi: {smi['gpu_name']}, memory {'reported' if smi['memory_supported'] else 'Not Supported'}"
-
-
-def describe_docker(docker):
-    if not docker["installed"]:
-        return "docker absent"
-    if not docker["running"]:
-        return "docker installed, daemon not answering"
-    runtimes = [name for name in docker["runtimes"] if not name.startswith("io.containerd.")]  # runc aliases
-    return f"docker {docker['version']}, runtimes {','.join(runtimes)} (default {docker['default_runtime']})"
-
-
-arch, tegra, memory = host.get_fact(Arch), host.get_fact(TegraRelease), host.get_fact(Memory)
-ram = f"RAM {memory.get('mem_total_mb', '?')} MB ({memory.get('mem_available_mb', '?')} available)"
-docker = describe_docker(host.get_fact(DockerState))
-if arch == "aarch64" and tegra is not None:  # docs/facts.md section 1: a Jetson is aarch64 with an L4T release
-    parts = [
-        describe_release(arch, tegra),
-        host.get_fact(BoardModel).get("model", "no devicetree model"),
-        ram,
-        f"CUDA {host.get_fact(CudaVersion) or 'absent'}",
-        describe_nvidia_smi(host.get_fact(NvidiaSmi), tegra),
-        docker,
-    ]
-else:
-    parts = [f"{arch} not a Jetson", ram, docker]
-print(f"{host.name}: {' | '.join(parts)}", file=sys.stderr)
+facts()

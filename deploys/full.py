@@ -9,24 +9,11 @@ mode by name, headless, swap, docker's data root: stages/tuning.py) runs right a
 With `jetson_cache_host`, each image variant is built once and each model downloaded once for the
 fleet (stages/cache.py). For a one-line summary of each board's facts without changing anything:
 `pyinfra INVENTORY deploys/facts.py`.
+
+This file calls `jetson_ollama.deploys.full`: an installed package runs the same, from any
+directory, as `pyinfra INVENTORY jetson_ollama.deploys.full`.
 """
 
-from jetson_ollama.stages.access import api_access
-from jetson_ollama.stages.board_scripts import board_scripts
-from jetson_ollama.stages.cache import fleet_cache
-from jetson_ollama.stages.image import ollama_image
-from jetson_ollama.stages.jetson_containers import install_jetson_containers
-from jetson_ollama.stages.models import ollama_models
-from jetson_ollama.stages.preflight import preflight
-from jetson_ollama.stages.service import ollama_service
-from jetson_ollama.stages.tuning import board_tuning
+from jetson_ollama.deploys import full
 
-preflight()
-board_tuning()
-fleet_cache()
-install_jetson_containers()
-ollama_image()
-api_access()
-ollama_service()
-ollama_models()
-board_scripts()
+full()

@@ -3,8 +3,11 @@ one generation all on the GPU, RAM below red; a board that fails gets its previo
 back and stops with one line, a board that passes drops it:
 
     pyinfra inventories/lab.py deploys/gate.py
+
+This file calls `jetson_ollama.deploys.gate`: an installed package runs the same, from any
+directory, as `pyinfra INVENTORY jetson_ollama.deploys.gate`.
 """
 
-from jetson_ollama.stages.gate import health_gate
+from jetson_ollama.deploys import gate
 
-health_gate()
+gate()

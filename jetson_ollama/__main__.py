@@ -1,4 +1,5 @@
-"""Command line: `python -m jetson_ollama COMMAND ...`.
+"""Command line: `jetson-ollama COMMAND ...` (the console script of the package), or
+`python -m jetson_ollama COMMAND ...`: check, init, report, rollout, bundle.
 
 Each command lives in its own module, which adds its parser with `add_command(subparsers)` and sets
 `run(args) -> exit status` as the parser's default; list the module in COMMANDS to add a command.
@@ -9,13 +10,13 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import bundle, hostdata, report, rollout
+from . import bundle, hostdata, init, report, rollout
 
-COMMANDS = (bundle, hostdata, report, rollout)
+COMMANDS = (hostdata, init, report, rollout, bundle)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m jetson_ollama",
+    parser = argparse.ArgumentParser(prog="jetson-ollama",
                                      description="Tools for Jetson boards deployed with jetson-ollama.")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
     for module in COMMANDS:

@@ -8,8 +8,12 @@ names reach the same board).
 
 Where it runs, before the first connection:
 
+- `pyinfra INVENTORY jetson_ollama.deploys.full` from any directory: pyinfra imports that module before
+  it makes its State, and importing it runs `install()` (the check at the connect stage, class-wide);
 - `pyinfra INVENTORY deploys/full.py` from the repository root: pyinfra runs `config.py` there before
-  it reads the inventory, and that file calls `check_before_connecting(state)`;
+  it reads the inventory, and that file runs `install()` too;
+- a deploy file run from elsewhere (read after connecting): the deploy functions call `check_state` at
+  their first call, before any operation;
 - `python -m jetson_ollama rollout ...`: `rollout.plan_rollout` refuses the inventory;
 - `python -m jetson_ollama check INVENTORY`: prints the problems (exit 1) or "N hosts: host data ok".
 """
@@ -24,7 +28,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from pyinfra.api.exceptions import PyinfraError
-from pyinfra.api.state import StateStage
+from pyinfra.api.state import State, StateStage
 
 from .config import problems
 from .defaults import DEFAULTS
@@ -114,43 +118,92 @@ def check_inventory(hosts: Iterable[tuple[str, Any]]) -> list[str]:
             for line in [*problems(data), *between.get(name, []), *twice.get(name, [])]]
 
 
-def summary(problem_lines: list[str], n_hosts: int) -> str:
-    """The line above the problem lines (or the whole answer when there are none)."""
+def summary(problem_lines: list[str], n_hosts: int, *, connected: bool = False) -> str:
+    """The line above the problem lines (or the whole answer when there are none); `connected`: the run
+    had connected to its hosts already (a deploy file read after the connect stage), and changed nothing."""
     hosts = f"{n_hosts} host{'' if n_hosts == 1 else 's'}"
     if not problem_lines:
         return f"{hosts}: host data ok"
     count = len(problem_lines)
-    return f"{hosts}: {count} host data problem{'' if count == 1 else 's'}; no host was contacted"
+    outcome = "no operation ran" if connected else "no host was contacted"
+    return f"{hosts}: {count} host data problem{'' if count == 1 else 's'}; {outcome}"
 
 
 # ---------------------------------------------------------------- pyinfra: before the first connection
 
-def check_before_connecting(state) -> None:
-    """Make a pyinfra run check the host data of every host of its inventory when it reaches its
-    connect stage, and stop there with HostDataError (every problem line) before any host is contacted.
+_CHECKED = "_jetson_ollama_host_data"  # on a State: its inventory's problem lines once checked ([] when fine)
+_INSTALLED = "_jetson_ollama_checks_host_data"  # on State.set_stage and exec_file once they check
 
-    + state: the run's `pyinfra.api.State`, as `config.py` finds it (`pyinfra.context.ctx_state`)
 
-    pyinfra runs `config.py` before it reads the inventory, and `State.init` (after the inventory) starts
-    an empty list of callback handlers, so a `BaseStateCallback` added from `config.py` is dropped. What
-    runs between the inventory and the first connection is `state.set_stage(StateStage.Connect)`, in the
-    CLI (`pyinfra_cli.cli._main`) and in `runner.run_deploy`: this wraps it on this one state. The CLI
-    prints the error as `--> pyinfra error ...: <lines>` and exits 1. Every host is checked, whatever
-    `--limit` says: a `jetson_cache_host` must be checked against the whole inventory.
+def check_state(state: State) -> None:
+    """Check the host data of every host of `state`'s inventory, once per state, and raise HostDataError
+    (the summary line and every problem line) when there is a problem; again on every later call.
+
+    The deploy functions (jetson_ollama/deploys) call it before their first operation, for the runs in
+    which nothing checked earlier: a deploy *file* that imports them runs after the connect stage. Every
+    host is checked, whatever `--limit` says: a `jetson_cache_host` must be checked against the whole
+    inventory."""
+    found = getattr(state, _CHECKED, None)
+    if found is None:
+        hosts = list(getattr(state, "inventory", None) or ())
+        lines = check_inventory((host.name, host.data) for host in hosts)
+        # Setup: called from set_stage(Connect); a later stage: a deploy file read after connecting
+        connected = getattr(state, "current_stage", StateStage.Setup) > StateStage.Setup
+        found = [summary(lines, len(hosts), connected=connected), *lines] if lines else []
+        setattr(state, _CHECKED, found)
+    if found:
+        raise HostDataError("\n".join(found))
+
+
+def syntax_line(exc: SyntaxError, filename: str) -> str:
+    """A SyntaxError of a user's file in one line: `PATH, line N: SyntaxError: MSG`."""
+    return f"{exc.filename or filename}, line {exc.lineno}: {type(exc).__name__}: {exc.msg}"
+
+
+def install() -> None:
+    """Make every pyinfra run in this process check its host data before it connects to any host, and
+    answer a syntax error in an inventory or group_data file with one line. Idempotent.
+
+    - `State.set_stage` is wrapped for the class: pyinfra's CLI (`pyinfra_cli.cli._main`) and
+      `runner.run_deploy` call `state.set_stage(StateStage.Connect)` between reading the inventory and
+      the first connection; there `check_state(state)` raises HostDataError, which the CLI prints as
+      `--> pyinfra error ...: <lines>` (exit 1). A class, not one state: `pyinfra INVENTORY
+      jetson_ollama.deploys.full` imports the deploy module before it makes its State, and `State.init`
+      (after the inventory) starts an empty list of callback handlers, so neither a state nor a
+      `BaseStateCallback` is there to hook when this runs.
+    - `pyinfra_cli.inventory.exec_file`, when pyinfra's CLI is loaded (this never imports it: that import
+      monkey-patches the process), reads inventory and group_data files: its SyntaxError (raised before
+      pyinfra's own wrapping, as a traceback and an "internal exception") becomes pyinfra's CliError, one
+      line (`--> pyinfra error: PATH, line N: SyntaxError: MSG`, exit 1; `syntax_line` on the error holds
+      the line for `jetson-ollama check`). Installed by importing jetson_ollama.deploys (module runs) or
+      from `config.py` (file runs): both run before pyinfra reads the inventory.
     """
-    if getattr(state, "_jetson_ollama_checks_host_data", False):
-        return
-    set_stage = state.set_stage
+    if not getattr(State.set_stage, _INSTALLED, False):
+        set_stage = State.set_stage
 
-    def set_stage_checked(stage: StateStage) -> None:
-        if stage == StateStage.Connect:
-            hosts = list(state.inventory)
-            if found := check_inventory((host.name, host.data) for host in hosts):
-                raise HostDataError("\n".join([summary(found, len(hosts)), *found]))
-        set_stage(stage)
+        def set_stage_checked(self: State, stage: StateStage) -> None:
+            if stage == StateStage.Connect:
+                check_state(self)
+            set_stage(self, stage)
 
-    state.set_stage = set_stage_checked
-    state._jetson_ollama_checks_host_data = True
+        setattr(set_stage_checked, _INSTALLED, True)
+        State.set_stage = set_stage_checked  # type: ignore[method-assign]  # pyinfra has no earlier hook
+    cli_inventory: Any = sys.modules.get("pyinfra_cli.inventory")
+    if cli_inventory is not None and not getattr(cli_inventory.exec_file, _INSTALLED, False):
+        from pyinfra_cli.exceptions import CliError  # loaded with pyinfra_cli.inventory, which imports it
+
+        exec_file = cli_inventory.exec_file
+
+        def exec_file_one_line(filename: str, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return exec_file(filename, *args, **kwargs)
+            except SyntaxError as exc:  # compile() runs outside exec_file's own error wrapping
+                error = CliError(syntax_line(exc, filename))
+                error.syntax_line = error.message  # what `check` prints
+                raise error from None
+
+        setattr(exec_file_one_line, _INSTALLED, True)
+        cli_inventory.exec_file = exec_file_one_line
 
 
 # ---------------------------------------------------------------- python -m jetson_ollama check
@@ -169,10 +222,12 @@ def run(args: argparse.Namespace) -> int:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # gevent's monkey patching after ssl was imported: harmless here
         from . import runner
+    install()  # a syntax error in the inventory or its group_data: one line, PATH, line N: SyntaxError: MSG
     try:
         hosts = runner.inventory_hosts(args.inventory)
     except runner.RunnerError as exc:
-        print(f"{PREFIX} check: {exc}", file=sys.stderr)
+        line = getattr(exc.__context__, "syntax_line", None)  # the error the runner read, as install() made it
+        print(f"{PREFIX} check: {line or exc}", file=sys.stderr)
         return 2
     found = check_inventory((host.name, host.data) for host in hosts)
     print(summary(found, len(hosts)))

@@ -1,17 +1,21 @@
 #!/bin/bash
-# The test suite in lanes. Without a lane (CI, as root): set-up, then lint, unit, sim, stopping at the
-# first lane that fails.
+# The test suite in lanes. Without a lane (CI, as root): set-up, then lint, unit, unit-newest, installed,
+# sim, stopping at the first lane that fails.
 #   scripts/test.sh --unit [ARGS]   unit and fixture tests (tests/unit, tests/boards): no root, no set-up, about 1 min
+#   scripts/test.sh --unit-newest [ARGS]  the same on the newest Python pyenv has, in a venv of its own (3 min;
+#                                   JETSON_TEST_NEWEST=0 leaves it out of the all-lanes run)
+#   scripts/test.sh --installed     the wheel installed in a fresh venv outside the repository (Python 3.10): init,
+#                                   converge one simulated board, the board suite and the report; as root, 5 min
 #   scripts/test.sh --sim [ARGS]    tests on simulated boards and of the simulator (tests/sim), as root
 #   scripts/test.sh --lint          scripts/lint.sh
-#   scripts/test.sh [ARGS]          set-up, lint, then unit and sim; with ARGS, one pytest run with them instead
+#   scripts/test.sh [ARGS]          set-up, lint, then the lanes above; with ARGS, one pytest run with them instead
 # ARGS go to pytest (-k, -x, a test path...).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 lane=all
 case "${1:-}" in
-  --unit | --sim | --lint) lane=${1#--}; shift ;;
+  --unit | --sim | --lint | --installed | --unit-newest) lane=${1#--}; shift ;;
 esac
 
 need_venv() {
@@ -57,19 +61,35 @@ sim() {
   .venv/bin/python -m pytest -q -rs "${parallel[@]}" tests/sim "$@"
 }
 
+installed() {
+  need_venv
+  scripts/installed.sh
+}
+
+unit_newest() {
+  need_venv
+  if [ "${JETSON_TEST_NEWEST:-1}" = 0 ]; then
+    echo "== unit-newest: JETSON_TEST_NEWEST=0: skipped"
+    return 0
+  fi
+  scripts/installed.sh --newest "$@"
+}
+
 case "$lane" in
   unit) unit "$@" ;;
+  unit-newest) JETSON_TEST_NEWEST=1 unit_newest "$@" ;;
+  installed) installed ;;
   sim) sim "$@" ;;
   lint) lint ;;
   all)
     scripts/setup.sh
-    for step in lint unit sim; do
+    for step in lint unit unit-newest installed sim; do
       if [ "$step" = unit ] && [ $# -gt 0 ]; then
         exec .venv/bin/python -m pytest -q -rs "$@"
       fi
       echo "== $step"
       start=$SECONDS
-      "$step"
+      "${step//-/_}"
       echo "== $step: ok, $((SECONDS - start)) s"
     done
     ;;

@@ -4,6 +4,7 @@ ways users run us (the pyinfra command from the repository root, `python -m jets
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -266,3 +267,102 @@ def test_rollout_refuses_before_any_run(tmp_path, boards, capsys, monkeypatch):
     for line in BAD_LINES:
         assert f"\n{line}\n" in err
     assert not state.exists() and boards.accepted == before
+
+
+# ---------------------------------------------------------------- run from any directory, as an installed package is
+
+def run_elsewhere(cwd: Path, *args: str) -> subprocess.CompletedProcess:
+    """The pyinfra command run in `cwd`, where no config.py is; jetson_ollama importable as if installed."""
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(cwd), "PYTHONPATH": str(REPO)}
+    return subprocess.run([str(PYINFRA), *args], cwd=cwd, capture_output=True, text=True, timeout=120, env=env)
+
+
+def test_the_deploy_module_checks_before_connecting_without_config_py(tmp_path, boards):
+    before = boards.accepted
+    inventory = write_inventory(tmp_path / "inventory.py", boards.port, BAD)
+    run = run_elsewhere(tmp_path, "inventory.py", "jetson_ollama.deploys.full", "-y")
+    output = run.stdout + run.stderr
+    assert run.returncode != 0
+    assert "3 hosts: 5 host data problems; no host was contacted" in output
+    for line in BAD_LINES:
+        assert line in output
+    assert boards.accepted == before
+    # with good data the same command gets past the check and reaches the board
+    write_inventory(inventory, boards.port, {"nano-01": {}})
+    run = run_elsewhere(tmp_path, "inventory.py", "jetson_ollama.deploys.preflight", "-y")
+    assert run.returncode != 0 and "host data" not in run.stdout + run.stderr
+    assert boards.accepted > before
+
+
+def test_a_deploy_file_read_after_connecting_stops_before_any_operation(tmp_path):
+    # @local connects without a network; the deploy file is read after that, so its first deploy function checks
+    (tmp_path / "inventory.py").write_text('hosts = [("@local", {"ollama_num_parallel": 0})]\n')
+    run = run_elsewhere(tmp_path, "inventory.py", str(REPO / "deploys" / "full.py"), "-y")
+    output = run.stdout + run.stderr
+    assert run.returncode != 0
+    assert ("1 host: 1 host data problem; no operation ran\n"
+            "jetson-ollama: host @local: ollama_num_parallel: must be an integer >= 1 (got 0)") in output
+    assert "Starting operation" not in output and "Verify the board" not in output
+
+
+def test_the_check_is_installed_once_and_answers_once_per_run(monkeypatch):
+    from pyinfra.api import State
+    from pyinfra.api.state import StateStage
+
+    from jetson_ollama import hostdata
+
+    hostdata.install()
+    wrapped = State.set_stage
+    hostdata.install()
+    assert State.set_stage is wrapped
+    calls = []
+    monkeypatch.setattr(hostdata, "check_inventory", lambda hosts: calls.append(list(hosts)) or ["a problem"])
+
+    class FakeState:
+        inventory = [type("H", (), {"name": "nano-01", "data": {}})()]
+        current_stage = StateStage.Prepare
+
+    state = FakeState()
+    for _ in range(2):
+        with pytest.raises(hostdata.HostDataError) as err:
+            hostdata.check_state(state)
+        assert str(err.value) == "1 host: 1 host data problem; no operation ran\na problem"
+    assert len(calls) == 1
+
+
+GROUP_DATA_SYNTAX = 'ollama_models = ["qwen3:4b"\nollama_keep_alive = "10m"\n'
+
+
+@pytest.fixture
+def broken_group_data(tmp_path, boards):
+    write_inventory(tmp_path / "inventory.py", boards.port, {"nano-01": {}})
+    (tmp_path / "group_data").mkdir()
+    (tmp_path / "group_data" / "all.py").write_text(GROUP_DATA_SYNTAX)
+    return tmp_path
+
+
+def _syntax_line(where: Path) -> str:
+    try:
+        compile(GROUP_DATA_SYNTAX, "all.py", "exec")
+    except SyntaxError as exc:
+        return f"{where / 'group_data' / 'all.py'}, line 1: SyntaxError: {exc.msg}"
+    raise AssertionError("the group data compiles")
+
+
+def test_a_syntax_error_in_group_data_is_one_line_in_every_pyinfra_run(broken_group_data, boards):
+    before = boards.accepted
+    line = _syntax_line(broken_group_data)
+    runs = [run_elsewhere(broken_group_data, "inventory.py", "jetson_ollama.deploys.full", "-y"),
+            subprocess.run([str(PYINFRA), str(broken_group_data / "inventory.py"), "deploys/full.py", "-y"], cwd=REPO,
+                           capture_output=True, text=True, timeout=120)]
+    for run in runs:
+        output = run.stdout + run.stderr
+        assert run.returncode != 0
+        assert f"--> pyinfra error: {line}\n" in output
+        assert "Traceback" not in output and "internal exception" not in output
+    assert boards.accepted == before
+
+
+def test_a_syntax_error_in_group_data_is_one_line_in_check(broken_group_data, capsys):
+    assert main(["check", str(broken_group_data / "inventory.py")]) == 2
+    assert capsys.readouterr().err == f"jetson-ollama check: {_syntax_line(broken_group_data)}\n"
