@@ -35,7 +35,7 @@ from .facts.ollama import OllamaVersion, PortListener
 from .facts.tuning import PowerModes, SwapFile
 from .images import (BuildNames, ImagePlan, NoImage, compatible_with, l4t_from_tag, prebuilt_images, resolve_image,
                      reusable_image)
-from .links import detect_dead_links, interrupted_runs_fail
+from .links import detect_dead_links, interrupted_runs_fail, lost_link
 from .naming import BoardInputs, NoNaming, ambiguous_day, known_commit, naming, rule_at
 from .native import NativeRelease, NoBundle, release_for
 from .operations.tuning import check_data_root, check_swapfile, mode_named
@@ -188,6 +188,8 @@ def plan_for(host) -> BoardPlan:
         else:
             busy = board_lock.hold(host)  # one run at a time: before any fact, so before any change
             plan = BoardPlan(settings=cfg, refusal=busy) if busy else make_plan(host, cfg)
+            if lost := lost_link(host.name):  # its facts were not read: what the plan made of them is not the board
+                plan = BoardPlan(settings=cfg, refusal=lost, refused_once=True)  # said once, the host failed already
         _plans[host.name] = plan
         for warning in plan.warnings:
             logger.warning(f"{host.name}: {warning}")
