@@ -193,7 +193,7 @@ def plan_for(host) -> BoardPlan:
         _plans[host.name] = plan
         for warning in plan.warnings:
             logger.warning(f"{host.name}: {warning}")
-        for section, key, value in plan.pins:
+        for section, key, value in plan.pins if plan.refusal is None else ():  # a refused board changes nothing
             pins.record(plan.settings, section, key, value)
     return _plans[host.name]
 
