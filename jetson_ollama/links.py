@@ -71,8 +71,8 @@ def _reason(transport, exc: BaseException | None) -> str:
     cause = getattr(transport, "saved_exception", None) or exc
     while isinstance(cause, SSHException) and isinstance(cause.__cause__, (OSError, EOFError)):
         cause = cause.__cause__
-    if cause is None or isinstance(cause, EOFError):
-        return "the board closed the connection"
+    if cause is None or isinstance(cause, EOFError):  # paramiko's end of stream: a close, or a write that failed
+        return "the SSH connection ended (the board was cut off, rebooted or closed it)"
     if isinstance(cause, OSError) and cause.strerror:
         return cause.strerror[0].lower() + cause.strerror[1:]
     return str(cause) or type(cause).__name__
