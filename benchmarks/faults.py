@@ -239,7 +239,10 @@ def two_runs_at_once(board: Board) -> tuple[str, bool, int, str]:
         if first.poll() is None:
             first.kill()
             first.wait()
-    said = [line.strip() for line in second["stderr"].splitlines() if "board busy:" in line]
+    # the refusal's line (`jetson-ollama refused board1: board busy: held by ...`; the plan's narration of it
+    # while the run is prepared, `board1: refused before any change: ...`, is not counted)
+    said = [line.strip() for line in second["stderr"].splitlines()
+            if "board busy:" in line and "jetson-ollama refused" in line]
     changed = second["totals"].get("success", 0)
     env = board.container()
     ok = held and bool(second["failed_hosts"]) and len(said) == 1 and changed == 0 and first.returncode == 0 \
@@ -259,11 +262,13 @@ def refused_with_one_line(needle: str, *extra: str, check: Callable[[Board], boo
         said = [line.strip() for line in run["stderr"].splitlines() if needle in line]
         changed = run["totals"].get("success", 0) if refused else 0
         unchanged = board.container() == before and check(board)
-        traceback = "Traceback (most recent call last)" in run["stderr"]
+        # a traceback, or pyinfra's own report of an exception it did not expect, is not one line
+        traceback = any(text in run["stderr"] for text in ("Traceback (most recent call last)",
+                                                           "consider submitting a bug report"))
         ok = refused and unchanged and changed == 0 and len(said) == 1 and not traceback
         outcome = ("refused, board untouched" if ok else
                    "NOT refused cleanly" if not (refused and unchanged) else
-                   f"refused, {len(said)} lines{', a traceback' if traceback else ''}")
+                   "refused, as an exception" if traceback else f"refused, {len(said)} lines")
         shown = said[0] if said else last_line(run["stderr"])
         if last_line(run["stderr"]) != shown:  # where the message does not end the output, its end too
             shown = f"{shown} ... {last_line(run['stderr'])}"
