@@ -21,6 +21,7 @@ from pyinfra.api import OperationError
 from pyinfra.facts.server import Arch, KernelVersion
 
 from . import board_lock, catalog, lock, pins
+from .bundle import BundleError
 from .cache import Cache, CacheUnavailable, cache_of, is_cache_host
 from .config import ConfigError, Settings, ollama_environment, settings
 from .config import settings as default_settings
@@ -30,14 +31,14 @@ from .facts.docker import DockerDaemonJson, DockerState
 from .facts.jetson import CudaToolkit, DefaultTarget, DiskFree, Memory, NvidiaSmi, TegraRelease, UbuntuRelease
 from .facts.models import OllamaBlobs, OllamaManifests, OllamaModels
 from .facts.network import LanAddresses
-from .facts.native import OllamaService
+from .facts.native import OllamaService, ReleaseChecksums
 from .facts.ollama import OllamaVersion, PortListener
 from .facts.tuning import PowerModes, SwapFile
 from .images import (BuildNames, ImagePlan, NoImage, compatible_with, l4t_from_tag, prebuilt_images, resolve_image,
                      reusable_image)
-from .links import detect_dead_links, interrupted_runs_fail
+from .links import detect_dead_links, interrupted_runs_fail, lost_link
 from .naming import BoardInputs, NoNaming, ambiguous_day, known_commit, naming, rule_at
-from .native import NativeRelease, NoBundle, release_for
+from .native import PIN_SECTION, NativeRelease, NoBundle, release_for
 from .operations.tuning import check_data_root, check_swapfile, mode_named
 from .releases import ReleaseInfo, UnknownRelease, release_info
 from .sources import Source, Upstream, source_for
@@ -72,6 +73,10 @@ class NativeRuntime:
 
     release: NativeRelease
     environment: dict[str, str]
+    # {archive: "sha256:<hex>"}: each archive's pin in models.lock, or the release's sha256sum.txt for one
+    # not pinned yet (pinned by plan_for: trust on first use)
+    archives: dict[str, str] = field(default_factory=dict)
+    files: dict | None = None  # {archive: file} from the source (a bundle); None: the board downloads them
     kind = "native"
     image = None
 
@@ -188,10 +193,12 @@ def plan_for(host) -> BoardPlan:
         else:
             busy = board_lock.hold(host)  # one run at a time: before any fact, so before any change
             plan = BoardPlan(settings=cfg, refusal=busy) if busy else make_plan(host, cfg)
+            if lost := lost_link(host.name):  # its facts were not read: what the plan made of them is not the board
+                plan = BoardPlan(settings=cfg, refusal=lost, refused_once=True)  # said once, the host failed already
         _plans[host.name] = plan
         for warning in plan.warnings:
             logger.warning(f"{host.name}: {warning}")
-        for section, key, value in plan.pins:
+        for section, key, value in plan.pins if plan.refusal is None else ():  # a refused board changes nothing
             pins.record(plan.settings, section, key, value)
     return _plans[host.name]
 
@@ -308,6 +315,12 @@ def make_plan(board: Any, cfg: Settings, cache: Cache | None | CacheUnavailable 
         plan.ollama_version = native.version
         if cfg.jetson_bundle and (problem := plan.source.problem(plan)):
             return _refuse(plan, problem)
+        try:  # every archive's sha256 known, and (offline) in the bundle, before anything is installed
+            archives = _native_archives(board, plan, native)
+            files = plan.source.native_files(native, archives)
+        except (lock.LockError, BundleError) as exc:
+            return _refuse(plan, str(exc))
+        plan.runtime = NativeRuntime(native, environment, archives, files)
     else:
         plan.local_images = list(board.get_fact(DockerImages))
         images = [img["ref"] for img in plan.local_images]
@@ -424,6 +437,33 @@ def _model_verdicts(board: Any, plan: BoardPlan) -> list[ModelVerdict]:
                                  + ": fetched again")
         verdicts.append(_with(verdict, entry=entry, lock_action=action, damaged=broken))
     return verdicts
+
+
+def _native_archives(board: Any, plan: BoardPlan, release: NativeRelease) -> dict[str, str]:
+    """{archive: "sha256:<hex>"} of the native release: the pins of models.lock's `ollama-native` section,
+    and for an archive not pinned yet the digest the release's sha256sum.txt gives (read from the board,
+    which downloads the archives; only when some archive is not pinned), added to `plan.pins` (trust on
+    first use; later runs check the pin). Raises lock.LockError (one line) when an archive is neither."""
+    lock_file = plan.settings.ollama_lock_file
+    pinned = lock.load_pins(lock_file).get(PIN_SECTION, {})
+    keys = {archive: release.pin_key(archive) for archive in release.archives}
+    published: dict[str, str] = {}
+    if any(key not in pinned for key in keys.values()):
+        published = board.get_fact(ReleaseChecksums, url=release.checksums_url)
+    found, first_use, missing = {}, [], []
+    for archive, key in keys.items():
+        if key in pinned:
+            found[archive] = pinned[key]
+        elif archive in published:
+            found[archive] = published[archive]
+            first_use.append((PIN_SECTION, key, published[archive]))
+        else:
+            missing.append(archive)
+    if missing:  # nothing pinned for a release that cannot be installed
+        raise lock.LockError(f"no sha256 for {', '.join(missing)}: not pinned in {lock_file} ({PIN_SECTION}) and "
+                             f"not in {release.checksums_url}")
+    plan.pins.extend(first_use)
+    return found
 
 
 def _model_disk_problem(board: Any, plan: BoardPlan) -> str | None:

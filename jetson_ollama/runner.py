@@ -35,6 +35,7 @@ from pyinfra_cli.exceptions import UnexpectedExternalError
 from pyinfra_cli.inventory import make_inventory
 from pyinfra_cli.util import PYTHON_CODES, exec_file, json_encode
 
+from .links import lost_link
 from .plan import reset_plans
 from .remote import InventoryHost
 
@@ -56,7 +57,7 @@ class HostResult:
 
     ok: bool
     connected: bool
-    error: str | None = None  # the first failure's last stderr line, or the connection error
+    error: str | None = None  # the first failure's last stderr line, the connection error, or the lost link
     changed: int = 0          # operations that changed something
     ops: int = 0              # operations run on the host (failed ones included)
 
@@ -168,6 +169,8 @@ def _host_result(state: State, order: list[str], host, connect_error: str | None
             names = ", ".join(sorted(state.get_op_meta(op_hash).names)) or "an operation"
             error = _one_line(lines[-1]) if lines else f"{names} failed"
     failed = host in state.failed_hosts or run_error is not None  # an aborted run finished no host
+    if lost := lost_link(host.name):  # why its commands failed: its link is gone
+        error = lost
     if failed and error is None:
         error = run_error or "failed"
     return HostResult(ok=not failed and error is None, connected=True, error=error, changed=changed, ops=ops)

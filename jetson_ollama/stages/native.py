@@ -21,37 +21,10 @@ from pyinfra.facts.server import Which
 from pyinfra.operations import apt, files, server, systemd
 from pyinfra.operations.util import any_changed
 
-from .. import lock
-from ..bundle import BundleError
-from ..facts.native import ReleaseChecksums
-from ..native import (DROPIN_PATH, GPU_GROUPS, GROUP, HOME, PIN_SECTION, PREFIX, SERVICE, UNIT_PATH, USER,
-                      NativeRelease, dropin_text, unit_text)
+from ..native import DROPIN_PATH, GPU_GROUPS, GROUP, HOME, PREFIX, SERVICE, UNIT_PATH, USER, dropin_text, unit_text
 from ..operations import native as native_ops
 from ..operations import ollama, rollback
-from ..operations.board import refused
-from ..plan import BoardPlan
-
-
-def pinned_archives(release: NativeRelease, lock_file: str, checksums: dict[str, str] | None) -> dict[str, str]:
-    """{archive: "sha256:<hex>"} of the release: the pins of models.lock's `ollama-native` section, and
-    for an archive not pinned yet the digest `checksums` (the release's sha256sum.txt) gives, which is
-    pinned now (trust on first use; later runs check the pin). Raises lock.LockError (one line) when an
-    archive is neither pinned nor in `checksums`; `checksums` None means not read yet."""
-    pins = lock.load_pins(lock_file).get(PIN_SECTION, {})
-    found, missing = {}, []
-    for archive in release.archives:
-        key = release.pin_key(archive)
-        if key in pins:
-            found[archive] = pins[key]
-        elif checksums and archive in checksums:
-            lock.pin(lock_file, PIN_SECTION, key, checksums[archive])
-            found[archive] = checksums[archive]
-        else:
-            missing.append(archive)
-    if missing:
-        raise lock.LockError(f"no sha256 for {', '.join(missing)}: not pinned in {lock_file} ({PIN_SECTION}) and "
-                             f"not in {release.checksums_url}")
-    return found
+from ..plan import BoardPlan, NativeRuntime
 
 
 def wait_for_api(url: str, timeout: float) -> StringCommand:
@@ -67,18 +40,11 @@ def wait_for_api(url: str, timeout: float) -> StringCommand:
 
 def native_service(plan: BoardPlan, url: str) -> None:
     """The native runtime's operations for one board whose API answers at `url` (stages/service.py)."""
-    cfg, release = plan.settings, plan.native
-    if release is None:  # the container runtime: stages/service.py serves it
+    cfg, runtime = plan.settings, plan.runtime
+    if not isinstance(runtime, NativeRuntime):  # the container runtime: stages/service.py serves it
         return
-    try:
-        archives = pinned_archives(release, cfg.ollama_lock_file, None)
-    except lock.LockError:  # some archive is not pinned yet: the release's own list, read once
-        try:
-            archives = pinned_archives(release, cfg.ollama_lock_file,
-                                       host.get_fact(ReleaseChecksums, url=release.checksums_url))
-        except lock.LockError as exc:
-            refused(name="Pin the Ollama release", reason=str(exc))
-            return
+    # the plan pinned every archive and, offline, found each in the bundle (its refusals came first)
+    release, archives, sources = runtime.release, runtime.archives, runtime.files
 
     if release.needs_zstd and not host.get_fact(Which, command="zstd"):
         apt.packages(name="zstd (Ollama's .tar.zst archives)", packages=["zstd"], update=True)
@@ -88,11 +54,6 @@ def native_service(plan: BoardPlan, url: str) -> None:
                 groups=list(GPU_GROUPS), home=HOME, shell="/bin/false")
     native_ops.store_owned(name=f"Model store {cfg.ollama_models_dir} owned by {USER}", path=cfg.ollama_models_dir,
                            user=USER, group=GROUP)
-    try:  # offline: the archives come from the bundle, checked against the same pins
-        sources = plan.source.native_files(release, archives)
-    except BundleError as exc:
-        refused(name="Ollama release from the bundle", reason=str(exc))
-        return
     binary = native_ops.installed(name=f"Ollama {release.version} release ({', '.join(archives)})",
                                   version=release.version, archives=archives, url=release.url, prefix=PREFIX,
                                   sources=sources)

@@ -22,8 +22,10 @@ from jetson_ollama import lock, native, plan
 from jetson_ollama.config import ConfigError, ollama_environment, settings
 from jetson_ollama.facts.native import NativeInstall, OllamaService, StoreOwnership
 from jetson_ollama.operations import native as native_ops
-from jetson_ollama.stages.native import pinned_archives, wait_for_api
+from jetson_ollama.stages.native import wait_for_api
 from jetson_sim.upstream import github_releases
+
+from .test_bundle import TAG, bundle_cli, site, upstream  # noqa: F401 - site, upstream: fixtures
 
 DIGEST_A, DIGEST_B = "sha256:" + "a" * 64, "sha256:" + "b" * 64
 
@@ -123,26 +125,6 @@ def test_drop_in_reads_back_through_systemd(tmp_path):
     assert "Invalid" not in shown.stderr and "Failed" not in shown.stderr, shown.stderr
 
 
-# ---------------------------------------------------------------- pins in models.lock
-
-def test_first_download_pins_the_release_checksums_then_the_pin_rules(tmp_path):
-    lock_file = tmp_path / "models.lock"
-    release = native.release_for("0.6.8", "http://github.com:11600/r", "6.2")
-    published = {"ollama-linux-arm64.tgz": DIGEST_A, "ollama-linux-arm64-jetpack6.tgz": DIGEST_B,
-                 "ollama-linux-arm64-jetpack5.tgz": "sha256:" + "c" * 64}
-    with pytest.raises(lock.LockError, match="no sha256 for ollama-linux-arm64.tgz, ollama-linux-arm64-jetpack6.tgz"):
-        pinned_archives(release, str(lock_file), None)
-    assert not lock_file.exists()
-    assert pinned_archives(release, str(lock_file), published) == {
-        "ollama-linux-arm64.tgz": DIGEST_A, "ollama-linux-arm64-jetpack6.tgz": DIGEST_B}
-    assert lock.load_pins(lock_file) == {"ollama-native": {"v0.6.8/ollama-linux-arm64.tgz": DIGEST_A,
-                                                           "v0.6.8/ollama-linux-arm64-jetpack6.tgz": DIGEST_B}}
-    # later runs: the pin, whatever the release says now (a changed sha256sum.txt changes nothing)
-    changed = {name: "sha256:" + "d" * 64 for name in published}
-    assert pinned_archives(release, str(lock_file), changed)["ollama-linux-arm64.tgz"] == DIGEST_A
-    assert pinned_archives(release, str(lock_file), None)["ollama-linux-arm64-jetpack6.tgz"] == DIGEST_B
-
-
 # ---------------------------------------------------------------- the plan
 
 class Board:
@@ -160,6 +142,9 @@ NANO_TEGRA = {"l4t": "36.4.3", "major": 36}
 REGISTRY_MANIFEST = json.loads((Path(__file__).parent / "facts" / "models.RegistryManifest" / "fetched.json")
                                .read_text())["fact"]
 LISTENER = [{"address": "127.0.0.1", "port": 11434, "process": "ollama"}]
+# the release's sha256sum.txt, as the board reads it (the ReleaseChecksums fact)
+PUBLISHED = {"ollama-linux-arm64.tgz": DIGEST_A, "ollama-linux-arm64-jetpack6.tgz": DIGEST_B,
+             "ollama-linux-arm64-jetpack5.tgz": "sha256:" + "c" * 64}
 
 
 def board_facts(**changes) -> dict:
@@ -168,7 +153,7 @@ def board_facts(**changes) -> dict:
         "DefaultTarget": "multi-user.target", "DockerState": {}, "OllamaContainer": {}, "OllamaService": {},
         "PortListener": [], "DockerImages": [], "JetsonContainersCheckout": {}, "DiskFree": 100_000,
         "LanAddresses": [], "PowerModes": {"modes": []}, "SwapFile": {}, "OllamaModels": {}, "OllamaManifests": {},
-        "RegistryManifest": REGISTRY_MANIFEST,
+        "RegistryManifest": REGISTRY_MANIFEST, "ReleaseChecksums": PUBLISHED,
     }
     return {**facts, **changes}
 
@@ -206,10 +191,56 @@ def test_port_held_by_our_other_runtime_is_allowed_and_a_foreign_one_refused(hol
 def test_native_plan_on_thor_and_a_release_too_old_for_the_models():
     thor = make_plan(board_facts(TegraRelease={"l4t": "38.2", "major": 38}))
     assert thor.refusal.startswith("Ollama 0.6.8 has no GPU runner for JetPack 7.0")
-    thor = make_plan(board_facts(TegraRelease={"l4t": "38.2", "major": 38}), ollama_native_version="0.14.0")
+    thor = make_plan(board_facts(TegraRelease={"l4t": "38.2", "major": 38},
+                                 ReleaseChecksums={"ollama-linux-arm64.tar.zst": DIGEST_A}),
+                     ollama_native_version="0.14.0")
     assert thor.refusal is None and thor.native.archives == ("ollama-linux-arm64.tar.zst",)
     old = make_plan(board_facts(), ollama_models=["qwen3:0.6b"], ollama_native_version="0.5.7")
     assert old.refusal == "the model set needs Ollama 0.6.6 or newer, ollama_native_version is 0.5.7"
+
+
+def test_the_plan_pins_the_release_checksums_on_first_use_then_the_pin_rules(tmp_path):
+    lock_file = str(tmp_path / "models.lock")
+    first = make_plan(board_facts(), ollama_lock_file=lock_file)
+    assert first.refusal is None, first.refusal
+    assert first.runtime.archives == {"ollama-linux-arm64.tgz": DIGEST_A, "ollama-linux-arm64-jetpack6.tgz": DIGEST_B}
+    assert first.runtime.files is None  # the board downloads them
+    assert first.pins == [("ollama-native", "v0.6.8/ollama-linux-arm64.tgz", DIGEST_A),
+                          ("ollama-native", "v0.6.8/ollama-linux-arm64-jetpack6.tgz", DIGEST_B)]
+    for section, key, value in first.pins:  # what plan_for does with them
+        lock.pin(lock_file, section, key, value)
+    # later runs: the pin, whatever the release says now; the board's sha256sum.txt is not read
+    changed = {name: "sha256:" + "d" * 64 for name in PUBLISHED}
+    later = make_plan(board_facts(ReleaseChecksums=changed), ollama_lock_file=lock_file)
+    assert later.refusal is None and later.pins == [] and later.runtime.archives == first.runtime.archives
+
+
+def test_a_release_whose_sha256_is_known_nowhere_is_refused_by_the_plan(tmp_path):
+    made = make_plan(board_facts(ReleaseChecksums={}), ollama_lock_file=str(tmp_path / "models.lock"))
+    assert made.refusal == (f"no sha256 for ollama-linux-arm64.tgz, ollama-linux-arm64-jetpack6.tgz: not pinned in "
+                            f"{tmp_path / 'models.lock'} (ollama-native) and not in "
+                            "https://github.com/ollama/ollama/releases/download/v0.6.8/sha256sum.txt")
+    assert made.pins == [] and not (tmp_path / "models.lock").exists()
+    half = make_plan(board_facts(ReleaseChecksums={"ollama-linux-arm64.tgz": DIGEST_A}),
+                     ollama_lock_file=str(tmp_path / "models.lock"))
+    assert half.refusal.startswith("no sha256 for ollama-linux-arm64-jetpack6.tgz: ") and half.pins == []
+
+
+@pytest.fixture
+def container_bundle(site, upstream):  # noqa: F811 - the fixtures
+    """A bundle of an image and a model, for container boards: no native release in it."""
+    made = bundle_cli(site, upstream, "--l4t", "36.4.3", "--models", TAG)
+    assert made.returncode == 0, made.stderr
+    return site / "site.tar"
+
+
+def test_a_bundle_without_the_native_release_is_refused_by_the_plan(container_bundle, tmp_path):
+    made = container_bundle
+    lock_file = str(tmp_path / "models.lock")
+    for archive, digest in (("ollama-linux-arm64.tgz", DIGEST_A), ("ollama-linux-arm64-jetpack6.tgz", DIGEST_B)):
+        lock.pin(lock_file, "ollama-native", f"v0.6.8/{archive}", digest)  # as a bundle's models.lock pins them
+    refused = make_plan(board_facts(ReleaseChecksums={}), ollama_lock_file=lock_file, jetson_bundle=str(made))
+    assert refused.refusal == f"the bundle {made} has no native Ollama 0.6.8 ollama-linux-arm64.tgz"
 
 
 # ---------------------------------------------------------------- native.installed, run for real

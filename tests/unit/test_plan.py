@@ -150,10 +150,14 @@ def test_the_fleet_cache_is_a_source_that_needs_a_checkout_only_to_build():
     assert not Bundle("/srv/site.tar").needs_checkout and not Upstream("https://registry.ollama.ai").copies_files
 
 
+NATIVE_SUMS = {"ollama-linux-arm64.tgz": "sha256:" + "a" * 64, "ollama-linux-arm64-jetpack6.tgz": "sha256:" + "b" * 64}
+
+
 def test_native_runtime_and_the_api_address_are_in_the_plan(lock_file):
     made = make({"jetson_runtime": "native", "ollama_models": ["qwen2.5:0.5b"], "ollama_host": "127.0.0.1:11500"},
-                DockerState={})
+                DockerState={}, ReleaseChecksums=NATIVE_SUMS)
     assert made.refusal is None, made.refusal
+    assert made.runtime.archives == NATIVE_SUMS  # what the service stage installs, each checked against its digest
     assert made.image is None and made.native.version == made.ollama_version == made.runtime.ollama_version
     assert (made.api_url, made.api_port) == ("http://127.0.0.1:11500", 11500)
     assert made.describe().startswith("L4T 36.4.3 (JetPack 6.2") and "native Ollama" in made.describe()
@@ -209,3 +213,18 @@ def test_full_verification_asks_for_every_blob_to_be_hashed(lock_file):
     data = {"ollama_models": ["qwen2.5:7b"], "ollama_verify_models": "full", "ollama_context_length": 4096}
     make(data, OllamaBlobs=lambda **kwargs: asked.append(kwargs) or {})
     assert asked and all(kwargs["full"] for kwargs in asked)
+
+
+def test_the_native_release_is_read_once_pinned_and_then_not_read_again(lock_file):
+    data = {"jetson_runtime": "native", "ollama_models": ["qwen2.5:0.5b"]}
+    first = Board(data, DockerState={}, ReleaseChecksums=NATIVE_SUMS)
+    made = plan.make_plan(first, settings(data))
+    assert made.refusal is None and "ReleaseChecksums" in first.asked
+    for section, key, value in made.pins:  # as plan_for writes them
+        lock.pin(lock_file, section, key, value)
+    later = Board(data, DockerState={}, ReleaseChecksums={})  # the release's list is gone: the pins suffice
+    again = plan.make_plan(later, settings(data))
+    assert again.refusal is None and again.runtime.archives == NATIVE_SUMS and "ReleaseChecksums" not in later.asked
+    unknown = make({**data, "ollama_native_version": "0.6.9"}, DockerState={})  # nothing pinned, nothing published
+    assert unknown.refusal.startswith("no sha256 for ollama-linux-arm64.tgz, ollama-linux-arm64-jetpack6.tgz: not "
+                                      "pinned in models.lock (ollama-native)")
