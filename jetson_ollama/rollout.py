@@ -1,10 +1,10 @@
 """Fleet rollouts: a deploy taken to the boards of an inventory in waves, each wave health-gated.
 
-    python -m jetson_ollama rollout inventories/lab.py deploys/full.py --waves 1,25%,100% --max-fail 10% --soak 60
+    jetson-ollama rollout inventories/lab.py deploys/full.py --waves 1,25%,100% --max-fail 10% --soak 60
 
 Per wave: the deploy runs on the wave's boards (plus the cache hosts) with `jetson_rollout_keep_previous`
 set, so each board keeps its previous Ollama container; after `--soak` seconds the gate deploy
-(`deploys/gate.py`) checks every board of the wave that connected, restores the previous container
+(`jetson_ollama.deploys.gate`, `--gate`) checks every board of the wave that connected, restores the previous container
 where the check fails and drops it where it passes. A board is ok when both its deploy and its gate
 are. More failures in a wave than `--max-fail` allows stops the rollout: later waves are untouched.
 
@@ -13,7 +13,9 @@ first wave count says). Cache hosts (a host whose name is its own `jetson_cache_
 they are in no wave, but in every deploy run (their deploy is idempotent infrastructure), never gated.
 
 The state of the rollout is kept on the controller (`.jetson-ollama/rollout-<inventory stem>.json`),
-written after every wave. A board's release is a hash of the deploy files and the board's
+written after every wave. A deploy is a file or the package's deploy by name (`jetson_ollama.deploys.full`:
+a project made by `jetson-ollama init` has no deploy files). A board's release is a hash of the deploys (a
+file's bytes; a deploy by name, the package's version and its module) and the board's
 `jetson_*`/`ollama_*` data; a re-run skips the boards that are ok at the same release, retries the
 others and continues with the first unfinished wave. `--recheck` converges and gates every board again.
 The release does not cover the library's code: after upgrading jetson-ollama, re-run with `--recheck`.
@@ -37,6 +39,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, Protocol
 
+from . import deploy_refs
 from .cache import is_cache_host
 from .cli import one_line_errors
 from .hostdata import check_inventory, summary
@@ -44,7 +47,7 @@ from .remote import InventoryHost
 
 KEEP_PREVIOUS = {"jetson_rollout_keep_previous": True}  # host data of the deploy runs
 STATE_DIR = ".jetson-ollama"
-DEFAULT_GATE = "deploys/gate.py"
+DEFAULT_GATE = "jetson_ollama.deploys.gate"  # the package's own: runs from any directory
 RELEASE_PREFIXES = ("jetson_", "ollama_")
 COLUMNS = ("board", "wave", "result", "release", "image/version", "models")
 
@@ -198,15 +201,15 @@ def plan_rollout(hosts: Sequence[InventoryHost], options: Options) -> Plan:
     if problems := check_inventory((host.name, host.data) for host in hosts):
         raise ValueError("\n".join([summary(problems, len(hosts)), *problems]))
     if not options.deploys:
-        raise ValueError("name at least one deploy file")
+        raise ValueError("name at least one deploy (a file, or jetson_ollama.deploys.full)")
     for path in [*options.deploys, options.gate]:
-        if not Path(path).is_file():
-            raise ValueError(f"no deploy file {path}" + (" (--gate PATH)" if path == options.gate else ""))
+        if problem := deploy_refs.problem(path):
+            raise ValueError(problem + (" (--gate)" if path == options.gate else ""))
     if not 0 <= options.soak < math.inf:
         raise ValueError(f"--soak {options.soak:g}: seconds, 0 or more")
     parse_limit(options.max_fail, 1)
     waves = board_waves(hosts, options.waves, options.canary)
-    contents = [Path(path).read_bytes() for path in options.deploys]
+    contents = [deploy_refs.source(path) for path in options.deploys]
     releases = {host.name: release_of(contents, host.data) for host in hosts if not is_cache_host(host)}
     state_path = Path(options.state) if options.state else default_state_path(options.inventory)
     return Plan(options, waves, [host.name for host in hosts if is_cache_host(host)], releases, state_path,
@@ -395,7 +398,8 @@ def add_command(commands: argparse._SubParsersAction) -> None:
                     "restores the previous Ollama container of a board that fails it. Too many failures "
                     "in a wave stop the rollout; a re-run resumes it.")
     parser.add_argument("inventory", help="pyinfra inventory file, e.g. inventories/lab.py")
-    parser.add_argument("deploys", nargs="+", metavar="DEPLOY", help="deploy files, e.g. deploys/full.py")
+    parser.add_argument("deploys", nargs="+", metavar="DEPLOY",
+                        help="deploys: files (deploys/full.py) or the package's by name (jetson_ollama.deploys.full)")
     parser.add_argument("--waves", default="100%", help="cumulative board counts or percentages, the last 100%% "
                                                         "(default: 100%%), e.g. 1,25%%,100%%")
     parser.add_argument("--max-fail", default="0", metavar="N|P%",
@@ -408,8 +412,8 @@ def add_command(commands: argparse._SubParsersAction) -> None:
                                                          f"{STATE_DIR}/rollout-<inventory stem>.json)")
     parser.add_argument("--recheck", action="store_true", help="converge and gate every board again, even "
                                                                 "those the state has ok at this release")
-    parser.add_argument("--gate", default=DEFAULT_GATE, metavar="PATH",
-                        help=f"the health gate deploy (default: {DEFAULT_GATE})")
+    parser.add_argument("--gate", default=DEFAULT_GATE, metavar="DEPLOY",
+                        help=f"the health gate deploy, a file or by name (default: {DEFAULT_GATE})")
 
     one_line_errors(parser, "jetson-ollama rollout")
     parser.set_defaults(run=run)

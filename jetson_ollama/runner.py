@@ -20,7 +20,9 @@ from __future__ import annotations
 import json
 import os
 import sys
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import gevent
@@ -35,6 +37,7 @@ from pyinfra_cli.exceptions import UnexpectedExternalError
 from pyinfra_cli.inventory import make_inventory
 from pyinfra_cli.util import PYTHON_CODES, exec_file, json_encode
 
+from . import deploy_refs
 from .links import lost_link
 from .plan import reset_plans
 from .remote import InventoryHost
@@ -231,8 +234,15 @@ def run_deploy(inventory_path: str, deploy_paths: list[str], limit: list[str], d
 
 
 def _run(state: State, config: Config, deploy_paths: list[str]) -> tuple[dict, str | None]:
-    """Connect, load the deploy files, run the operations; pyinfra's "No hosts remaining!" (every host
-    failed) ends the run early, as in the CLI. Answers the hosts' prepare errors and the run's error."""
+    """Connect, load the deploys, run the operations; pyinfra's "No hosts remaining!" (every host
+    failed) ends the run early, as in the CLI. Answers the hosts' prepare errors and the run's error.
+    A deploy by name (`jetson_ollama.deploys.full`) runs from a deploy file that calls it (deploy_refs)."""
+    with tempfile.TemporaryDirectory(prefix="jetson-ollama-deploys-") as directory:
+        files = [deploy_refs.as_file(ref, Path(directory)) for ref in deploy_paths]
+        return _run_files(state, config, files)
+
+
+def _run_files(state: State, config: Config, deploy_paths: list[str]) -> tuple[dict, str | None]:
     prepare_errors: dict = {}
     try:
         state.set_stage(StateStage.Connect)

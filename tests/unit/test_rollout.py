@@ -84,11 +84,13 @@ class StandIn:
         self.gate_problems = gate_problems or {}    # board -> the gate's problems
         self.unreachable = set(unreachable)
         self.calls: list[tuple[str, list[str], dict | None]] = []
+        self.paths: list[list[str]] = []            # the deploys of each call
         self.events = events if events is not None else []
         self.results: dict[str, dict] = {}          # as jetson_ollama.stages.gate.RESULTS
 
     def run_deploy(self, inventory_path, deploy_paths, limit, data=None, host_data=None):
-        kind = "gate" if deploy_paths == [GATE] else "deploy"
+        kind = "gate" if deploy_paths in ([GATE], [rollout.DEFAULT_GATE]) else "deploy"
+        self.paths.append(list(deploy_paths))
         self.calls.append((kind, list(limit), data))
         self.events.append((kind, list(limit)))
         answers = {}
@@ -358,7 +360,10 @@ def fake_inventory(site, monkeypatch):
     (["inv.py"], "the following arguments are required"),
     (["missing.py", "full.py"], "no inventory file missing.py"),
     (["inv.py", "nothing.py"], "no deploy file nothing.py"),
-    (["inv.py", "full.py", "--gate", "nogate.py"], "no deploy file nogate.py (--gate PATH)"),
+    (["inv.py", "full.py", "--gate", "nogate.py"], "no deploy file nogate.py (--gate)"),
+    (["inv.py", "jetson_ollama.deploys.fulll"], "no deploy jetson_ollama.deploys.fulll: jetson_ollama.deploys has no "
+                                                "deploy named fulll"),
+    (["inv.py", "jetson_olama.deploys.full"], "no deploy jetson_olama.deploys.full: cannot import jetson_olama"),
     (["inv.py", "full.py", "--waves", "1,50%"], "the last wave must be 100% or 2"),
     (["inv.py", "full.py", "--max-fail", "lots"], "--max-fail 'lots'"),
     (["inv.py", "full.py", "--soak", "-5"], "--soak -5"),
@@ -376,6 +381,30 @@ def test_bad_arguments_one_line_exit_2_before_connecting(fake_inventory, capsys,
     assert code == 2
     assert out == "" and len(err.strip().splitlines()) == 1 and words in err
     assert err.startswith("jetson-ollama rollout: ")
+
+
+def test_a_project_without_deploy_files_rolls_out_the_package_by_name(fake_inventory, monkeypatch, capsys):
+    """What `jetson-ollama init` makes has no deploys/ directory: the deploy and the default gate are the
+    package's, by name, and the release moves with the package's deploy module."""
+    from jetson_ollama import runner
+
+    stand_in = StandIn()
+    monkeypatch.setattr(runner, "run_deploy", stand_in.run_deploy)
+    monkeypatch.setattr(rollout, "gate_findings", lambda: stand_in.results)
+    monkeypatch.setattr(rollout, "_log_to_stderr", lambda: None)
+    assert main(["rollout", "inv.py", "jetson_ollama.deploys.full"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "2/2 boards ok in 1 wave"
+    assert stand_in.paths == [["jetson_ollama.deploys.full"], ["jetson_ollama.deploys.gate"]]
+
+
+def test_a_deploy_by_name_becomes_a_file_that_calls_it(tmp_path):
+    from jetson_ollama import deploy_refs
+
+    path = deploy_refs.as_file("jetson_ollama.deploys.gate", tmp_path)
+    assert Path(path).read_text() == "from jetson_ollama.deploys import gate\n\ngate()\n"
+    assert deploy_refs.as_file("deploys/full.py", tmp_path) == "deploys/full.py"
+    assert b"jetson_ollama.deploys.full" in deploy_refs.source("jetson_ollama.deploys.full")
+    assert deploy_refs.source("jetson_ollama.deploys.full") != deploy_refs.source("jetson_ollama.deploys.models")
 
 
 def test_the_report_command_is_still_there(site, capsys):

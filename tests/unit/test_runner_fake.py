@@ -170,6 +170,24 @@ def test_run_deploy_results_per_host(fleet):
     }
 
 
+def test_a_deploy_by_name_runs_as_its_file_does(fleet, monkeypatch):
+    """A deploy of a module by name (as `jetson_ollama.deploys.full`): the same operations, in the same order,
+    with the same results per host as the deploy file."""
+    Path("site_deploys.py").write_text("def converge():\n" + textwrap.indent(DEPLOY, "    "))
+    monkeypatch.syspath_prepend(str(Path.cwd()))
+
+    def per_host():  # the commands each host was asked, in order
+        asked = {name: [command for who, command in fleet["asked"] if who == name] for name in boards(1, 4)}
+        fleet["asked"].clear()
+        return asked
+
+    by_file = run_deploy("fleet.py", ["full.py"], boards(1, 4))
+    asked_by_file = per_host()
+    assert run_deploy("fleet.py", ["site_deploys.converge"], boards(1, 4)) == by_file
+    assert per_host() == asked_by_file
+    assert asked_by_file["@fake/b1"][-1] == "step-three"
+
+
 def test_run_deploy_contacts_only_the_limit(fleet):
     run_deploy("fleet.py", ["full.py"], boards(2, 5))
     assert sorted(fleet["connected"]) == boards(2, 5)
