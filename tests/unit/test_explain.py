@@ -41,7 +41,11 @@ class Board:
         self.facts = {
             "Arch": "aarch64", "TegraRelease": {"l4t": "36.4.3", "major": 36}, "Memory": {"mem_total_mb": 7620},
             "DefaultTarget": "multi-user.target", "DiskFree": 100_000, "RegistryManifest": MANIFEST,
-            "DockerState": {"installed": True, "running": True, "runtimes": ["nvidia", "runc"]}, **facts,
+            "DockerState": {"installed": True, "running": True, "runtimes": ["nvidia", "runc"]},
+            # the native release's sha256sum.txt, as the plan reads it for archives not pinned yet
+            "ReleaseChecksums": {"ollama-linux-arm64.tgz": "sha256:" + "a" * 64,
+                                 "ollama-linux-arm64-jetpack6.tgz": "sha256:" + "b" * 64},
+            **facts,
         }
 
     def get_fact(self, fact, **kwargs):
