@@ -34,7 +34,8 @@ LOG_DIR = "/var/log/jetson-ollama"  # where the logs of watched commands stay, o
 # What the loop reads from a command's log (its last 64 KiB on stdin, one short summary out), by kind;
 # POSIX awk (mawk on Ubuntu: no regex intervals).
 # docker pull / push / load without a TTY print one line per layer and state, `a1b2c3d4e5f6: Pull complete`,
-# and no bytes (docker/cli pkg/jsonmessage Display: "disable progressbar in non-terminal"): layers done of seen.
+# and no bytes (docker/cli pkg/jsonmessage Display skips progress bars off a terminal; read there, not pinned to
+# a commit here): layers done of those seen.
 _DOCKER = (
     "tr '\\r' '\\n' | awk '$1 ~ /^[0-9a-f]+:$/ && length($1) == 13 {seen[$1]=1}"
     " $1 ~ /^[0-9a-f]+:$/ && / (Pull complete|Already exists|Pushed|Layer already exists|Mounted from)/ {done[$1]=1}"

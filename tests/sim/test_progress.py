@@ -86,3 +86,25 @@ def test_a_slow_model_pull_shows_progress_and_no_silence_over_10_s(progress_flee
     assert any(f"[{board.name}] qwen2.5:0.5b pulled: " in line for _, line in run["lines"]), text[-3000:]
     gap, ended = longest_silence(run["lines"])
     assert gap <= 10, f"{gap:.1f} s without a line, until: {ended}"
+
+
+def test_an_image_build_shows_its_jetson_containers_stage_every_few_seconds(progress_fleet, sim_env):
+    from .conftest import board_host
+
+    board = next(iter(progress_fleet.boards.values()))
+    host = board_host(progress_fleet, board)
+    host.check_output("echo 2 > /etc/jetson-sim/build-stage-seconds")  # 8 dependency stages: 16 s and more
+    try:
+        run = timed_converge(progress_fleet, dict(sim_env, JETSON_SIM_HOST_DATA=json.dumps(
+            {"ollama_models": ["qwen2.5:0.5b"], "jetson_image_strategy": "build"})))
+    finally:
+        host.check_output("rm -f /etc/jetson-sim/build-stage-seconds")
+    text = "\n".join(line for _, line in run["lines"])
+    assert run["rc"] == 0, text[-3000:]
+    # jetson_containers/container.py build_container @16f7cf41: `[2/9] Building cuda (...)`
+    stages = [line for _, line in run["lines"]
+              if re.search(rf"\[{board.name}\] build ollama:\S+: \d+ s, \[\d/9\] Building \S+", line)]
+    assert len(stages) >= 2, text[-3000:]
+    assert any(re.search(rf"\[{board.name}\] build ollama:\S+: done in \d+ s$", line) for _, line in run["lines"])
+    gap, ended = longest_silence(run["lines"])
+    assert gap <= 10, f"{gap:.1f} s without a line, until: {ended}"
