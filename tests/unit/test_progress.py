@@ -217,3 +217,39 @@ def test_the_model_line_gives_bytes_of_the_whole_model_percent_rate_and_eta():
     progress.update("sha256:a", 4_700_000_000, 4_700_000_000)
     progress.set_status("verifying sha256 digest")
     assert progress.line() == "qwen2.5:7b  verifying sha256 digest  4.7/4.7 GB  100%"
+
+
+# ---- a release download through the watch loop, against the simulated GitHub releases paced
+
+
+def test_a_paced_release_download_shows_curls_bytes_every_5_s(tmp_path, monkeypatch):
+    import threading
+    from http.server import ThreadingHTTPServer
+
+    from jetson_ollama.operations import native
+    from jetson_sim.upstream import github_releases
+    from tests.unit.test_native import run_op
+
+    served = github_releases.Releases(versions=("0.6.8",))
+    served.pace = 15_000  # the 125779 bytes of ollama-linux-arm64.tgz in about 8 s
+    server = ThreadingHTTPServer(("127.0.0.1", 0), type("H", (github_releases.Handler,), {
+        "releases": served, "log_request": lambda *a, **k: None}))
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    monkeypatch.setattr(native, "STAGING", str(tmp_path / "staging"))
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/ollama/ollama/releases/download"
+        digest = served.listing()["0.6.8"]["ollama-linux-arm64.tgz"]["sha256"]
+        commands, _ = run_op(native.installed, {"native.NativeInstall": {"prefix=/usr/local": {}}}, version="0.6.8",
+                             archives={"ollama-linux-arm64.tgz": digest}, url=url)
+        download = next(command for command in commands if "curl -fSL" in command)
+        (tmp_path / "staging" / "0.6.8").mkdir(parents=True)
+        lines, proc = _timed(["sh", "-c", download])
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert proc.returncode == 0, proc.stderr.read()
+    texts = [text for _, text in lines[1:]]
+    first = r"download ollama-linux-arm64\.tgz: [56] s, \d+k?B of 122kB \(\d+%\), \d+k?B/s"
+    assert re.fullmatch(first, texts[0]), texts
+    assert re.fullmatch(r"download ollama-linux-arm64\.tgz: done in \d+ s", texts[-1]), texts
+    assert (tmp_path / "staging" / "0.6.8" / "ollama-linux-arm64.tgz").stat().st_size == 125779
