@@ -21,6 +21,7 @@ import shlex
 from typing import TYPE_CHECKING, Any
 
 from pyinfra.api import QuoteString, StringCommand
+from pyinfra.connectors.util import CommandOutput
 
 if TYPE_CHECKING:
     from pyinfra.api.arguments import ConnectorArguments
@@ -68,8 +69,13 @@ class ProgressCommand(StringCommand):
 
     def execute(self, state: State, host: Host, connector_arguments: ConnectorArguments) -> Any:
         connector_arguments.update(self.connector_arguments)
-        return host.run_shell_command(self, print_output=True, print_input=state.print_input,
-                                      **connector_arguments)
+        status, output = host.run_shell_command(self, print_output=True, print_input=state.print_input,
+                                                **connector_arguments)
+        if status is False and isinstance(output, CommandOutput):
+            # pyinfra prints a failed command's output again unless it printed it (-v): the errors only,
+            # not every progress line once more
+            output = CommandOutput([line for line in output if line.buffer_name == "stderr"])
+        return status, output
 
     def __eq__(self, other: object) -> bool:  # as the StringCommand of the same words, both ways round
         return isinstance(other, StringCommand) and repr(self) == repr(other)

@@ -53,6 +53,17 @@ def test_a_progress_command_prints_its_output_at_the_default_verbosity():
     assert plain.calls[0][1]["print_output"] is False  # every other command as before
 
 
+def test_a_failed_progress_command_leaves_only_its_errors_for_pyinfra_to_print_again():
+    from pyinfra.connectors.util import CommandOutput, OutputLine
+
+    class Failing(_Host):
+        def run_shell_command(self, command, **kwargs):
+            return False, CommandOutput([OutputLine("stdout", "m  pulling  1/4 GB"), OutputLine("stderr", "failed")])
+
+    status, output = ProgressCommand("python3 pull.py").execute(_State(), Failing(), {})
+    assert status is False and output.output_lines == ["failed"]
+
+
 def test_a_progress_command_compares_and_prints_as_its_string_command():
     words = ("docker pull", QuoteString("dustynv/ollama:r36.2.0"))
     progress, plain = ProgressCommand(*words), StringCommand(*words)
