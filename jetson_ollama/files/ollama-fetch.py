@@ -29,7 +29,9 @@ Files are 0644, new directories 0755, both owned by the models dir's owner when 
 at a time per models dir (a lock in MODELS_DIR/.ollama-fetch.lock); a killed run's temporary files are
 removed by the next one.
 
-stdout: progress lines, then as the last line one JSON object:
+stdout: every 4 s while blobs come, one line for the whole model (pyinfra prints it at its default
+verbosity: jetson_ollama/progress.py), ``qwen2.5:7b  fetching  1.2/4.7 GB  25%  21.3 MB/s  ETA 2 min 44 s``,
+``qwen2.5:7b fetched: 4.7 GB in 221.0 s (4 of 5 blobs)`` when a blob came, then as the last line one JSON object:
   {"model": "qwen2.5:0.5b", "manifest": "sha256:...", "fetched": ["sha256:..."], "present": ["sha256:..."],
    "bytes_fetched": N, "changed": true}     (changed: a blob fetched or the manifest written)
 --check fetches and writes nothing: it prints one line saying whether the models dir holds the model
@@ -60,13 +62,15 @@ import re
 import signal
 import socket
 import sys
+import threading
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
 
 READ_TIMEOUT = 30  # seconds without a byte (or a connection) before a transfer fails
-PROGRESS_EVERY = 2.0  # seconds between progress lines for one blob
+PROGRESS_EVERY = 4.0  # seconds between two progress lines: the longest silence while a fetch runs
+RATE_WINDOW = 15.0  # seconds the rate (and so the ETA) is averaged over
 CHUNK = 1 << 20
 MAX_MANIFEST = 4 << 20  # a manifest is a few hundred bytes: more is no manifest
 DEFAULT_HOST = "registry.ollama.ai"
@@ -110,6 +114,91 @@ def human(n: float, unit_of: float | None = None) -> str:
             unit, value = name, f"{n / size:.1f}"
             break
     return value if unit_of is not None else f"{value} {unit}"
+
+
+# ---------------------------------------------------------------- progress
+# One line every PROGRESS_EVERY seconds for the whole model. The same code as in ollama-pull.py
+# (tests/unit/test_progress.py compares them): each script is put on a board alone.
+
+
+def duration(seconds: float) -> str:
+    """``7 s``, ``2 min 05 s``, ``1 h 02 min``."""
+    whole = int(seconds + 0.5)
+    if whole < 60:
+        return f"{whole} s"
+    if whole < 3600:
+        return f"{whole // 60} min {whole % 60:02d} s"
+    return f"{whole // 3600} h {whole % 3600 // 60:02d} min"
+
+
+class Progress:
+    """How far one model's transfer is, over all its blobs, and its line:
+    ``qwen2.5:7b  pulling  1.2/4.7 GB  25%  21.3 MB/s  ETA 2 min 44 s`` (``no data for 12 s`` instead of
+    the rate when nothing came for two intervals). Thread-safe: the transfer updates, a Ticker prints."""
+
+    def __init__(self, model: str, status: str, every: float | None = None, clock=time.monotonic):
+        self.model, self.status, self.clock = model, status, clock
+        self.every = PROGRESS_EVERY if every is None else every
+        self.started = self.changed = clock()
+        self.printed: float | None = None
+        self.totals: dict = {}
+        self.completed: dict = {}
+        self.samples: list = []  # (time, bytes done), the last RATE_WINDOW seconds
+        self.lock = threading.Lock()
+
+    def update(self, digest: str, total: int, completed: int) -> None:
+        with self.lock:
+            now = self.clock()
+            before = sum(self.completed.values())
+            self.totals[digest], self.completed[digest] = total, min(completed, total)
+            done = sum(self.completed.values())
+            if done != before:
+                self.changed = now
+            self.samples = [s for s in self.samples if now - s[0] <= RATE_WINDOW] + [(now, done)]
+
+    def set_status(self, status: str) -> None:
+        with self.lock:
+            self.status, self.changed = status, self.clock()
+
+    def due(self) -> bool:
+        return self.clock() - (self.started if self.printed is None else self.printed) >= self.every
+
+    def line(self) -> str:
+        with self.lock:
+            now = self.clock()
+            self.printed = now
+            total, done = sum(self.totals.values()), sum(self.completed.values())
+            parts = [self.model, self.status]
+            if total:
+                parts += [f"{human(done, total)}/{human(total)}", f"{min(100, 100 * done // total)}%"]
+            if done < total:
+                first = next((s for s in self.samples if now - s[0] <= RATE_WINDOW), None)
+                span = now - first[0] if first else 0
+                rate = (done - first[1]) / span if first and span >= min(1.0, self.every) else 0
+                if now - self.changed >= 2 * self.every:
+                    parts.append(f"no data for {duration(now - self.changed)}")
+                elif rate > 0:
+                    parts += [f"{human(rate)}/s", f"ETA {duration((total - done) / rate)}"]
+            return "  ".join(parts)
+
+
+class Ticker(threading.Thread):
+    """Prints the Progress line whenever it is due, until stopped: the transfer never waits on a print,
+    and a stalled transfer still says so."""
+
+    def __init__(self, progress: Progress):
+        super().__init__(daemon=True)
+        self.progress, self.stopped = progress, threading.Event()
+
+    def run(self) -> None:
+        while not self.stopped.wait(min(1.0, self.progress.every)):
+            if self.progress.due():
+                print(self.progress.line(), flush=True)
+
+    def stop(self) -> None:
+        self.stopped.set()
+        if self.is_alive():
+            self.join()
 
 
 def parse_model(text: str) -> tuple[str, str, str]:
@@ -171,8 +260,9 @@ def open_url(url: str, model: str, headers: dict | None = None):
 
 
 def read_chunk(response, url: str, model: str, limit: int = CHUNK) -> bytes:
+    """Up to ``limit`` bytes, what has come (``read1``: a slow link still shows progress); b"" at the end."""
     try:
-        return response.read(limit)
+        return getattr(response, "read1", response.read)(limit)
     except (OSError, http.client.HTTPException) as err:  # a stall, a reset, a cut chunked stream
         raise Failed(f"fetch {model} failed: GET {url}: {reason_text(err)}") from None
 
@@ -286,17 +376,15 @@ def fetch_manifest(url: str, model: str) -> bytes:
     return raw
 
 
-def fetch_blob(store: Store, url: str, model: str, digest: str, size: int) -> None:
+def fetch_blob(store: Store, url: str, model: str, digest: str, size: int, progress: Progress) -> None:
     """Streams one blob into place, verified; Failed (3) when its bytes are not the manifest's."""
     final = store.blob(digest)
     prefix = os.path.basename(final) + "-fetch-"
     store.remove_stale(store.blobs, prefix)
-    short = digest[7:19]
     response = open_url(url, model)
 
     def chunks():
-        sha, got, last_print = hashlib.sha256(), 0, time.monotonic()
-        print(f"{model}  fetching {short}  0%  {human(0, size)}/{human(size)}", flush=True)
+        sha, got = hashlib.sha256(), 0
         while True:
             data = read_chunk(response, url, model)
             if not data:
@@ -307,10 +395,7 @@ def fetch_blob(store: Store, url: str, model: str, digest: str, size: int) -> No
                              f" expected {size} bytes", 3)
             sha.update(data)
             yield data
-            if time.monotonic() - last_print >= PROGRESS_EVERY:
-                last_print = time.monotonic()
-                print(f"{model}  fetching {short}  {100 * got // size}%  {human(got, size)}/{human(size)}",
-                      flush=True)
+            progress.update(digest, size, got)
         check_complete(response, url, model, got)
         if got != size or "sha256:" + sha.hexdigest() != digest:
             raise Failed(f"blob {digest} of {model} from {url}: got sha256:{sha.hexdigest()}, {got} bytes;"
@@ -366,19 +451,31 @@ def fetch(args, namespace: str, name: str, tag: str, expected_blobs: list[str]) 
     try:
         store.prepare()
         fetched, present, bytes_fetched = [], [], 0
-        for digest, size in blobs:
-            if store.has_blob(digest, size):
-                present.append(digest)
-                continue
-            url = blob_url.format(digest=digest, file=digest.replace(":", "-"))
-            fetch_blob(store, url, model, digest, size)
-            fetched.append(digest)
-            bytes_fetched += size
+        missing = [(digest, size) for digest, size in blobs if not store.has_blob(digest, size)]
+        progress = Progress(model, "fetching")
+        for digest, size in missing:
+            progress.update(digest, size, 0)  # the total is known from the start
+        ticker = Ticker(progress)
+        ticker.start()
+        try:
+            for digest, size in blobs:
+                if (digest, size) not in missing:
+                    present.append(digest)
+                    continue
+                url = blob_url.format(digest=digest, file=digest.replace(":", "-"))
+                fetch_blob(store, url, model, digest, size, progress)
+                fetched.append(digest)
+                bytes_fetched += size
+        finally:
+            ticker.stop()
         if fetched:
             fsync_dir(store.blobs)  # the blobs are durable before a manifest names them
         written = write_manifest(store, raw)
     except OSError as err:
         raise Failed(f"fetch {model} failed: cannot write {args.models_dir}: {err}") from None
+    if fetched:
+        print(f"{model} fetched: {human(bytes_fetched)} in {time.monotonic() - progress.started:.1f} s"
+              f" ({len(fetched)} of {len(blobs)} blobs)", flush=True)
     return {"model": model, "manifest": manifest_digest, "fetched": fetched, "present": present,
             "bytes_fetched": bytes_fetched, "changed": bool(fetched) or written}
 

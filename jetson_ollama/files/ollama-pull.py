@@ -6,6 +6,10 @@ pull's NDJSON stream: Ollama reports errors inside an HTTP 200 stream (docs/fact
         [--expect-blobs sha256:...,sha256:... --models-dir /opt/ollama/models]
     ollama-pull.py --url http://127.0.0.1:11434 --delete qwen2.5:7b
 
+stdout: every 4 s while a pull runs, one line for the whole model (pyinfra prints it at its default
+verbosity: jetson_ollama/progress.py), ``qwen2.5:7b  pulling  1.2/4.7 GB  25%  21.3 MB/s  ETA 2 min 44 s``,
+then ``qwen2.5:7b pulled: 4.7 GB in 221.0 s (5 blobs)``; errors are one line on stderr.
+
 Installed by jetson_ollama.operations.models to /usr/local/lib/jetson-ollama/ollama-pull.py.
 Stdlib only (the board has python3 and nothing else). Exit codes:
   0   pulled (and, with --expect-blobs, the store's manifest names exactly those blobs);
@@ -24,12 +28,14 @@ import json
 import os
 import socket
 import sys
+import threading
 import time
 import urllib.parse
 
 CONNECT_TIMEOUT = 5  # seconds to connect; a pull itself may take an hour
 READ_TIMEOUT = 300  # seconds without a byte from Ollama before giving up
-PROGRESS_EVERY = 2.0  # seconds between progress lines for one blob
+PROGRESS_EVERY = 4.0  # seconds between two progress lines: the longest silence while a pull runs
+RATE_WINDOW = 15.0  # seconds the rate (and so the ETA) is averaged over
 DEFAULT_HOST = "registry.ollama.ai"
 
 
@@ -54,6 +60,91 @@ def human(n: float, unit_of: float | None = None) -> str:
             unit, value = name, f"{n / size:.1f}"
             break
     return value if unit_of is not None else f"{value} {unit}"
+
+
+# ---------------------------------------------------------------- progress
+# One line every PROGRESS_EVERY seconds for the whole model. The same code as in ollama-fetch.py
+# (tests/unit/test_progress.py compares them): each script is put on a board alone.
+
+
+def duration(seconds: float) -> str:
+    """``7 s``, ``2 min 05 s``, ``1 h 02 min``."""
+    whole = int(seconds + 0.5)
+    if whole < 60:
+        return f"{whole} s"
+    if whole < 3600:
+        return f"{whole // 60} min {whole % 60:02d} s"
+    return f"{whole // 3600} h {whole % 3600 // 60:02d} min"
+
+
+class Progress:
+    """How far one model's transfer is, over all its blobs, and its line:
+    ``qwen2.5:7b  pulling  1.2/4.7 GB  25%  21.3 MB/s  ETA 2 min 44 s`` (``no data for 12 s`` instead of
+    the rate when nothing came for two intervals). Thread-safe: the transfer updates, a Ticker prints."""
+
+    def __init__(self, model: str, status: str, every: float | None = None, clock=time.monotonic):
+        self.model, self.status, self.clock = model, status, clock
+        self.every = PROGRESS_EVERY if every is None else every
+        self.started = self.changed = clock()
+        self.printed: float | None = None
+        self.totals: dict = {}
+        self.completed: dict = {}
+        self.samples: list = []  # (time, bytes done), the last RATE_WINDOW seconds
+        self.lock = threading.Lock()
+
+    def update(self, digest: str, total: int, completed: int) -> None:
+        with self.lock:
+            now = self.clock()
+            before = sum(self.completed.values())
+            self.totals[digest], self.completed[digest] = total, min(completed, total)
+            done = sum(self.completed.values())
+            if done != before:
+                self.changed = now
+            self.samples = [s for s in self.samples if now - s[0] <= RATE_WINDOW] + [(now, done)]
+
+    def set_status(self, status: str) -> None:
+        with self.lock:
+            self.status, self.changed = status, self.clock()
+
+    def due(self) -> bool:
+        return self.clock() - (self.started if self.printed is None else self.printed) >= self.every
+
+    def line(self) -> str:
+        with self.lock:
+            now = self.clock()
+            self.printed = now
+            total, done = sum(self.totals.values()), sum(self.completed.values())
+            parts = [self.model, self.status]
+            if total:
+                parts += [f"{human(done, total)}/{human(total)}", f"{min(100, 100 * done // total)}%"]
+            if done < total:
+                first = next((s for s in self.samples if now - s[0] <= RATE_WINDOW), None)
+                span = now - first[0] if first else 0
+                rate = (done - first[1]) / span if first and span >= min(1.0, self.every) else 0
+                if now - self.changed >= 2 * self.every:
+                    parts.append(f"no data for {duration(now - self.changed)}")
+                elif rate > 0:
+                    parts += [f"{human(rate)}/s", f"ETA {duration((total - done) / rate)}"]
+            return "  ".join(parts)
+
+
+class Ticker(threading.Thread):
+    """Prints the Progress line whenever it is due, until stopped: the transfer never waits on a print,
+    and a stalled transfer still says so."""
+
+    def __init__(self, progress: Progress):
+        super().__init__(daemon=True)
+        self.progress, self.stopped = progress, threading.Event()
+
+    def run(self) -> None:
+        while not self.stopped.wait(min(1.0, self.progress.every)):
+            if self.progress.due():
+                print(self.progress.line(), flush=True)
+
+    def stop(self) -> None:
+        self.stopped.set()
+        if self.is_alive():
+            self.join()
 
 
 def request(url: str, method: str, path: str, body: dict):
@@ -91,13 +182,15 @@ def error_text(response) -> str:
 
 
 def pull(url: str, model: str) -> None:
-    started = time.monotonic()
+    """Pulls ``model``, printing its Progress line every PROGRESS_EVERY seconds and one summary line;
+    raises Failed with the stream's error."""
+    progress = Progress(model, "pulling manifest")
+    ticker = Ticker(progress)
     # "name" too: Ollama before the rename to "model" reads only it
     response = request(url, "POST", "/api/pull", {"model": model, "name": model, "stream": True})
     if response.status != 200:
         raise Failed(f"pull {model} failed: HTTP {response.status}: {error_text(response)}")
-    totals: dict[str, int] = {}
-    last_print = 0.0
+    ticker.start()
     try:
         while True:
             try:
@@ -118,27 +211,28 @@ def pull(url: str, model: str) -> None:
                 continue
             if event.get("error"):  # inside the HTTP 200 stream (docs/facts.md section 5)
                 raise Failed(f"pull {model} failed: {event['error']}")
-            if event.get("status") == "success":
-                blobs, size = len(totals), sum(totals.values())
-                print(f"{model} pulled: {human(size)} in {time.monotonic() - started:.1f} s ({blobs} blobs)",
+            status = event.get("status")
+            if status == "success":
+                ticker.stop()
+                blobs, size = len(progress.totals), sum(progress.totals.values())
+                print(f"{model} pulled: {human(size)} in {time.monotonic() - progress.started:.1f} s ({blobs} blobs)",
                       flush=True)
                 return
+            # Ollama's ProgressResponse: status, digest, total, completed (ollama/ollama api/types.go @v0.6.8,
+            # the zero ones omitted); "pulling <12 hex>" every 60 ms while a blob downloads (server/download.go)
             digest = event.get("digest")
-            if not isinstance(digest, str) or not isinstance(event.get("total"), int):
-                continue
-            total, completed = event["total"], event.get("completed") or 0  # Go omits a zero completed
-            new_blob = digest not in totals
-            totals[digest] = total
-            now = time.monotonic()
-            if new_blob or now - last_print >= PROGRESS_EVERY:
-                last_print = now
-                percent = min(100, 100 * completed // total) if total else 100
-                short = digest.partition(":")[2][:12] or digest[:12]
-                print(f"{model}  pulling {short}  {percent}%  {human(completed, total)}/{human(total)}", flush=True)
+            if isinstance(digest, str) and isinstance(event.get("total"), int):
+                completed = event.get("completed") or 0
+                progress.update(digest, event["total"], completed if isinstance(completed, int) else 0)
+                if progress.status != "pulling":
+                    progress.set_status("pulling")
+            elif isinstance(status, str) and status:
+                progress.set_status(status)  # "verifying sha256 digest", "writing manifest", ...
     except (OSError, http.client.HTTPException) as err:  # a reset or a cut chunked stream
         raise Failed(f"pull {model} failed: the connection broke ({err or type(err).__name__});"
                      " run again to resume (Ollama keeps the partial blobs)") from None
     finally:
+        ticker.stop()
         response.close()
     raise Failed(f"pull {model} failed: the stream ended before success;"
                  " run again to resume (Ollama keeps the partial blobs)")

@@ -15,6 +15,7 @@ from pyinfra.operations import files
 
 from ..facts.containers import DockerImages
 from ..facts.models import OllamaManifests
+from ..progress import log_path, printed, watched
 from .models import FETCH_SCRIPT, FETCH_SCRIPT_DEST, _listed, damaged_removed, model_name
 from .ollama import _check_ref, _find_image
 
@@ -89,7 +90,8 @@ def image_loaded(
         QuoteString(archive), "; echo", QuoteString(f"the archive of {ref} does not match its {sha256[:19]}..."),
         ">&2; exit 1; }",
     )
-    yield StringCommand("docker load -i", QuoteString(archive))
+    yield watched(StringCommand("docker load -i", QuoteString(archive)), f"load {ref}", log_path(f"load-{ref}"),
+                  "docker")
     yield StringCommand(
         "[ \"$(docker image inspect -f '{{.Id}}'", QuoteString(ref), '2>/dev/null)" =', QuoteString(image_id),
         "] || { echo", QuoteString(f"{ref} is not the image {image_id[:19]}... after the load"), ">&2; exit 1; }",
@@ -176,11 +178,11 @@ def model_copied(
             continue  # ollama-fetch.py finds it in models_dir
         yield from files.put._inner(src=store_files[path], dest=posixpath.join(store, path), mode="644")
     yield from files.put._inner(src=str(FETCH_SCRIPT), dest=FETCH_SCRIPT_DEST)
-    yield StringCommand(
+    yield printed(StringCommand(  # its progress lines, at pyinfra's default verbosity too
         "python3", QuoteString(FETCH_SCRIPT_DEST), "--model", QuoteString(name),
         "--models-dir", QuoteString(models_dir),
         "--store", QuoteString(f"file://{store}"), "--expect-manifest", QuoteString(manifest),
-    )
+    ))
     # the staged store and the directories it made, so nothing of it stays on the board
     yield StringCommand("rm -rf", QuoteString(store), "&& rmdir --ignore-fail-on-non-empty",
                         QuoteString(posixpath.join(staging, "models", base)),

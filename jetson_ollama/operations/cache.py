@@ -15,6 +15,7 @@ from pyinfra.operations import files
 from ..facts.cache import RegistryTag, accept_headers, manifest_url
 from ..facts.containers import DockerImages
 from ..facts.docker import DockerDaemonJson
+from ..progress import ProgressCommand, log_path, watch_script, watched
 from .ollama import _check_ref, _find_image
 
 _REGISTRY_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9.-]*:\d{1,5}")
@@ -97,7 +98,8 @@ def image_pushed(ref: str, lan_ref: str):
         host.noop(f"{lan_ref} already in the registry ({digest[:19]})")
         return
     yield StringCommand("docker tag", QuoteString(ref), QuoteString(lan_ref))
-    yield StringCommand("docker push", QuoteString(lan_ref))
+    yield watched(StringCommand("docker push", QuoteString(lan_ref)), f"push {lan_ref}", log_path(f"push-{ref}"),
+                  "docker")
 
 
 @operation()
@@ -130,13 +132,14 @@ def image_from_registry(ref: str, lan_ref: str):
         host.noop(f"image {ref} already present")
         return
     repository = lan_ref.rpartition(":")[0]
+    pull = watch_script(f"pull {lan_ref}", log_path(f"pull-{ref}"), "docker")  # a line every 5 s while it pulls
     # curl without -S: a missing tag or a silent registry fails with the one line below only
-    yield StringCommand(
+    yield ProgressCommand(
         "d=$(curl -fsI --max-time 10", *accept_headers(), QuoteString(manifest_url(lan_ref)),
         "| tr -d '\\r' | awk 'tolower($1) == \"docker-content-digest:\" {print $2}');",
         'case "$d" in sha256:*) ;; *) echo',
         QuoteString(f"the fleet's registry has no {lan_ref} (did its builder fail?)"),
         ">&2; exit 1;; esac;",
         StringCommand("r=", QuoteString(repository), _separator=""), "&&",
-        'docker pull "$r@$d" && docker tag "$r@$d"', QuoteString(ref),
+        "sh -c", QuoteString(pull), 'watch docker pull "$r@$d" && docker tag "$r@$d"', QuoteString(ref),
     )

@@ -14,6 +14,7 @@ from pyinfra.api import OperationError, QuoteString, StringCommand, operation
 from pyinfra.operations import files
 
 from jetson_ollama.facts.models import OllamaManifests, OllamaModels
+from jetson_ollama.progress import ProgressCommand, printed
 from jetson_ollama.resources import FILES
 
 PULL_SCRIPT = FILES / "ollama-pull.py"
@@ -108,8 +109,10 @@ def present(
 
     The pull runs ``ollama-pull.py`` (``files/``, put on the board in ``/usr/local/lib/jetson-ollama``):
     it checks every line of the NDJSON stream, as Ollama reports errors inside an HTTP 200, prints
-    progress, and fails when the stream ends before ``success``; the next run resumes, as Ollama
-    keeps partial blobs. Nothing is checked on the controller: the API is on the board's loopback.
+    one progress line every 4 s (model, bytes done of the total, rate, ETA: pyinfra shows it at its
+    default verbosity, ``jetson_ollama.progress.ProgressCommand``), and fails when the stream ends
+    before ``success``; the next run resumes, as Ollama keeps partial blobs. Nothing is checked on
+    the controller: the API is on the board's loopback.
 
     With ``expect_blobs`` the store on disk decides (``OllamaManifests``, which reads it as root
     with ``_sudo=True``): a manifest naming other blobs stops the operation before anything
@@ -176,12 +179,12 @@ def present(
     yield _pull(base, name, expect_blobs, models_dir)
 
 
-def _pull(base: str, name: str, expect_blobs: list[str] | None, models_dir: str) -> StringCommand:
+def _pull(base: str, name: str, expect_blobs: list[str] | None, models_dir: str) -> ProgressCommand:
     command: list[Any] = ["python3", QuoteString(PULL_SCRIPT_DEST), "--url", QuoteString(base),
                           "--model", QuoteString(name)]
     if expect_blobs is not None:
         command += ["--expect-blobs", QuoteString(",".join(expect_blobs))]
-    return StringCommand(*command, "--models-dir", QuoteString(models_dir))
+    return ProgressCommand(*command, "--models-dir", QuoteString(models_dir))  # its progress lines, printed
 
 
 @operation()
@@ -321,8 +324,8 @@ def fetched(
             host.noop(f"model {name} already in {models_dir}")
             return
     yield from files.put._inner(src=str(FETCH_SCRIPT), dest=FETCH_SCRIPT_DEST)
-    yield StringCommand(
+    yield printed(StringCommand(  # its progress lines, at pyinfra's default verbosity too
         "python3", QuoteString(FETCH_SCRIPT_DEST), "--model", QuoteString(name),
         "--models-dir", QuoteString(models_dir),
         "--registry" if store is None else "--store", QuoteString(source), "--expect-manifest", QuoteString(manifest),
-    )
+    ))

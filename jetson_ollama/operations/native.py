@@ -17,6 +17,7 @@ from pyinfra.operations import files
 from jetson_ollama.facts.containers import OllamaContainer
 from jetson_ollama.facts.native import MARKER, NativeInstall, StoreOwnership
 from jetson_ollama.native import PREFIX
+from jetson_ollama.progress import log_path, watched
 
 RELEASES_URL = "https://github.com/ollama/ollama/releases/download"
 STAGING = "/var/tmp/jetson-ollama-native"  # the downloads wait here, unchecked, never in the prefix
@@ -51,7 +52,8 @@ def installed(version: str, archives: Mapping[str, str], *, url: str = RELEASES_
     + sources: the archives' bytes on the controller (file objects or paths, by archive name), e.g.
       from an offline bundle: put on the board instead of downloaded, and checked the same way
 
-    Every archive is downloaded to ``/var/tmp/jetson-ollama-native`` and its sha256 compared with the
+    Every archive is downloaded (one line every 5 s: bytes of the total, speed) to
+    ``/var/tmp/jetson-ollama-native`` and its sha256 compared with the
     wanted one before anything is unpacked: a mismatch fails with one line (archive, expected and got
     digests, the downloaded size) and leaves the installed release as it was. Then, as install.sh
     does, the old ``lib/ollama`` is removed and the archives unpacked (``.tar.zst`` needs ``zstd``,
@@ -106,8 +108,10 @@ def installed(version: str, archives: Mapping[str, str], *, url: str = RELEASES_
         if sources is not None:
             yield from files.put._inner(src=sources[archive], dest=posixpath.join(staging, archive), mode="644")
         else:
-            yield StringCommand("curl -fsSL --retry 3 -o", QuoteString(f"{staging}/{archive}"),
-                                QuoteString(f"{base}/v{version}/{archive}"))
+            # curl's meter (no -s) in the log, one line every 5 s: bytes of the total, speed
+            yield watched(StringCommand("curl -fSL --retry 3 -o", QuoteString(f"{staging}/{archive}"),
+                                        QuoteString(f"{base}/v{version}/{archive}")),
+                          f"download {archive}", log_path(f"download-{version}-{archive}"), "curl", last=False)
     for archive, digest in wanted.items():  # all of them before anything is unpacked
         path = f"{staging}/{archive}"
         yield StringCommand(

@@ -18,6 +18,7 @@ from pyinfra.api import OperationError, QuoteString, StringCommand, operation
 
 from jetson_ollama.facts.containers import DockerImages, ImageDict, OllamaContainer
 from jetson_ollama.facts.ollama import OllamaVersion
+from jetson_ollama.progress import log_path, watched
 
 _CONTAINER_NAME_RE = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]+")  # docker's own rule
 _ENV_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -53,7 +54,9 @@ def image_pulled(ref: str):
     + ref: the image with its tag, e.g. ``dustynv/ollama:r36.2.0`` (docs/facts.md section 4 lists the
       prebuilt ones); a tag is required, as nothing here has a ``latest``
 
-    An image that is present is never pulled again, so a tag moved upstream is not followed.
+    An image that is present is never pulled again, so a tag moved upstream is not followed. While it
+    pulls, one line every 5 s says for how long, how many layers are done of those seen and docker's
+    last line (``jetson_ollama.progress.watched``; the whole output in ``/var/log/jetson-ollama``).
 
     **Examples:**
 
@@ -71,7 +74,7 @@ def image_pulled(ref: str):
     if _find_image(host.get_fact(DockerImages), ref):
         host.noop(f"image {ref} already present")
         return
-    yield StringCommand("docker pull", QuoteString(ref))
+    yield watched(StringCommand("docker pull", QuoteString(ref)), f"pull {ref}", log_path(f"pull-{ref}"), "docker")
 
 
 @operation()
@@ -87,7 +90,9 @@ def image_built(package: str, expected_ref: str, path: str = "/opt/jetson-contai
     Runs ``jetson-containers build --skip-tests=all`` (its test pulls a model from the internet)
     with stdin from ``/dev/null``, then fails with one line if no image ``expected_ref`` came out.
     Never calls ``autotag``: it prompts on stdin (docs/facts.md section 4). The build took 13 minutes on an
-    Orin Nano and makes a 10.7 GB image.
+    Orin Nano and makes a 10.7 GB image: while it runs, one line every 5 s says for how long, the
+    jetson-containers stage (``[2/9] Building go``) and docker build step, and the last log line; the
+    whole log stays in ``/var/log/jetson-ollama/build-<image>.log`` (``jetson_ollama.progress.watched``).
 
     **Examples:**
 
@@ -111,9 +116,9 @@ def image_built(package: str, expected_ref: str, path: str = "/opt/jetson-contai
     if _find_image(host.get_fact(DockerImages), expected_ref):
         host.noop(f"image {expected_ref} already present")
         return
-    yield StringCommand(
+    yield watched(StringCommand(
         "cd", QuoteString(path), "&& jetson-containers build --skip-tests=all", QuoteString(package), "</dev/null",
-    )
+    ), f"build {expected_ref}", log_path(f"build-{expected_ref}"), "build")
     yield StringCommand(
         "docker image inspect", QuoteString(expected_ref), ">/dev/null 2>&1 || { echo",
         QuoteString(f"jetson-containers built no image named {expected_ref}"), ">&2; exit 1; }",

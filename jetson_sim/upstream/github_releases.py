@@ -27,7 +27,9 @@ Test hooks under /_sim/ (JSON in, JSON out):
     POST /_sim/tamper    {"version": "0.6.8", "file": "ollama-linux-arm64.tgz", "checksums": false}: the file
                          is served with other bytes (a changed bin/ollama); "checksums": true rewrites
                          sha256sum.txt to match, as an attacker who controls the release would
-    POST /_sim/reset     the original files again, stats zeroed
+    POST /_sim/pace      {"bytes_per_second": N}: release files are sent at N bytes/s per request, so a
+                         download takes real seconds (0: at once, the default); reset drops it
+    POST /_sim/reset     the original files again, stats zeroed, unpaced
 """
 
 from __future__ import annotations
@@ -157,6 +159,7 @@ class Releases:
     def reset(self) -> None:
         with self.lock:
             self.files = {version: dict(files) for version, files in self.original.items()}
+            self.pace = 0  # bytes per second of each file's body, 0: unpaced
             self.stats: dict[str, Any] = {"requests": 0, "bytes_total": 0, "gets_by_file": {}, "bytes_by_client": {},
                                           "log": []}
 
@@ -230,7 +233,7 @@ class Handler(BaseHTTPRequestHandler):
                 data = self.releases.get(match["version"], match["file"])
                 if data is None:
                     return self._send(404, b"Not Found\n", "text/plain")
-                return self._send(200, data, "application/octet-stream")
+                return self._send(200, data, "application/octet-stream", pace=self.releases.pace)
             return self._send(404, b"Not Found\n", "text/plain")
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
@@ -254,6 +257,10 @@ class Handler(BaseHTTPRequestHandler):
         if path == "/_sim/reset":
             releases.reset()
             return self._json(200, {"status": "reset"})
+        if path == "/_sim/pace":
+            with releases.lock:
+                releases.pace = max(0, int(body.get("bytes_per_second", 0)))
+            return self._json(200, {"pace": releases.pace})
         if path == "/_sim/tamper":
             try:
                 served = releases.tamper(str(body.get("version")), str(body.get("file")), bool(body.get("checksums")))
@@ -262,7 +269,8 @@ class Handler(BaseHTTPRequestHandler):
             return self._json(200, {"version": body["version"], "file": body["file"], **served})
         return self._json(404, {"error": f"unknown hook {path}"})
 
-    def _send(self, status: int, body: bytes, content_type: str, headers: dict | None = None) -> None:
+    def _send(self, status: int, body: bytes, content_type: str, headers: dict | None = None, pace: int = 0) -> None:
+        """The answer; with ``pace``, its body at that many bytes per second, in ten writes a second."""
         self.status = status
         self.send_response(status)
         self.send_header("Content-Type", content_type)
@@ -270,9 +278,14 @@ class Handler(BaseHTTPRequestHandler):
         for key, value in (headers or {}).items():
             self.send_header(key, value)
         self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
-            self.sent = len(body)
+        if self.command == "HEAD":
+            return
+        piece, began = (max(1024, pace // 10) if pace else len(body) or 1), time.monotonic()
+        while self.sent < len(body):
+            if pace:
+                time.sleep(max(0.0, began + self.sent / pace - time.monotonic()))
+            self.wfile.write(body[self.sent:self.sent + piece])
+            self.sent += len(body[self.sent:self.sent + piece])
 
     def _json(self, status: int, doc) -> None:
         self._send(status, json.dumps(doc).encode(), "application/json")

@@ -27,6 +27,9 @@ Test hooks under /_sim/ (JSON in, JSON out):
                         of the right length
     POST /_sim/cut      {"after_bytes": N, "count": 1}: the next N blob GETs close the connection after
                         N bytes of body, like a cut link
+    POST /_sim/pace     {"bytes_per_second": N}: blob bodies are sent at N bytes/s per request, so a pull
+                        takes real seconds as a real one does (0: as fast as possible, the default);
+                        reset drops it. 25000 makes qwen2.5:0.5b's 397 KB a 16 s pull
 
 The data dir holds blobs/sha256-<hex>, manifests/<model>/<tag> and state.json; it is filled at start
 for whatever is missing or stale, so a restart on the same dir is quick and serves the same digests.
@@ -207,6 +210,7 @@ class Registry:
         with self.lock:
             self.cuts: list[int] = []  # after_bytes for each pending cut
             self.corrupt: dict[str, int] = {}  # model name -> blob responses still to corrupt
+            self.pace = 0  # bytes per second of each blob body, 0: unpaced
             self.stats: dict[str, Any] = {
                 "requests": {"total": 0, "manifest": 0, "blob_get": 0, "blob_head": 0, "range": 0,
                              "too_old": 0, "not_found": 0, "cut": 0, "corrupted": 0},
@@ -422,10 +426,14 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Range", f"bytes {start}-{end}/{size}")
         self.end_headers()
         budget = length if cut is None else min(cut, length)
+        pace, began = reg.pace, time.monotonic()
+        piece = CHUNK if not pace else max(1024, min(CHUNK, pace // 10))  # ten writes a second when paced
         with open(path, "rb") as f:
             f.seek(start)
             while self.sent < budget:
-                data = f.read(min(CHUNK, budget - self.sent))
+                if pace:  # the body so far at `pace` bytes/s
+                    time.sleep(max(0.0, began + self.sent / pace - time.monotonic()))
+                data = f.read(min(piece, budget - self.sent))
                 if not data:
                     break
                 if corrupt:  # same length, different bytes: only a digest check can tell
@@ -470,6 +478,10 @@ class Handler(BaseHTTPRequestHandler):
             with reg.lock:
                 reg.corrupt[body["model"]] = reg.corrupt.get(body["model"], 0) + int(body.get("count", 1))
             return self._json(200, {"corrupt": dict(reg.corrupt)})
+        if path == "/_sim/pace":
+            with reg.lock:
+                reg.pace = max(0, int(body.get("bytes_per_second", 0)))
+            return self._json(200, {"pace": reg.pace})
         if path == "/_sim/cut":
             with reg.lock:
                 reg.cuts += [int(body.get("after_bytes", 0))] * int(body.get("count", 1))

@@ -93,6 +93,15 @@ class _Registry(JSONHandler):
             data = bytes(b ^ 0xFF for b in data[:16]) + data[16:]
         elif fault == "short":
             data = data[:-10]
+        elif fault == "slow":  # 300 KB in 10 pieces over 2 s
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            for start in range(0, len(data), 30_000):
+                self.wfile.write(data[start:start + 30_000])
+                self.wfile.flush()
+                time.sleep(0.2)
+            return
         elif fault in ("cut", "stall"):
             self.send_response(200)
             self.send_header("Content-Length", str(len(data)))
@@ -353,6 +362,23 @@ def test_a_transfer_without_data_for_the_read_timeout_fails(registry, tmp_path, 
     _nothing_installed(tmp_path)
 
 
+def test_a_slow_fetch_prints_the_whole_model_every_interval_then_its_summary(registry, tmp_path, capsys):
+    registry.handler.faults[WEIGHTS] = "slow"
+    script = _load_script()
+    script.PROGRESS_EVERY = 0.4
+    assert script.main(["--model", "tiny:1b", "--models-dir", str(tmp_path / "m"), "--registry", registry.url]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    total = sum(map(len, TINY["blobs"].values()))
+    assert json.loads(lines[-1])["bytes_fetched"] == total
+    assert lines[-2].startswith(f"tiny:1b fetched: {total / 1000:.1f} KB in ")
+    assert lines[-2].endswith(" s (3 of 3 blobs)")
+    progress = lines[:-2]
+    assert 3 <= len(progress) <= 6, progress  # about 2 s at one line per 0.4 s
+    assert all(line.startswith("tiny:1b  fetching  ") and line.split("  ")[2].endswith(f"/{total / 1000:.1f} KB")
+               for line in progress), progress
+    assert any(" KB/s  ETA " in line for line in progress), progress
+
+
 def test_the_default_timeout_is_30_seconds():
     assert _load_script().READ_TIMEOUT == 30
 
@@ -486,7 +512,7 @@ def test_the_script_is_executable_stdlib_only_and_compiles_for_old_pythons():
     text = SCRIPT.read_text()
     imports = {line.split()[1].split(".")[0] for line in text.splitlines() if line.startswith(("import ", "from "))}
     assert imports <= {"__future__", "argparse", "fcntl", "hashlib", "http", "json", "os", "re", "signal",
-                       "socket", "sys", "time", "urllib"}
+                       "socket", "sys", "threading", "time", "urllib"}
     ast.parse(text, str(SCRIPT), feature_version=(3, 8))  # JetPack 5 boards run Ubuntu 20.04
 
 

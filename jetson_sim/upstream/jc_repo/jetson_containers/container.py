@@ -6,9 +6,11 @@
 # Reduced: one package per build (upstream chains the package's dependencies as build stages first;
 # the simulated repository has no packages but ollama), and the package's test runs on the board, not
 # in the container (it checks that the board reaches registry.ollama.ai, which is what decides it).
+import datetime
 import os
 import subprocess
 import sys
+import time
 
 from .l4t_version import L4T_VERSION, JETPACK_VERSION, CUDA_VERSION, LSB_RELEASE, get_l4t_base, \
     l4t_version_compatible, l4t_version_from_tag
@@ -19,6 +21,35 @@ from .utils import docker, query_yes_no, require_daemon
 # Hub API, which the offline boards cannot; this list stands in for its answer.
 _REGISTRY = {"ollama": ("r35.4.1", "r36.2.0", "r36.3.0", "0.4.0-r36.4.0", "0.5.7-r36.4.0", "r36.4.3",
                         "r36.4.0", "0.6.8-r36.4-cu126-22.04")}
+
+
+# SIMULATOR: seconds each dependency stage of a build takes, from this board file (absent: 0). A real
+# build of ollama chains its dependencies as stages and takes minutes (13 on an Orin Nano); the tests
+# that watch a build's progress write the file, the others build at once.
+STAGE_SECONDS = "/etc/jetson-sim/build-stage-seconds"
+
+
+def stage_seconds():
+    try:
+        with open(STAGE_SECONDS) as f:
+            return max(0.0, float(f.read().strip() or 0))
+    except (OSError, ValueError):
+        return 0.0
+
+
+def format_time_minutes(seconds):
+    """mm:ss as jetson_containers/container.py format_time_minutes @16f7cf41: `01m05s`"""
+    minutes, seconds = int(seconds // 60), int(seconds % 60)
+    return f"{minutes:02d}m{seconds:02d}s" if minutes < 100 else f"{minutes}m{seconds:02d}s"
+
+
+def log_stage(idx, count, package, container_name, started):
+    """The status line of each stage, as build_container @16f7cf41 prints it through log_status (without
+    the terminal status bar and colours, which need a terminal): `[14:02:03] [2/9] Building cuda (...)
+    1 stages completed in 00m41s at 14:02:03`"""
+    now = datetime.datetime.now().strftime("%H:%M:%S")
+    print(f"[{now}] [{idx + 1}/{count}] Building {package} ({container_name})  "
+          f"{idx} stages completed in {format_time_minutes(time.time() - started)} at {now}", flush=True)
 
 
 def log_versions():
@@ -97,8 +128,21 @@ def build_container(name='', packages=[], base='', build_args=None, skip_tests=[
         cmd += ["--build-arg", f"{key}={value}"]
     cmd.append(pkg['path'])
 
+#@ since 16f7cf41
+    # upstream builds each dependency as a stage before the package (container.py build_container
+    # @16f7cf41): here each one only takes its STAGE_SECONDS, and the package is the last stage
+    started = time.time()
+    stages = [dep for dep in pkg.get('depends', []) if dep != package] + [package]
+    for idx, dep in enumerate(stages[:-1]):
+        log_stage(idx, len(stages), dep, f"{name}-{dep.replace(':', '_')}", started)
+        time.sleep(stage_seconds())
+    # log_block(f"> BUILDING  {container_name}", cmd) @16f7cf41, without its grid, before the status line
+    print(f"> BUILDING  {container_name}\n\nDOCKER_BUILDKIT=0 docker {' '.join(cmd)}\n", flush=True)
+    log_stage(len(stages) - 1, len(stages), package, container_name, started)
+#@ else
     # the legacy builder, as upstream (DOCKER_BUILDKIT=0 docker build ...)
     print(f"-- Building container {container_name}\n\nDOCKER_BUILDKIT=0 docker {' '.join(cmd)}\n", flush=True)
+#@ end
     if docker(*cmd, env={"DOCKER_BUILDKIT": "0"}).returncode != 0:
         sys.exit(f"-- Error:  failed to build {container_name}")
 
