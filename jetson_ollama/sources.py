@@ -128,7 +128,7 @@ class Bundle:
         from .bundle import board_problem
 
         l4t = str(plan.release.l4t) if plan.release else ""
-        if plan.image is None:  # native: the archives are checked when the service stage reads them
+        if plan.image is None:  # native: the plan checked the bundle's archives already
             return board_problem(plan.settings, "reuse", None, l4t)
         return board_problem(plan.settings, plan.image.strategy, plan.image.ref, l4t)
 

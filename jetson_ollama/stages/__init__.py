@@ -1,1 +1,1 @@
-"""One `@deploy` per stage of the deployment log, in the order `deploys/full.py` runs them."""
+"""One `@deploy` per stage of the deployment log, in the order `jetson_ollama.deploys.full` runs them."""
