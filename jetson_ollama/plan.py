@@ -122,6 +122,7 @@ class BoardPlan:
     build_names: BuildNames | None = None  # what the pinned jetson-containers builds on this board
     desktop: bool = False                 # the OS takes the desktop's memory (board_desktop)
     service: dict = field(default_factory=dict)       # OllamaService: the native unit as the plan found it
+    container: dict = field(default_factory=dict)     # OllamaContainer: the board's container as the plan found it
     local_images: list[dict] = field(default_factory=list)  # DockerImages: the board's images (container runtime)
     mem_total_mb: int = 0
     warnings: list[str] = field(default_factory=list)  # said once, when the plan is made
@@ -291,7 +292,7 @@ def make_plan(board: Any, cfg: Settings, cache: Cache | None | CacheUnavailable 
     if problem := _tuning_problem(board, cfg):
         return _refuse(plan, problem)
 
-    container = board.get_fact(OllamaContainer, container=cfg.ollama_container_name)
+    container = plan.container = board.get_fact(OllamaContainer, container=cfg.ollama_container_name)
     listeners = board.get_fact(PortListener, port=plan.api_port)
     # this deploy's own other runtime may hold the port (the service stage stops it first): its container,
     # or its ollama.service (marked by the drop-in); anything else is foreign

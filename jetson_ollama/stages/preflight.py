@@ -9,7 +9,6 @@ from pyinfra.facts.files import FileContents
 from pyinfra.operations import systemd
 
 from ..explain import Current, narrate, refusal_line
-from ..facts.containers import OllamaContainer
 from ..facts.native import NativeInstall
 from ..native import DROPIN_PATH, PREFIX
 from ..operations.board import nvidia_runtime, refused
@@ -28,10 +27,9 @@ def stop_if_refused(plan: BoardPlan) -> bool:
 
 
 def current_state(plan: BoardPlan) -> Current:
-    """What the narration compares the plan with and the plan keeps no copy of: the container (read as
-    the plan read it), and for the native runtime the drop-in and the release unpacked."""
-    cfg = plan.settings
-    container = host.get_fact(OllamaContainer, container=cfg.ollama_container_name)
+    """What the narration compares the plan with: the container as the plan found it, and for the native
+    runtime the drop-in and the release unpacked (which the plan does not read)."""
+    container = plan.container
     if plan.native is None:
         return Current(container=container)
     return Current(container=container, dropin=host.get_fact(FileContents, path=DROPIN_PATH),
