@@ -25,8 +25,8 @@ from .bundle import BundleError
 from .cache import Cache, CacheUnavailable, cache_of, is_cache_host
 from .config import ConfigError, Settings, ollama_environment, settings
 from .config import settings as default_settings
-from .facts.containers import (CheckoutNaming, DockerImages, ImageOllamaVersion, JetsonContainersCheckout,
-                               OllamaContainer)
+from .facts.containers import (CheckoutNaming, ContainerDict, DockerImages, ImageOllamaVersion,
+                               JetsonContainersCheckout, OllamaContainer)
 from .facts.docker import DockerDaemonJson, DockerState
 from .facts.jetson import CudaToolkit, DefaultTarget, DiskFree, Memory, NvidiaSmi, TegraRelease, UbuntuRelease
 from .facts.models import OllamaBlobs, OllamaManifests, OllamaModels
@@ -122,7 +122,7 @@ class BoardPlan:
     build_names: BuildNames | None = None  # what the pinned jetson-containers builds on this board
     desktop: bool = False                 # the OS takes the desktop's memory (board_desktop)
     service: dict = field(default_factory=dict)       # OllamaService: the native unit as the plan found it
-    container: dict = field(default_factory=dict)     # OllamaContainer: the board's container as the plan found it
+    container: ContainerDict = field(default_factory=ContainerDict)  # OllamaContainer, as the plan found it
     local_images: list[dict] = field(default_factory=list)  # DockerImages: the board's images (container runtime)
     mem_total_mb: int = 0
     warnings: list[str] = field(default_factory=list)  # said once, when the plan is made
