@@ -159,6 +159,14 @@ def models(value: Any) -> str | None:
     return tags(value) if isinstance(value, list) else 'must be "auto" or a list of name:tag strings'
 
 
+def preload(value: Any) -> str | None:
+    """ollama_preload: "all" (the board's whole model set) or tags of it (config.preload_set checks them against
+    ollama_models and ollama_max_loaded_models)."""
+    if value == "all":
+        return None
+    return tags(value) if isinstance(value, list) else 'must be "all" or a list of name:tag strings of ollama_models'
+
+
 def auto_models(value: Any) -> str | None:
     # "auto" estimates each model's memory, which needs the catalog's sizes
     if problem := tags(value):

@@ -4,7 +4,7 @@
 `"<key>: <problem> (got <value>)"`, on the first bad value; `problems(host.data)` answers every such
 line of a host, unknown `jetson_*`/`ollama_*` keys included (hostdata.py checks a whole inventory
 with it before anything connects). Each key's check is the one its declaration names (defaults.py);
-the checks between keys are here (`api_problem`: where the API listens).
+the checks between keys are here (`api_problem`: where the API listens; `preload_set`: the preloaded models).
 
 The other seams live in their own modules and are re-exported here, where callers import them:
 `Settings`, `DEFAULTS`, `RUNTIMES` (the declaration, defaults.py), `ollama_environment` (environment.py),
@@ -29,7 +29,7 @@ from .environment import ollama_environment
 from .settings_table import defaults_meanings, defaults_table
 
 __all__ = ["DEFAULTS", "RUNTIMES", "ConfigError", "Settings", "api_problem", "defaults_meanings", "defaults_table",
-           "ollama_environment", "problems", "settings"]
+           "ollama_environment", "preload_set", "problems", "settings"]
 
 
 class ConfigError(ValueError):
@@ -88,6 +88,20 @@ def api_problem(values: dict[str, Any], host_data: Any) -> tuple[str, str] | Non
     return None
 
 
+def preload_set(preload: list[str] | str, models: list[str], max_loaded: int) -> tuple[list[str], str | None]:
+    """The models `ollama_preload` keeps loaded, of the board's model set `models`, and the problem, or None:
+    "all" is the whole set; each tag must be one of the set; and Ollama keeps at most `max_loaded`
+    (OLLAMA_MAX_LOADED_MODELS) loaded at once, so more would push one another out. The plan calls it with the
+    set it made (ollama_models: auto), settings() with ollama_models as listed."""
+    wanted = list(models) if preload == "all" else list(preload)
+    if outside := [tag for tag in wanted if tag not in models]:
+        return wanted, f"not in the board's model set ({', '.join(models) or 'none'}): {', '.join(outside)}"
+    if len(wanted) > max_loaded:
+        return wanted, (f"keeps {len(wanted)} models loaded at once, and ollama_max_loaded_models is {max_loaded}: "
+                        "raise it or preload fewer")
+    return wanted, None
+
+
 def settings(host_data: Any = None) -> Settings:
     """The checked settings of a host: `host_data.get(key)` for every DEFAULTS key (pyinfra's
     `host.data`, or any mapping), the default where that is None, each as given; what follows from them
@@ -100,6 +114,9 @@ def settings(host_data: Any = None) -> Settings:
     if found := api_problem(values, host_data):
         key, problem = found
         raise ConfigError(f"{key}: {problem} (got {values[key]!r})")
+    if isinstance(values["ollama_models"], list) and (problem := preload_set(  # auto: the plan checks its set
+            values["ollama_preload"], values["ollama_models"], values["ollama_max_loaded_models"])[1]):
+        raise ConfigError(f"ollama_preload: {problem} (got {values['ollama_preload']!r})")
     if values["ollama_allow_from"] and not values["ollama_bind_address"]:
         values["_lan_address"] = _ssh_hostname(host_data)  # the address the API binds to (api_problem checked it)
     return Settings(**values)

@@ -34,7 +34,7 @@ from typing import Any, TypeVar, cast
 from .catalog import POLICIES
 from .checks import (
     Check, absolute_path, auto_models, boolean, choice, container_models_dir, host_port, integer, ipv4, ipv4_networks,
-    git_remote, keep_alive, lock_path, models, number, optional, pattern, port, prompts, text, url,
+    git_remote, keep_alive, lock_path, models, number, optional, pattern, port, preload, prompts, text, url,
 )
 from .images import STRATEGIES
 
@@ -224,6 +224,10 @@ class Settings:
     ollama_models: list[str] | str = setting(
         [], models,
         'model tags for this board (name:tag), or "auto" (the first green model of ollama_models_auto)')
+    ollama_preload: list[str] | str = setting(
+        [], preload,
+        'models of the set kept warm: loaded with ollama_keep_alive at every start of Ollama (boot, deploy, '
+        'start-ollama); "all": the whole set; []: none')
     ollama_models_auto: list[str] = setting(
         ["qwen3:32b", "qwen2.5:32b", "qwen3:30b", "qwen3:14b", "qwen2.5:14b", "qwen3:8b", "qwen2.5:7b", "qwen3:4b",
          "qwen2.5:3b", "qwen3:1.7b", "qwen2.5:1.5b", "qwen2.5:0.5b"], auto_models,

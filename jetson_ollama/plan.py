@@ -23,7 +23,7 @@ from pyinfra.facts.server import Arch, KernelVersion
 from . import board_lock, catalog, lock, pins
 from .bundle import BundleError
 from .cache import Cache, CacheUnavailable, cache_of, is_cache_host
-from .config import ConfigError, Settings, ollama_environment, settings
+from .config import ConfigError, Settings, ollama_environment, preload_set, settings
 from .config import settings as default_settings
 from .facts.containers import (CheckoutNaming, ContainerDict, DockerImages, ImageOllamaVersion,
                                JetsonContainersCheckout, OllamaContainer)
@@ -113,6 +113,7 @@ class BoardPlan:
     runtime: Runtime | None = None        # how Ollama runs: its image (container) or release (native)
     source: Source = Upstream("")         # where the image, the models and the native release come from
     models: list[str] = field(default_factory=list)   # the model set of this board (stage 5)
+    preload: list[str] = field(default_factory=list)  # the models of the set kept loaded (ollama_preload)
     verdicts: list[ModelVerdict] = field(default_factory=list)  # one per model, in set order
     ollama_version: str | None = None     # the Ollama the board will run, when known before the run
     configure_runtime: bool = False       # the opt-in daemon.json change is needed
@@ -307,6 +308,9 @@ def make_plan(board: Any, cfg: Settings, cache: Cache | None | CacheUnavailable 
         plan.models = model_set(cfg, plan.mem_total_mb, plan.desktop)
     except ValueError as exc:
         return _refuse(plan, str(exc))
+    plan.preload, problem = preload_set(cfg.ollama_preload, plan.models, cfg.ollama_max_loaded_models)
+    if problem:
+        return _refuse(plan, f"ollama_preload {problem}")
     environment = ollama_environment(cfg, release.jetpack)
     if native is not None:
         plan.runtime = NativeRuntime(native, environment)
@@ -356,6 +360,8 @@ def make_plan(board: Any, cfg: Settings, cache: Cache | None | CacheUnavailable 
     if problems := [verdict.problem for verdict in plan.verdicts if verdict.problem]:
         return _refuse(plan, "; ".join(problems))
     if problem := _model_disk_problem(board, plan):
+        return _refuse(plan, problem)
+    if problem := _preload_fit_problem(plan):
         return _refuse(plan, problem)
     plan.warnings.extend(f"{v.tag} {v.warning} (ollama_memory_policy: warn)" for v in plan.verdicts if v.warning)
     return plan
@@ -438,6 +444,33 @@ def _model_verdicts(board: Any, plan: BoardPlan) -> list[ModelVerdict]:
                                  + ": fetched again")
         verdicts.append(_with(verdict, entry=entry, lock_action=action, damaged=broken))
     return verdicts
+
+
+def _preload_fit_problem(plan: BoardPlan) -> str | None:
+    """The preloaded models stay loaded together, so their memory fit is that of all of them at once: the
+    OS baseline once, and each model's weights, KV cache and overhead (its own runner), against the same
+    tiers and ollama_memory_policy as one model (catalog.fits). A warning under `warn`, said once."""
+    estimates = [v.estimate for v in plan.verdicts if v.tag in plan.preload and v.estimate]
+    if len(estimates) < 2:
+        return None  # one model: its own verdict already holds its fit
+    first = estimates[0]
+    parts = {name: sum(getattr(e, name) for e in estimates) for name in ("weights_bytes", "kv_bytes", "overhead_bytes")}
+    total = first.baseline_bytes + sum(parts.values())
+    percent = total / first.ram_bytes * 100
+    together = _with_estimate(first, total_bytes=total, percent=percent, tier=catalog.tier_of(percent), **parts)
+    ok, warning = catalog.fits(together, plan.settings.ollama_memory_policy)
+    what = f"ollama_preload ({' + '.join(plan.preload)} loaded at once)"
+    if not ok:
+        return catalog.refusal_message(None, what, together)
+    if warning:
+        plan.warnings.append(f"{what} {warning} (ollama_memory_policy: warn)")
+    return None
+
+
+def _with_estimate(estimate: catalog.Estimate, **changes: Any) -> catalog.Estimate:
+    from dataclasses import replace
+
+    return replace(estimate, **changes)
 
 
 def _native_archives(board: Any, plan: BoardPlan, release: NativeRelease) -> dict[str, str]:

@@ -1,9 +1,12 @@
-"""Operations on the board itself: refusing a board, and the opt-in NVIDIA runtime for docker."""
+"""Operations on the board itself: refusing a board, the opt-in NVIDIA runtime for docker, and the record of
+the Ollama container that start-ollama makes again."""
 
 from __future__ import annotations
 
 import json
 import re
+import shlex
+from collections.abc import Mapping
 from io import StringIO
 
 from pyinfra import host
@@ -11,7 +14,9 @@ from pyinfra.api import OperationError, QuoteString, StringCommand, operation
 from pyinfra.facts.files import FileContents
 from pyinfra.operations import files
 
+from ..facts.containers import DockerImages, OllamaContainer
 from ..facts.docker import DockerDaemonJson
+from .ollama import _check_ref, _find_image, container_spec, docker_run_words, swap_script
 
 NVIDIA_RUNTIME = {"path": "nvidia-container-runtime", "runtimeArgs": []}  # docs/facts.md section 3
 
@@ -124,3 +129,84 @@ def sudo_nopasswd(user: str):
                         QuoteString(temporary), "&& visudo -cf", QuoteString(temporary), ">/dev/null && mv",
                         QuoteString(temporary), QuoteString(SUDOERS_DROP_IN), "|| { rm -f", QuoteString(temporary),
                         "; exit 1; }")
+
+
+CONTAINER_RECORD = "/var/lib/jetson-ollama/container.sh"
+
+
+def container_record(container: str, spec: dict, spec_hash: str, hash_without_id: str, api_url: str,
+                     api_timeout: float, spec_label: str = "jetson-ollama.spec") -> str:
+    """The record of the container the service stage runs, as shell assignments start-ollama sources:
+    CONTAINER, IMAGE, API, SPEC (the label hash), SPEC_NO_ID (the hash without the image id, which the
+    service stage also takes as current), DOCKER_RUN (the line that makes it) and SWAP (the script that
+    replaces another container of that name, putting the old one back when the new one does not answer)."""
+    run = docker_run_words(container, spec, spec_hash, spec_label)
+    values = {
+        "CONTAINER": container, "IMAGE": spec["image"], "API": api_url, "SPEC": spec_hash,
+        "SPEC_NO_ID": hash_without_id, "DOCKER_RUN": " ".join(shlex.quote(word) for word in run),
+        "SWAP": swap_script(container, run, api_url=api_url, api_timeout=api_timeout),
+    }
+    lines = [f"{key}={shlex.quote(value)}" for key, value in values.items()]
+    return ("# written by jetson-ollama's service stage: the Ollama container it runs, which start-ollama makes "
+            "again from here\n" + "\n".join(lines) + "\n")
+
+
+@operation()
+def container_recorded(container: str, image: str, env: Mapping[str, str | int | float | bool], models_dir: str,
+                       container_models_dir: str, api_url: str, api_timeout: float = 120,
+                       path: str = CONTAINER_RECORD):
+    """
+    Ensure the board records the Ollama container the service stage runs, for start-ollama to make it again.
+
+    + container: the container name, e.g. ``ollama``
+    + image: the image with its tag, e.g. ``dustynv/ollama:r36.2.0``
+    + env: the container's environment, as given to ``ollama.container``
+    + models_dir: the host directory for the models
+    + container_models_dir: where it is mounted in the container
+    + api_url: where the container's API answers, e.g. ``http://127.0.0.1:11434``
+    + api_timeout: seconds a new container has to answer before the old one is put back
+    + path: the record, shell assignments (``container_record``)
+
+    The spec and its label hash are ``ollama.container_spec``'s, with the image id that ``DockerImages``
+    lists, or the hash without it that the container carries when ``ollama.container`` takes it as current
+    (``OllamaContainer``), so the record names exactly the container the service stage leaves.
+    ``start-ollama`` restarts a container whose label is the record's, and makes any other anew from the
+    record: the board runs the settings the deploy wrote last, whichever stage rendered the script.
+
+    **Example:**
+
+    .. code:: python
+
+        from jetson_ollama.operations import board
+
+        board.container_recorded(
+            name="Record the Ollama container",
+            container="ollama",
+            image="dustynv/ollama:r36.2.0",
+            env={"JETSON_JETPACK": "6", "OLLAMA_KEEP_ALIVE": "5m"},
+            models_dir="/opt/ollama/models",
+            container_models_dir="/ollama/models",
+            api_url="http://127.0.0.1:11434",
+            _sudo=True,
+        )
+    """
+    if not isinstance(path, str) or not re.fullmatch(r"/[A-Za-z0-9._+@/-]+", path):
+        raise OperationError(f"path must be a plain absolute path, not {path!r}")
+    if not re.fullmatch(r"https?://[^\s/]+", api_url or ""):
+        raise OperationError(f"api_url must be a base URL like http://127.0.0.1:11434, not {api_url!r}")
+    _check_ref(image)
+    _, hash_without_id = container_spec(image, env, models_dir, container_models_dir)  # checks input
+    known = _find_image(host.get_fact(DockerImages), image)
+    image_id = known["id"] if known else ""
+    spec, spec_hash = container_spec(image, env, models_dir, container_models_dir, image_id=image_id)
+    # the label the container carries once ollama.container ran: its own when that one took it as current
+    # (made before its image was listed: the hash without the id), else the one it makes
+    current = host.get_fact(OllamaContainer, container=container)
+    label = current.get("labels", {}).get("jetson-ollama.spec", "") if current else ""
+    if label == hash_without_id and image_id and current.get("image_id") == image_id:
+        spec_hash = label
+    text = container_record(container, spec, spec_hash, hash_without_id, api_url, api_timeout)
+    written = list(files.put._inner(src=StringIO(text), dest=path, mode="644"))
+    if not written:
+        host.noop(f"{path} records container {container}, spec {spec_hash[:12]}")
+    yield from written

@@ -1,7 +1,8 @@
 """Stage 6: the board scripts of the deployment log, rendered with the board's own data.
 
-`start-ollama` (docker start/restart of the deploy's container, or systemctl start/restart of
-ollama.service with `jetson_runtime: native`, then the wait for its API),
+`start-ollama` (docker start/restart of the container the service stage recorded, made anew from its record
+when another runs, or systemctl start/restart of ollama.service with `jetson_runtime: native`, then the
+wait for its API and the preloaded models loaded),
 `quick-test` (the log's six checks, one OK/FAIL line each), `monitor` (RAM, swap, GPU load,
 temperature and power from one tegrastats line, the loaded models' CPU/GPU split, alerts) and `bench`
 (a fixed prompt set, tokens/s as JSON, kept in /var/lib/jetson-ollama/bench.json), in
@@ -14,10 +15,12 @@ import posixpath
 import shlex
 
 from pyinfra import host
-from pyinfra.api import deploy
-from pyinfra.operations import files
+from pyinfra.api import QuoteString, StringCommand, deploy
+from pyinfra.operations import files, server
 
 from ..native import SERVICE
+from ..operations import preload
+from ..operations.board import CONTAINER_RECORD
 from ..operations.ollama import container_spec, docker_run_words
 from ..plan import BoardPlan, plan_for
 from .preflight import stop_if_refused
@@ -60,6 +63,8 @@ def script_context(board: str, plan: BoardPlan) -> dict:
         "test_model": plan.models[0] if plan.models else "",
         "models_dir": cfg.ollama_models_dir,
         "docker_run": docker_run_line(plan),
+        "record": CONTAINER_RECORD,
+        "preload_unit": preload.UNIT,
         "bench_prompts": list(cfg.jetson_bench_prompts),
         "bench_num_predict": cfg.jetson_bench_num_predict,
         "thresholds": dict(THRESHOLDS),
@@ -80,3 +85,8 @@ def board_scripts():
                        create_remote_dir=False, **context)  # the directory above: read once, not per script
         files.link(name=f"Link {LINK_DIR}/{script}", path=posixpath.join(LINK_DIR, script), target=dest,
                    present=True)
+    # a preloaded model the board lacked when the plan was made was fetched by the models stage since: loaded
+    # now (the service stage loads the others, when it (re)started Ollama)
+    if plan.preload and not all(v.present for v in plan.verdicts if v.tag in plan.preload):
+        server.shell(name=f"Load the preloaded models ({', '.join(plan.preload)}), fetched in this run",
+                     commands=[StringCommand("systemctl start", QuoteString(preload.UNIT))])  # type: ignore[list-item]
