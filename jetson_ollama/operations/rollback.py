@@ -10,6 +10,7 @@ from pyinfra import host
 from pyinfra.api import OperationError, QuoteString, StringCommand, operation
 
 from jetson_ollama.facts.containers import OllamaContainer
+from jetson_ollama.operations.board import CONTAINER_RECORD
 
 _CONTAINER_NAME_RE = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]+")  # docker's own rule, as ollama.container checks it
 PREVIOUS_SUFFIX = "-previous"
@@ -22,16 +23,19 @@ def _previous(container: str) -> str:
 
 
 @operation()
-def previous_restored(container: str):
+def previous_restored(container: str, record: str = CONTAINER_RECORD):
     """
     Ensure the container kept as ``<container>-previous`` is back as ``container``, running.
 
     + container: the container name, e.g. ``ollama``
+    + record: the service stage's record of the container it ran (``board.CONTAINER_RECORD``)
 
     When ``<container>-previous`` exists, the current ``container`` (if any) is removed, the
-    previous one renamed to ``container`` and started. Without a previous container nothing
-    changes: the board keeps what it runs. The restored container keeps its own spec label, so the
-    next deploy recreates it when its spec is not the wanted one.
+    previous one renamed to ``container`` and started, and the record removed: it names the spec the
+    gate rejected, which ``start-ollama`` would make again; without a record ``start-ollama`` restarts
+    the container there is. Without a previous container nothing changes: the board keeps what it runs.
+    The restored container keeps its own spec label, so the next deploy recreates it (and records it)
+    when its spec is not the wanted one.
 
     **Examples:**
 
@@ -53,6 +57,7 @@ def previous_restored(container: str):
         yield StringCommand("docker rm -f", QuoteString(container))
     yield StringCommand("docker rename", QuoteString(previous), QuoteString(container))
     yield StringCommand("docker start", QuoteString(container))
+    yield StringCommand("rm -f", QuoteString(record))
 
 
 @operation()
