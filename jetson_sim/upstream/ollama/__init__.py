@@ -45,6 +45,8 @@ Simulator-only environment (never on a real board):
                          written only when its directory exists
   JETSON_SIM_TIME_SCALE  wall seconds slept per simulated second, default 0.02 (0: no sleeping). Reported
                          durations are always the simulated (realistic) ones. Keep-alive runs on the wall clock.
+  JETSON_SIM_STREAM_PACE wall seconds per simulated second between streamed tokens, default 1: a client that
+                         times a stream sees the eval_count/eval_duration speed it reports (0: no pacing)
 
 Models come from the simulated registry (ollama_registry.py) with their model layer shrunk by its
 --scale; the config blob's "jetson_sim" object carries the real size, KV bytes per token and context
@@ -63,7 +65,9 @@ otherwise it runs on the CPU (size_vram 0). The install layout's details are unv
 
 The modules, in the order the script holds them: versions.py (VERSION_RULES), config.py (the
 environment), store.py (names and the model store), pull.py (the registry pull), board.py (profile,
-memory, GPU or CPU), scheduler.py (loading, memory and speed), generate.py (generate and chat),
-handler.py (HTTP plumbing), api.py (the other endpoints and `serve`), cli.py (the client). They share
+memory, GPU or CPU), scheduler.py (loading, memory and speed), handler.py (HTTP plumbing and CORS),
+structured.py (JSON formats and tool calls), generate.py (generate and chat), embed.py (embeddings),
+compat.py (the OpenAI-compatible /v1 API), create.py (create, blobs, push), api.py (the other endpoints
+and `serve`), cli.py (the client). They share
 one namespace in the script: a top-level name is defined in one module only.
 """
