@@ -1,5 +1,5 @@
 """The simulated Ollama as real clients see it: the official `ollama` Python client and the `openai` SDK
-against every endpoint of Ollama's docs/api.md and docs/openai.md at v0.6.8 (docs/facts.md section 12):
+against every endpoint of Ollama's docs/api.md and docs/openai.md at v0.6.8 (docs/facts.md section 7):
 generate and chat (streamed and not, JSON formats, tools), embeddings, the /v1 API, create, blobs and push,
 CORS, and the errors' statuses and shapes.
 

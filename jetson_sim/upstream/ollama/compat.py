@@ -1,4 +1,4 @@
-"""The OpenAI-compatible API (docs/facts.md section 12): /v1/chat/completions, /v1/completions,
+"""The OpenAI-compatible API (docs/facts.md section 7): /v1/chat/completions, /v1/completions,
 /v1/embeddings, /v1/models and /v1/models/{model}, as ollama/ollama openai/openai.go @6a74bba7 (v0.6.8)
 builds them: a middleware turns the OpenAI request into Ollama's and hands it to the same handler
 (ChatHandler, GenerateHandler, EmbedHandler, ListHandler, ShowHandler), and a writer turns each answer

@@ -145,7 +145,7 @@ class Config:
             self.time_scale = max(0.0, float(env("JETSON_SIM_TIME_SCALE", "0.02")))
         except ValueError:
             self.time_scale = 0.02
-        try:  # docs/facts.md section 12: streamed tokens come at the speed eval_count/eval_duration report
+        try:  # docs/facts.md section 7: streamed tokens come at the speed eval_count/eval_duration report
             self.stream_pace = max(0.0, float(env("JETSON_SIM_STREAM_PACE", "1")))
         except ValueError:
             self.stream_pace = 1.0

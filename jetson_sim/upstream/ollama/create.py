@@ -1,4 +1,4 @@
-"""Making and sharing models (docs/facts.md section 12): /api/create (from a local model or from blobs
+"""Making and sharing models (docs/facts.md section 7): /api/create (from a local model or from blobs
 pushed with /api/blobs/:digest, with a template, system prompt, license, parameters and messages), the
 blob endpoints, and /api/push to the registry over the registry's upload protocol (`Creation`, part of
 the API handler).

@@ -1,4 +1,4 @@
-"""Embeddings (docs/facts.md section 12): /api/embed (normalized, several inputs) and the older
+"""Embeddings (docs/facts.md section 7): /api/embed (normalized, several inputs) and the older
 /api/embeddings (one prompt, the raw vector), as `Embedding`, part of the API handler. The vectors are
 deterministic: seeded by the model and the text, of a fixed dimension per model.
 """

@@ -1,6 +1,6 @@
 """Text generation: /api/generate and /api/chat (`Generation`, part of the API handler), their NDJSON
 streams and timings, and the deterministic lorem-like words they answer with; JSON under `format`, tool
-calls under `tools` (structured.py), streamed at the speed the answer reports (docs/facts.md section 12).
+calls under `tools` (structured.py), streamed at the speed the answer reports (docs/facts.md section 7).
 """
 
 from __future__ import annotations

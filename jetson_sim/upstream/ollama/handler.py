@@ -17,7 +17,7 @@ from .config import env
 from .pull import PullError
 
 
-# CORS (docs/facts.md section 12): ollama/ollama server/routes.go GenerateRoutes @6a74bba7 (v0.6.8) configures
+# CORS (docs/facts.md section 7): ollama/ollama server/routes.go GenerateRoutes @6a74bba7 (v0.6.8) configures
 # gin-contrib/cors v1.7.2 (go.mod) from cors.DefaultConfig() with AllowWildcard, AllowBrowserExtensions, these
 # AllowHeaders and AllowOrigins = envconfig.AllowedOrigins() (envconfig/config.go): OLLAMA_ORIGINS (comma
 # separated) then http(s)://localhost, 127.0.0.1, 0.0.0.0 with any port and app://, file://, tauri://,

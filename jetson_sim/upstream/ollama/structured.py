@@ -1,4 +1,4 @@
-"""Structured answers (docs/facts.md section 12): what a request's `format` ("json" or a JSON schema) makes
+"""Structured answers (docs/facts.md section 7): what a request's `format` ("json" or a JSON schema) makes
 the model answer, and when and how a request's `tools` make it call one. Deterministic: the same request
 gets the same answer.
 """
