@@ -400,3 +400,27 @@ def test_errors_have_ollamas_statuses_and_shapes(sim):
                          "param": None, "code": None}})
     assert s.call("GET", "/v1/chat/completions")[0] == 405
     assert s.call("GET", "/v1/nothing")[:1] == (404,)
+
+
+@pytest.mark.parametrize("version, absent", [
+    ("0.1.23", ["/v1/chat/completions", "/v1/completions", "/v1/models", "/api/embed", "/v1/embeddings"]),
+    ("0.1.48", ["/v1/completions", "/v1/models", "/api/embed", "/v1/embeddings"]),
+    ("0.2.5", ["/api/embed", "/v1/embeddings"]),
+    ("0.2.6", []),
+])
+def test_an_older_release_lacks_the_routes_it_did_not_have_yet(sim, version, absent):
+    """VERSION_RULES route_*: a route before its release is gin's 404; tools before 0.2.6 are no field (a text
+    answer), and a schema `format` before 0.5.0 a 400."""
+    s = sim(OLLAMA_SIM_VERSION=version)
+    for path in ["/v1/chat/completions", "/v1/completions", "/api/embed", "/v1/embeddings"]:
+        status, _, body = s.call("POST", path, {"model": MODEL, "prompt": "hi", "input": "hi",
+                                                "messages": [{"role": "user", "content": "hi"}]})
+        assert (status == 404 and body == b"404 page not found") == (path in absent), (path, status)
+    assert (s.call("GET", "/v1/models")[0] == 404) == ("/v1/models" in absent)
+    ask = {"model": MODEL, "stream": False, "messages": [{"role": "user", "content": "Weather in Rome?"}]}
+    called = s.json("POST", "/api/chat", {**ask, "tools": [WEATHER]})[1]["message"]
+    assert ("tool_calls" in called) == (version == "0.2.6")
+    assert s.json("POST", "/api/chat", {**ask, "format": PERSON}) == (400, {
+        "error": "json: cannot unmarshal object into Go struct field ChatRequest.format of type string"})
+    assert isinstance(json.loads(s.json("POST", "/api/chat", {**ask, "format": "json"})[1]["message"]["content"]),
+                      dict)

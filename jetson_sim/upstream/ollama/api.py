@@ -52,6 +52,14 @@ class Api(Generation, Embedding, OpenAI, Creation, Handler):
     }
     PARAM_ROUTES = {"HEAD": {"/api/blobs/": "head_blob"}, "POST": {"/api/blobs/": "create_blob"},
                     "GET": {"/v1/models/": "v1_model"}}
+    # the routes a release before the rule's does not have (VERSION_RULES route_*)
+    ROUTE_RULES = {"head_blob": "route_blobs", "create_blob": "route_blobs", "v1_chat": "route_v1_chat",
+                   "v1_completions": "route_v1_completions_models", "v1_models": "route_v1_completions_models",
+                   "v1_model": "route_v1_completions_models", "embed": "route_embed",
+                   "v1_embeddings": "route_v1_embeddings"}
+
+    def _has_route(self, name: str) -> bool:
+        return name not in self.ROUTE_RULES or self.cfg.since(self.ROUTE_RULES[name])
 
     # -- endpoints
 

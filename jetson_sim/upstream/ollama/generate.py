@@ -63,6 +63,10 @@ class Generation(Handler):
             keep_alive = request_keep_alive(req.get("keep_alive"), self.cfg.keep_alive, exact)
         except ValueError as err:
             return self._json(400, {"error": str(err)})
+        if isinstance(req.get("format"), dict) and not self.cfg.since("format_schema"):  # format was a string
+            kind = "ChatRequest" if chat else "GenerateRequest"
+            return self._json(400, {"error": f"json: cannot unmarshal object into Go struct field {kind}.format "
+                                             "of type string"})
         messages = req.get("messages") or [] if chat else []
         if chat:
             prompt = "\n".join(str(m.get("content", "")) for m in messages if isinstance(m, dict))
@@ -122,7 +126,7 @@ class Generation(Handler):
                 if stream:
                     return self._stream(iter([{"error": str(err)}]))
                 return self._json(500, {"error": str(err)})
-            call = tool_call(req.get("tools"), messages) if chat else None
+            call = tool_call(req.get("tools"), messages) if chat and self.cfg.since("tools") else None
             self._decode(runner, load_s, prompt, options, chat, stream, base, fmt, call)
         finally:
             runner.slots.release()

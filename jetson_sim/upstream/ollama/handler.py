@@ -78,14 +78,18 @@ class Handler(BaseHTTPRequestHandler):
 
     do_GET = do_POST = do_DELETE = do_PUT = do_PATCH = do_OPTIONS = do_HEAD
 
+    def _has_route(self, name: str) -> bool:  # noqa: ARG002 - Api's override reads it
+        """Does this build serve the route answered by `name`? (Api keys it on the release.)"""
+        return True
+
     def _match(self, method: str, path: str) -> tuple[str | None, str]:
         """(the answering method's name, the path parameter) for a method and path; (None, "") when none."""
         name = self.ROUTES.get(method, {}).get(path)
         if name is not None:
-            return name, ""
+            return (name, "") if self._has_route(name) else (None, "")
         for prefix, name in self.PARAM_ROUTES.get(method, {}).items():
             rest = path[len(prefix):] if path.startswith(prefix) else ""
-            if rest and "/" not in rest:
+            if rest and "/" not in rest and self._has_route(name):
                 return name, urllib.parse.unquote(rest)
         return None, ""
 
@@ -134,8 +138,7 @@ class Handler(BaseHTTPRequestHandler):
                 pass
             elif name is not None:
                 getattr(self, name)()
-            elif any(path in routes for routes in self.ROUTES.values()) \
-                    or any(self._match(m, path)[0] for m in self.PARAM_ROUTES):
+            elif any(self._match(m, path)[0] for m in {*self.ROUTES, *self.PARAM_ROUTES}):
                 self._text(405, "405 method not allowed")  # gin with HandleMethodNotAllowed, as Ollama sets it
             else:
                 self._text(404, "404 page not found")  # gin's answer for an unknown route
