@@ -10,7 +10,9 @@ Install it as /usr/local/bin/ollama (a symlink works: the command is read from a
 
 Behaviour follows docs/facts.md (cited "docs/facts.md section N"): the REST API and
 its NDJSON streams, the on-disk model store, pruning at start-up and the environment of docs/facts.md section 5;
-model sizes, KV cache and the speed anchors of docs/facts.md section 6; the registry's 412 for old clients (section 4).
+model sizes, KV cache and the speed anchors of docs/facts.md section 6; the registry's 412 for old clients (section 4);
+the API as clients use it (embeddings, the OpenAI-compatible /v1 routes, create and push, JSON formats, tool
+calls, CORS, streams paced at the reported speed) of docs/facts.md section 7.
 Anything else is marked "unverified" where it is modelled.
 
 Environment, as the real one reads it (docs/facts.md section 5):
