@@ -519,3 +519,30 @@ def test_cli_version_run_ps(ollama):
     ps = o.cli("ps").stdout.splitlines()
     assert ps[0].split() == ["NAME", "ID", "SIZE", "PROCESSOR", "UNTIL"]
     assert ps[1].split()[0] == "qwen2.5:0.5b" and "100% GPU" in ps[1] and "minutes from now" in ps[1]
+
+
+def test_the_one_file_server_answers_the_clients_endpoints(ollama):
+    """The script the images run (not only the package in-process) serves embeddings, the /v1 API with its
+    event stream, JSON formats, tools and CORS (docs/facts.md section 7)."""
+    o = ollama(JETSON_SIM_STREAM_PACE="0")
+    o.pull("qwen2.5:0.5b")
+    embed = o.http.post("/api/embed", json={"model": "qwen2.5:0.5b", "input": ["a", "b"]}).json()
+    assert len(embed["embeddings"]) == 2 and abs(sum(x * x for x in embed["embeddings"][0]) - 1) < 1e-6
+    with o.http.stream("POST", "/v1/chat/completions", json={
+            "model": "qwen2.5:0.5b", "stream": True, "messages": [{"role": "user", "content": "hi"}]}) as response:
+        assert response.headers["content-type"] == "text/event-stream"
+        events = [line for line in response.iter_lines() if line]
+    assert events[-1] == "data: [DONE]" and json.loads(events[-2][6:])["choices"][0]["finish_reason"] == "stop"
+    schema = {"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]}
+    chat = o.http.post("/api/chat", json={"model": "qwen2.5:0.5b", "stream": False, "format": schema,
+                                          "messages": [{"role": "user", "content": "a number"}]}).json()
+    assert isinstance(json.loads(chat["message"]["content"])["n"], int)
+    tool = {"type": "function", "function": {"name": "get_time", "parameters": {
+        "type": "object", "properties": {"zone": {"type": "string"}}, "required": ["zone"]}}}
+    called = o.http.post("/api/chat", json={"model": "qwen2.5:0.5b", "stream": False, "tools": [tool],
+                                            "messages": [{"role": "user", "content": "What time is it in UTC?"}]})
+    assert called.json()["message"]["tool_calls"] == [{"function": {"name": "get_time", "arguments": {"zone": "UTC"}}}]
+    preflight = o.http.options("/api/chat", headers={"Origin": "http://localhost:3000",
+                                                     "Access-Control-Request-Method": "POST"})
+    assert preflight.status_code == 204 and preflight.headers["access-control-allow-origin"] == "http://localhost:3000"
+    assert o.http.options("/api/chat", headers={"Origin": "https://elsewhere.example"}).status_code == 403

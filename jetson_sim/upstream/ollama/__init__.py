@@ -10,7 +10,9 @@ Install it as /usr/local/bin/ollama (a symlink works: the command is read from a
 
 Behaviour follows docs/facts.md (cited "docs/facts.md section N"): the REST API and
 its NDJSON streams, the on-disk model store, pruning at start-up and the environment of docs/facts.md section 5;
-model sizes, KV cache and the speed anchors of docs/facts.md section 6; the registry's 412 for old clients (section 4).
+model sizes, KV cache and the speed anchors of docs/facts.md section 6; the registry's 412 for old clients (section 4);
+the API as clients use it (embeddings, the OpenAI-compatible /v1 routes, create and push, JSON formats, tool
+calls, CORS, streams paced at the reported speed) of docs/facts.md section 7.
 Anything else is marked "unverified" where it is modelled.
 
 Environment, as the real one reads it (docs/facts.md section 5):
@@ -45,6 +47,8 @@ Simulator-only environment (never on a real board):
                          written only when its directory exists
   JETSON_SIM_TIME_SCALE  wall seconds slept per simulated second, default 0.02 (0: no sleeping). Reported
                          durations are always the simulated (realistic) ones. Keep-alive runs on the wall clock.
+  JETSON_SIM_STREAM_PACE wall seconds per simulated second between streamed tokens, default 1: a client that
+                         times a stream sees the eval_count/eval_duration speed it reports (0: no pacing)
 
 Models come from the simulated registry (ollama_registry.py) with their model layer shrunk by its
 --scale; the config blob's "jetson_sim" object carries the real size, KV bytes per token and context
@@ -63,7 +67,9 @@ otherwise it runs on the CPU (size_vram 0). The install layout's details are unv
 
 The modules, in the order the script holds them: versions.py (VERSION_RULES), config.py (the
 environment), store.py (names and the model store), pull.py (the registry pull), board.py (profile,
-memory, GPU or CPU), scheduler.py (loading, memory and speed), generate.py (generate and chat),
-handler.py (HTTP plumbing), api.py (the other endpoints and `serve`), cli.py (the client). They share
+memory, GPU or CPU), scheduler.py (loading, memory and speed), handler.py (HTTP plumbing and CORS),
+structured.py (JSON formats and tool calls), generate.py (generate and chat), embed.py (embeddings),
+compat.py (the OpenAI-compatible /v1 API), create.py (create, blobs, push), api.py (the other endpoints
+and `serve`), cli.py (the client). They share
 one namespace in the script: a top-level name is defined in one module only.
 """

@@ -1,5 +1,6 @@
-"""The REST API (docs/facts.md section 5): `Api`, the endpoints but generation (version, tags, pull,
-delete, copy, show, ps), and `serve`, the `ollama serve` that binds it and prunes the store first.
+"""The REST API (docs/facts.md sections 5 and 12): `Api`, the routes and the endpoints that generation,
+embeddings, the OpenAI layer and creation leave (version, tags, pull, delete, copy, show, ps), and
+`serve`, the `ollama serve` that binds it and prunes the store first.
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ from http.server import ThreadingHTTPServer
 
 from .board import jetpack_major, mem_available
 from .config import Config, human_bytes2, log, rfc3339
+from .compat import OpenAI
+from .create import Creation
+from .embed import Embedding, embedding_length
 from .generate import Generation
 from .handler import Handler
 from .pull import PullError, Puller
@@ -26,7 +30,7 @@ from .store import MODEL_MEDIA, Name, Store, layer_digests, try_name
 FILE_TYPES = {"F32": 0, "F16": 1, "Q4_0": 2, "Q8_0": 7, "Q2_K": 10, "Q4_K_M": 15, "Q5_K_M": 17, "Q6_K": 18}
 
 
-class Api(Generation, Handler):
+class Api(Generation, Embedding, OpenAI, Creation, Handler):
     """The endpoints; serve() binds a subclass with the server's cfg, store, sched and puller."""
 
     cfg: Config
@@ -34,14 +38,28 @@ class Api(Generation, Handler):
     sched: Scheduler
     puller: Puller
 
-    # the routes of ollama/ollama server/routes.go GenerateRoutes @v0.11.8 that are simulated here
+    # the routes of ollama/ollama server/routes.go GenerateRoutes @6a74bba7 (v0.6.8; alike @v0.11.8): all of
+    # docs/api.md and docs/openai.md there
     ROUTES = {
         "HEAD": {"/": "root", "/api/version": "version", "/api/tags": "tags"},
-        "GET": {"/": "root", "/api/version": "version", "/api/tags": "tags", "/api/ps": "ps"},
-        "POST": {"/api/pull": "pull", "/api/generate": "generate", "/api/chat": "chat", "/api/show": "show",
-                 "/api/copy": "copy"},
+        "GET": {"/": "root", "/api/version": "version", "/api/tags": "tags", "/api/ps": "ps",
+                "/v1/models": "v1_models"},
+        "POST": {"/api/pull": "pull", "/api/push": "push", "/api/generate": "generate", "/api/chat": "chat",
+                 "/api/show": "show", "/api/copy": "copy", "/api/create": "create", "/api/embed": "embed",
+                 "/api/embeddings": "embeddings", "/v1/chat/completions": "v1_chat",
+                 "/v1/completions": "v1_completions", "/v1/embeddings": "v1_embeddings"},
         "DELETE": {"/api/delete": "delete"},
     }
+    PARAM_ROUTES = {"HEAD": {"/api/blobs/": "head_blob"}, "POST": {"/api/blobs/": "create_blob"},
+                    "GET": {"/v1/models/": "v1_model"}}
+    # the routes a release before the rule's does not have (VERSION_RULES route_*)
+    ROUTE_RULES = {"head_blob": "route_blobs", "create_blob": "route_blobs", "v1_chat": "route_v1_chat",
+                   "v1_completions": "route_v1_completions_models", "v1_models": "route_v1_completions_models",
+                   "v1_model": "route_v1_completions_models", "embed": "route_embed",
+                   "v1_embeddings": "route_v1_embeddings"}
+
+    def _has_route(self, name: str) -> bool:
+        return name not in self.ROUTE_RULES or self.cfg.since(self.ROUTE_RULES[name])
 
     # -- endpoints
 
@@ -195,6 +213,7 @@ class Api(Generation, Handler):
                 "general.parameter_count": parameter_count(details["parameter_size"]),
                 "general.quantization_version": 2,
                 f"{family}.context_length": sim.get("context_length", 0),
+                f"{family}.embedding_length": embedding_length(config),
             },
             "capabilities": ["completion"],
             "modified_at": rfc3339(self.store.manifest_path(name).stat().st_mtime),

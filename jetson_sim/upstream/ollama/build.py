@@ -18,7 +18,8 @@ import tempfile
 from pathlib import Path
 
 PACKAGE = Path(__file__).parent
-MODULES = ("versions", "config", "store", "pull", "board", "scheduler", "handler", "generate", "api", "cli")
+MODULES = ("versions", "config", "store", "pull", "board", "scheduler", "handler", "structured", "generate", "embed",
+           "compat", "create", "api", "cli")
 RULE = "# " + "-" * 64
 
 

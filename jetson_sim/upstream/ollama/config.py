@@ -145,6 +145,10 @@ class Config:
             self.time_scale = max(0.0, float(env("JETSON_SIM_TIME_SCALE", "0.02")))
         except ValueError:
             self.time_scale = 0.02
+        try:  # docs/facts.md section 7: streamed tokens come at the speed eval_count/eval_duration report
+            self.stream_pace = max(0.0, float(env("JETSON_SIM_STREAM_PACE", "1")))
+        except ValueError:
+            self.stream_pace = 1.0
         arch = {"x86_64": "amd64", "aarch64": "arm64"}.get(os.uname().machine, os.uname().machine)
         self.user_agent = f"ollama/{self.version} ({arch} linux) Go/go1.24.0"
 
@@ -155,6 +159,12 @@ class Config:
     def client_url(self) -> str:
         host = self.host if self.host not in ("", "0.0.0.0", "::") else "127.0.0.1"
         return f"http://[{host}]:{self.port}" if ":" in host else f"http://{host}:{self.port}"
+
+    def pace(self, simulated_seconds: float) -> None:
+        """A streamed token's wait: JETSON_SIM_STREAM_PACE wall seconds per simulated second (1: the speed
+        the answer reports, 0: none), whatever JETSON_SIM_TIME_SCALE says."""
+        if self.stream_pace > 0 and simulated_seconds > 0:
+            time.sleep(simulated_seconds * self.stream_pace)
 
     def sleep(self, simulated_seconds: float) -> None:
         if self.time_scale > 0 and simulated_seconds > 0:

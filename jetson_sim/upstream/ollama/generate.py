@@ -1,16 +1,19 @@
 """Text generation: /api/generate and /api/chat (`Generation`, part of the API handler), their NDJSON
-streams and timings, and the deterministic lorem-like words they answer with.
+streams and timings, and the deterministic lorem-like words they answer with; JSON under `format`, tool
+calls under `tools` (structured.py), streamed at the speed the answer reports (docs/facts.md section 7).
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import random
 
 from .config import Config, request_keep_alive, rfc3339
 from .handler import Handler
 from .scheduler import JITTER, LoadError, PROMPT_SPEEDUP, REQUEST_OVERHEAD_S, Runner, Scheduler
 from .store import Name, try_name
+from .structured import FormatError, formatted_text, json_pieces, parse_format, tool_call
 
 
 LOREM = ("the model runs on a small board with shared memory and every token is read from it once "
@@ -60,8 +63,12 @@ class Generation(Handler):
             keep_alive = request_keep_alive(req.get("keep_alive"), self.cfg.keep_alive, exact)
         except ValueError as err:
             return self._json(400, {"error": str(err)})
+        if isinstance(req.get("format"), dict) and not self.cfg.since("format_schema"):  # format was a string
+            kind = "ChatRequest" if chat else "GenerateRequest"
+            return self._json(400, {"error": f"json: cannot unmarshal object into Go struct field {kind}.format "
+                                             "of type string"})
+        messages = req.get("messages") or [] if chat else []
         if chat:
-            messages = req.get("messages") or []
             prompt = "\n".join(str(m.get("content", "")) for m in messages if isinstance(m, dict))
             empty = not messages
         else:
@@ -113,17 +120,35 @@ class Generation(Handler):
             runner.active += 1
         runner.slots.acquire()  # OLLAMA_NUM_PARALLEL requests at a time, the rest queue
         try:
-            self._decode(runner, load_s, prompt, options, chat, stream, base)
+            try:  # checked by the runner's Completion, after the load (llm/server.go @6a74bba7)
+                fmt = parse_format(req.get("format"))
+            except FormatError as err:
+                if stream:
+                    return self._stream(iter([{"error": str(err)}]))
+                return self._json(500, {"error": str(err)})
+            call = tool_call(req.get("tools"), messages) if chat and self.cfg.since("tools") else None
+            self._decode(runner, load_s, prompt, options, chat, stream, base, fmt, call)
         finally:
             runner.slots.release()
             with self.sched.lock:
                 runner.active -= 1
             self.sched.release(runner)
 
-    def _decode(self, runner: Runner, load_s: float, prompt: str, options: dict, chat: bool, stream: bool, base: dict):
+    def _decode(self, runner: Runner, load_s: float, prompt: str, options: dict, chat: bool, stream: bool, base: dict,
+                fmt: dict | str | None = None, call: dict | None = None):
+        """The answer: `count` tokens of words, of JSON under `fmt`, or a tool call (one chunk with
+        message.tool_calls, then the final one: ollama/ollama server/routes.go ChatHandler @6a74bba7 sends a
+        parsed tool call as its own chunk, content empty). Streamed tokens are paced at 1/tps (cfg.pace), the
+        speed eval_count/eval_duration report."""
         predict = options.get("num_predict")
         count = 32 if predict is None else (128 if int(predict) < 0 else int(predict))
         words = words_for(f"{runner.key}\n{prompt}", count)
+        if fmt is not None:  # the whole JSON value, whatever num_predict says (a cut one would not parse)
+            text = formatted_text(fmt, words_for(f"{runner.key}\n{prompt}", 12))
+            words = json_pieces(text, max(8, len(text) // 4))
+            count, predict = len(words), None
+        elif call is not None:  # the call's JSON is what the model generates: ~4 characters a token
+            count, words, predict = max(1, len(json.dumps(call)) // 4), [], None
         tps = runner.tps * random.uniform(1 - JITTER, 1 + JITTER)
         n_prompt = prompt_tokens(prompt)
         prompt_s = n_prompt / (tps * PROMPT_SPEEDUP)
@@ -131,13 +156,18 @@ class Generation(Handler):
 
         def chunks():
             self.sched.gpu_load(True)
+            wait = self.cfg.pace if stream else self.cfg.sleep
             try:
                 self.cfg.sleep(prompt_s)
                 for word in words:
-                    self.cfg.sleep(1 / tps)
+                    wait(1 / tps)
                     yield {**base, "created_at": rfc3339(utc=True),
                            **({"message": {"role": "assistant", "content": word}} if chat else {"response": word}),
                            "done": False}
+                if call is not None:
+                    wait(count / tps)
+                    yield {**base, "created_at": rfc3339(utc=True),
+                           "message": {"role": "assistant", "content": "", "tool_calls": [call]}, "done": False}
             finally:
                 self.sched.gpu_load(False)
             ns = lambda s: int(s * 1e9)  # noqa: E731
@@ -165,6 +195,8 @@ class Generation(Handler):
         text = "".join(i["message"]["content"] if chat else i["response"] for i in items[:-1])
         if chat:
             final["message"]["content"] = text
+            if call is not None:
+                final["message"]["tool_calls"] = [call]
         else:
             final["response"] = text
         self._json(200, final)

@@ -36,6 +36,17 @@ VERSION_RULES = {
     # keep_alive as a number keeps its fraction (0.5 is 500ms) and only exactly 0 unloads; before, a number
     # was truncated to whole seconds and anything under 1s (0.5, "100ms") counted as 0
     "exact_keep_alive": ("0.11.8", "ollama/ollama api/types.go, server/routes.go @v0.11.8 (108153243)"),
+    # the routes of docs/api.md and docs/openai.md that came after the first releases the simulator serves:
+    # before its release a route is gin's 404 "404 page not found"
+    "route_blobs": ("0.1.10", "ollama/ollama server/routes.go @v0.1.10 (1552cee59)"),
+    "route_v1_chat": ("0.1.24", "ollama/ollama server/routes.go, openai/openai.go @v0.1.24 (453f572f8)"),
+    "route_v1_completions_models": ("0.2.0", "ollama/ollama server/routes.go @v0.2.0 (d626b99b5, 996bb1b85)"),
+    "route_embed": ("0.2.6", "ollama/ollama server/routes.go EmbedHandler @v0.2.6 (b9f5e16c8)"),
+    "route_v1_embeddings": ("0.2.6", "ollama/ollama server/routes.go, openai/openai.go @v0.2.6 (987dbab0b)"),
+    # a chat request's tools can be answered with message.tool_calls; before, `tools` was no field (ignored)
+    "tools": ("0.2.6", "ollama/ollama api/types.go, server/routes.go ChatHandler @v0.2.6 (d02bbebb1)"),
+    # `format` may be a JSON schema (structured outputs); before, it was a string and an object a 400
+    "format_schema": ("0.5.0", "ollama/ollama api/types.go @v0.5.0 (630e7dc6f)"),
 }
 
 
