@@ -242,14 +242,15 @@ def test_a_paced_release_download_shows_curls_bytes_every_5_s(tmp_path, monkeypa
     from tests.unit.test_native import run_op
 
     served = github_releases.Releases(versions=("0.6.8",))
-    served.pace = 15_000  # the 125779 bytes of ollama-linux-arm64.tgz in about 8 s
+    served.pace = 15_000  # the ~130 kB of ollama-linux-arm64.tgz (the one-file simulated server) in about 9 s
     server = ThreadingHTTPServer(("127.0.0.1", 0), type("H", (github_releases.Handler,), {
         "releases": served, "log_request": lambda *a, **k: None}))
     threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     monkeypatch.setattr(native, "STAGING", str(tmp_path / "staging"))
     try:
         url = f"http://127.0.0.1:{server.server_address[1]}/ollama/ollama/releases/download"
-        digest = served.listing()["0.6.8"]["ollama-linux-arm64.tgz"]["sha256"]
+        archive = served.listing()["0.6.8"]["ollama-linux-arm64.tgz"]
+        digest = archive["sha256"]
         commands, _ = run_op(native.installed, {"native.NativeInstall": {"prefix=/usr/local": {}}}, version="0.6.8",
                              archives={"ollama-linux-arm64.tgz": digest}, url=url)
         download = next(command for command in commands if "curl -fSL" in command)
@@ -260,7 +261,7 @@ def test_a_paced_release_download_shows_curls_bytes_every_5_s(tmp_path, monkeypa
         server.server_close()
     assert proc.returncode == 0, proc.stderr.read()
     texts = [text for _, text in lines[1:]]
-    first = r"download ollama-linux-arm64\.tgz: [56] s, \d+k?B of 122kB \(\d+%\), \d+k?B/s"
+    first = rf"download ollama-linux-arm64\.tgz: [56] s, \d+k?B of {archive['size'] // 1024}kB \(\d+%\), \d+k?B/s"
     assert re.fullmatch(first, texts[0]), texts
     assert re.fullmatch(r"download ollama-linux-arm64\.tgz: done in \d+ s", texts[-1]), texts
-    assert (tmp_path / "staging" / "0.6.8" / "ollama-linux-arm64.tgz").stat().st_size == 125779
+    assert (tmp_path / "staging" / "0.6.8" / "ollama-linux-arm64.tgz").stat().st_size == archive["size"]
