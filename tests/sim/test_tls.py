@@ -84,3 +84,19 @@ def test_the_https_api_takes_listed_keys_only_and_a_rotation_keeps_the_loaded_mo
 
     again = converge(tls_fleet, site(sim_env, new))
     assert again["failed_hosts"] == [] and changed(again) == {}
+
+
+def test_back_without_tls_removes_the_proxy_and_its_keys(tls_fleet, sim_env):
+    board = next(iter(tls_fleet.boards.values()))
+    env = dict(sim_env, JETSON_SIM_HOST_DATA=json.dumps({"ollama_models": MODELS}))
+    run = converge(tls_fleet, env)
+    assert run["failed_hosts"] == [], run["stderr"][-3000:]
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"https://{board.ip}:11443/api/tags", verify=False, timeout=5)
+    host = board_host(tls_fleet, board)
+    for path in ("/etc/jetson-ollama/api-keys", "/etc/jetson-ollama/proxy/proxy.key",
+                 "/etc/systemd/system/jetson-ollama-proxy.service", "/etc/systemd/system/jetson-ollama-keys.service"):
+        assert not host.file(path).exists, path
+    assert host.run("iptables -S JETSON-OLLAMA").rc != 0  # no firewall either: the API is on 127.0.0.1
+    again = converge(tls_fleet, env)
+    assert again["failed_hosts"] == [] and changed(again) == {}
