@@ -21,8 +21,9 @@ def api_access():
         return
     cfg, networks = plan.settings, plan.settings.ollama_allow_from
     port = cfg.ollama_tls_port if plan.tls else plan.api_port
+    also = [plan.api_port] if plan.tls else []  # the API's own port stays shut while it moves to 127.0.0.1
     firewall.api_admits(name=f"Only {', '.join(networks)} reach port {port}" if networks else "No API firewall needed",
-                        port=port, networks=networks)
+                        port=port, networks=networks, also=also)
     if plan.tls is None:
         proxy.proxy_absent(name="No HTTPS API")
         return

@@ -67,6 +67,8 @@ def test_the_https_api_takes_listed_keys_only_and_a_rotation_keeps_the_loaded_mo
     assert [line.split()[3] for line in host.check_output("ss -Hltn sport = :11434").splitlines()] == \
         ["127.0.0.1:11434"]
     assert old not in host.check_output("cat /etc/jetson-ollama/api-keys")  # the board keeps hashes only
+    jumps = sorted(line for line in host.check_output("iptables -S INPUT").splitlines() if "JETSON-OLLAMA" in line)
+    assert jumps == [f"-A INPUT -p tcp -m tcp --dport {port} -j JETSON-OLLAMA" for port in (11434, 11443)]
 
     with client(old) as http:  # a model loaded for minutes before the rotation
         loaded = http.post(f"{api}/api/generate", json={"model": MODELS[0], "prompt": "", "keep_alive": "10m"})
