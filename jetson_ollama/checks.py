@@ -208,3 +208,28 @@ def ipv4(value: Any) -> str | None:
     except ValueError:
         return "must be an IPv4 address such as 192.168.55.101"
     return None
+
+
+# an API key as host data holds it: its sha256 (sha256:<64 hex>), or env:NAME, a controller environment variable
+# that holds the clear key (hashed on the controller; the clear key is never written to the board)
+_KEY_HASH = re.compile(r"sha256:[0-9a-f]{64}")
+_KEY_ENV = re.compile(r"env:[A-Za-z_][A-Za-z0-9_]*")
+
+
+def api_keys(value: Any) -> str | None:
+    """ollama_api_keys: a list of sha256:<64 lowercase hex> or env:NAME, each once."""
+    problem = "must be a list of key hashes sha256:<64 lowercase hex> (or env:NAME, a variable on the controller)"
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        return problem
+    if bad := [item for item in value if not (_KEY_HASH.fullmatch(item) or _KEY_ENV.fullmatch(item))]:
+        return f"{problem}; {bad[0][:4] + '...'!r} is neither"  # a clear key pasted here is not echoed
+    if len(set(value)) != len(value):
+        return "lists a key twice"
+    return None
+
+
+def controller_path(value: Any) -> str | None:
+    """A file on the controller (ollama_tls_cert, ollama_tls_key): a non-empty path without a newline."""
+    if not isinstance(value, str) or not value.strip() or "\n" in value:
+        return "must be the path of a file on the controller"
+    return None

@@ -23,13 +23,13 @@ from typing import Any
 
 from . import defaults
 from .catalog import catalog
-from .checks import ipv4
+from .checks import api_keys, ipv4
 from .defaults import DEFAULTS, RUNTIMES, Settings
 from .environment import ollama_environment
 from .settings_table import defaults_meanings, defaults_table
 
 __all__ = ["DEFAULTS", "RUNTIMES", "ConfigError", "Settings", "api_problem", "defaults_meanings", "defaults_table",
-           "ollama_environment", "preload_set", "problems", "settings"]
+           "ollama_environment", "preload_set", "problems", "settings", "tls_problem"]
 
 
 class ConfigError(ValueError):
@@ -49,6 +49,14 @@ def _checked(host_data: Any) -> Iterator[tuple[str, Any, str | None]]:
         yield key, value, problem
 
 
+def _shown(key: str, value: Any) -> Any:
+    """The value as a problem line shows it: in ollama_api_keys, what is neither a hash nor env:NAME may be
+    a clear key pasted by mistake, shown by its first characters only."""
+    if key == "ollama_api_keys" and isinstance(value, list):
+        return [item if not isinstance(item, str) or not api_keys([item]) else item[:4] + "..." for item in value]
+    return value
+
+
 def _ssh_hostname(host_data: Any) -> Any:
     return host_data.get("ssh_hostname") if host_data is not None else None
 
@@ -65,19 +73,39 @@ def _private(network: str) -> bool:
                for private in PRIVATE_NETWORKS)
 
 
+def tls_problem(values: dict[str, Any], loopback: bool) -> tuple[str, str] | None:
+    """(key, problem) of an ollama_tls that cannot serve as asked: no keys, a certificate without its key,
+    the proxy's port the API's, an API beyond 127.0.0.1 (the proxy is then its only way in)."""
+    if not values["ollama_api_keys"]:
+        return "ollama_api_keys", ("ollama_tls needs at least one API key: list sha256:<hex> of each key "
+                                   "(python -m jetson_ollama.tls new-key makes one), or env:NAME")
+    if (values["ollama_tls_cert"] is None) != (values["ollama_tls_key"] is None):
+        key = "ollama_tls_key" if values["ollama_tls_key"] is None else "ollama_tls_cert"
+        return key, "ollama_tls_cert and ollama_tls_key go together: set both, or neither for the CA's certificate"
+    if not loopback:
+        return "ollama_host", "with ollama_tls the API listens on 127.0.0.1 only (the HTTPS proxy is the way in)"
+    if values["ollama_tls_port"] == int(values["ollama_host"].rpartition(":")[2]):
+        return "ollama_tls_port", "is the API's own port (ollama_host): choose another"
+    return None
+
+
 def api_problem(values: dict[str, Any], host_data: Any) -> tuple[str, str] | None:
     """(key, problem) when the API would be exposed by accident or cannot be bound as asked; else None.
-    `values` are a host's checked settings (read, never changed); with ollama_allow_from the API binds to
+    `values` are a host's checked settings (read, never changed); with ollama_tls, `tls_problem`; with
+    ollama_allow_from (and no ollama_tls) the API binds to
     ollama_bind_address, else to the host's ssh_hostname, which must then be an IPv4 address
     (`Settings.api_address`)."""
     address = values["ollama_host"].rpartition(":")[0]
+    loopback = address in ("127.0.0.1", "localhost", "[::1]", "::1")
+    if values["ollama_tls"] and (found := tls_problem(values, loopback)):
+        return found
     if not values["ollama_allow_from"]:
-        if address not in ("127.0.0.1", "localhost", "[::1]", "::1"):
+        if not loopback:
             return "ollama_host", (f"listens beyond the board ({address}) with no ollama_allow_from: list the networks "
                                    "that may reach the API there (a host firewall then admits only them)")
         return None
-    if not values["ollama_allow_public_networks"] and (public := [net for net in values["ollama_allow_from"]
-                                                                   if not _private(net)]):
+    if not values["ollama_tls"] and not values["ollama_allow_public_networks"] and (
+            public := [net for net in values["ollama_allow_from"] if not _private(net)]):
         return "ollama_allow_from", (f"{', '.join(public)} is not a private network (RFC 1918 or link-local), and "
                                      "the API has no authentication: list LAN networks, or set "
                                      "ollama_allow_public_networks: true to open it there anyway")
@@ -109,7 +137,7 @@ def settings(host_data: Any = None) -> Settings:
     values: dict[str, Any] = {}
     for key, value, problem in _checked(host_data):
         if problem:
-            raise ConfigError(f"{key}: {problem} (got {value!r})")
+            raise ConfigError(f"{key}: {problem} (got {_shown(key, value)!r})")
         values[key] = list(value) if isinstance(value, list) else value  # never hand out DEFAULTS' lists
     if found := api_problem(values, host_data):
         key, problem = found
@@ -155,7 +183,7 @@ def problems(host_data: Any = None) -> list[str]:
     found, good = [], {}
     for key, value, problem in _checked(host_data):
         if problem:
-            found.append(f"{key}: {problem} (got {value!r})")
+            found.append(f"{key}: {problem} (got {_shown(key, value)!r})")
         else:
             good[key] = value
     if not found:

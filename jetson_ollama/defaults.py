@@ -33,8 +33,9 @@ from typing import Any, TypeVar, cast
 
 from .catalog import POLICIES
 from .checks import (
-    Check, absolute_path, auto_models, boolean, choice, container_models_dir, host_port, integer, ipv4, ipv4_networks,
-    git_remote, keep_alive, lock_path, models, number, optional, pattern, port, preload, prompts, text, url,
+    Check, absolute_path, api_keys, auto_models, boolean, choice, container_models_dir, controller_path, git_remote,
+    host_port, integer, ipv4, ipv4_networks, keep_alive, lock_path, models, number, optional, pattern, port, preload,
+    prompts, text, url,
 )
 from .images import STRATEGIES
 
@@ -205,6 +206,24 @@ class Settings:
     ollama_bind_address: str | None = setting(
         None, optional(ipv4),
         "the LAN IPv4 address the API binds to with ollama_allow_from; None: the board's ssh_hostname")
+    ollama_tls: bool = setting(
+        False, boolean,
+        "opt-in: serve the API over HTTPS with API keys (nginx on the board, ollama_tls_port); Ollama itself then "
+        "listens on 127.0.0.1 only")
+    ollama_tls_port: int = setting(
+        11443, port,
+        "the HTTPS port of ollama_tls: on the LAN address with ollama_allow_from (the firewall admits it), else on "
+        "127.0.0.1")
+    ollama_api_keys: list[str] = setting(
+        [], api_keys,
+        "with ollama_tls, the API keys as sha256:<hex> of each key, or env:NAME (a controller variable holding the "
+        "key); the board keeps only hashes")
+    ollama_tls_cert: str | None = setting(
+        None, optional(controller_path),
+        "a PEM certificate on the controller for ollama_tls; None: one signed by the CA in .jetson-ollama/ca/")
+    ollama_tls_key: str | None = setting(
+        None, optional(controller_path),
+        "the PEM private key on the controller of ollama_tls_cert")
     ollama_keep_alive: str | int = setting(
         "5m", keep_alive,
         "OLLAMA_KEEP_ALIVE, how long an idle model stays loaded (a Go duration such as 5m, or seconds)")
@@ -262,11 +281,19 @@ class Settings:
 
     @property
     def api_address(self) -> str:
-        """The address the API listens on: with ollama_allow_from, ollama_bind_address or else the board's
-        ssh_hostname; without, ollama_host's address as written (an IPv6 one in brackets, [::1])."""
-        if self.ollama_allow_from and (bind := self.ollama_bind_address or self._lan_address):
+        """The address the API listens on: with ollama_allow_from (and no ollama_tls), ollama_bind_address or else
+        the board's ssh_hostname; else ollama_host's address as written (an IPv6 one in brackets, [::1])."""
+        if self.ollama_allow_from and not self.ollama_tls and (bind := self.ollama_bind_address or self._lan_address):
             return bind
         return self.ollama_host.rpartition(":")[0]
+
+    @property
+    def exposed_address(self) -> str:
+        """The address clients on the LAN reach: with ollama_allow_from the LAN one (the API's, or with ollama_tls
+        the HTTPS proxy's), else 127.0.0.1 for the proxy and ollama_host's address for the API."""
+        if self.ollama_allow_from and (bind := self.ollama_bind_address or self._lan_address):
+            return bind
+        return "127.0.0.1" if self.ollama_tls else self.ollama_host.rpartition(":")[0]
 
     @property
     def api_port(self) -> int:

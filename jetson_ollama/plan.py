@@ -12,6 +12,7 @@ boards of the run go on. `board` is anything with `name`, `data` and `get_fact`:
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -33,6 +34,7 @@ from .facts.models import OllamaBlobs, OllamaManifests, OllamaModels
 from .facts.network import LanAddresses
 from .facts.native import OllamaService, ReleaseChecksums
 from .facts.ollama import OllamaVersion, PortListener
+from .facts.proxy import NginxBuild
 from .facts.tuning import PowerModes, SwapFile
 from .images import (BuildNames, ImagePlan, NoImage, compatible_with, l4t_from_tag, prebuilt_images, resolve_image,
                      reusable_image)
@@ -42,6 +44,7 @@ from .native import PIN_SECTION, NativeRelease, NoBundle, release_for
 from .operations.tuning import check_data_root, check_swapfile, mode_named
 from .releases import ReleaseInfo, UnknownRelease, release_info
 from .sources import Source, Upstream, source_for
+from .tls import TlsError, TlsFiles, tls_files
 from .version import at_least, newest
 
 DOCKER_ROOT = "/var/lib/docker"
@@ -128,6 +131,7 @@ class BoardPlan:
     mem_total_mb: int = 0
     warnings: list[str] = field(default_factory=list)  # said once, when the plan is made
     pins: list[tuple[str, str, str]] = field(default_factory=list)  # (section, key, value) for models.lock
+    tls: TlsFiles | None = None           # ollama_tls: the board's certificate, key and API key hashes
 
     @property
     def api_url(self) -> str:
@@ -235,6 +239,30 @@ class _ReadOnce:
         return getattr(self._board, name)
 
 
+def _tls_problem(board: Any, cfg: Settings, plan: BoardPlan) -> str | None:
+    """ollama_tls: the board's nginx can serve it and nothing else holds its port; the certificate (the
+    user's, checked against its key, or the CA's) and the key hashes into plan.tls. Else the problem."""
+    nginx = board.get_fact(NginxBuild)
+    if nginx["version"] and not (nginx["ssl"] and nginx["auth_request"]):
+        return (f"ollama_tls: the board's nginx {nginx['version']} lacks the ssl or auth_request module "
+                "(Ubuntu's nginx-core has both)")
+    if nginx["version"] and nginx["packaged_service"] == "enabled":
+        return ("ollama_tls: nginx.service is enabled on the board (sites of its own?); the HTTPS API runs nginx "
+                "under a unit of its own and masks the package's: stop it first (systemctl mask --now nginx)")
+    port = cfg.ollama_tls_port
+    if foreign := [lst for lst in board.get_fact(PortListener, port=port) if lst.get("process") != "nginx"]:
+        who = ", ".join(sorted({f"{lst.get('process') or 'a process'} on {lst.get('address')}" for lst in foreign}))
+        return f"ollama_tls_port {port} is already taken by {who}"
+    names = [cfg.exposed_address]
+    if re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?", board.name) and board.name not in names:
+        names.append(board.name)
+    try:
+        plan.tls = tls_files(board.name, names, cfg.ollama_api_keys, cfg.ollama_tls_cert, cfg.ollama_tls_key)
+    except TlsError as exc:
+        return str(exc)
+    return None
+
+
 def make_plan(board: Any, cfg: Settings, cache: Cache | None | CacheUnavailable = None) -> BoardPlan:
     """Everything `board` needs, from its facts and `cfg`. `cache` is the fleet's cache when the caller
     knows it (outside pyinfra); a pyinfra host finds it in its run's inventory (cache.cache_of)."""
@@ -286,9 +314,11 @@ def make_plan(board: Any, cfg: Settings, cache: Cache | None | CacheUnavailable 
 
     if cfg.ollama_allow_from:  # the API binds to a LAN address: it must be one of the board's
         addresses = board.get_fact(LanAddresses)
-        if cfg.api_address not in addresses:
-            return _refuse(plan, f"the API would bind to {cfg.api_address}, which is not an address of this board "
-                                 f"(it has {', '.join(addresses) or 'none'}; set ollama_bind_address)")
+        if cfg.exposed_address not in addresses:
+            return _refuse(plan, f"the API would bind to {cfg.exposed_address}, which is not an address of this "
+                                 f"board (it has {', '.join(addresses) or 'none'}; set ollama_bind_address)")
+    if cfg.ollama_tls and (problem := _tls_problem(board, cfg, plan)):
+        return _refuse(plan, problem)
 
     if problem := _tuning_problem(board, cfg):
         return _refuse(plan, problem)

@@ -31,13 +31,14 @@ WantedBy=multi-user.target
 """
 
 
-def firewall_script(port: int, networks: list[str]) -> str:
-    """The rules, as a script that (re)writes the chain whole: loopback, the networks, then drop."""
+def firewall_script(port: int, networks: list[str], also: tuple[int, ...] = ()) -> str:
+    """The rules, as a script that (re)writes the chain whole: loopback, the networks, then drop; INPUT sends
+    `port` and the `also` ports there."""
     lines = ["#!/bin/sh", "# written by jetson-ollama: only these networks reach the Ollama API port", "set -e",
-             f"iptables -N {CHAIN} 2>/dev/null || iptables -F {CHAIN}",
-             f"iptables -C INPUT -p tcp --dport {port} -j {CHAIN} 2>/dev/null || "
-             f"iptables -I INPUT -p tcp --dport {port} -j {CHAIN}",
-             f"iptables -A {CHAIN} -i lo -j ACCEPT"]
+             f"iptables -N {CHAIN} 2>/dev/null || iptables -F {CHAIN}"]
+    lines += [f"iptables -C INPUT -p tcp --dport {each} -j {CHAIN} 2>/dev/null || "
+              f"iptables -I INPUT -p tcp --dport {each} -j {CHAIN}" for each in (port, *also)]
+    lines.append(f"iptables -A {CHAIN} -i lo -j ACCEPT")
     lines += [f"iptables -A {CHAIN} -s {network} -j ACCEPT" for network in networks]
     lines.append(f"iptables -A {CHAIN} -j DROP")
     return "\n".join(lines) + "\n"
@@ -58,12 +59,14 @@ def _normalized(networks) -> list[str]:
 
 
 @operation()
-def api_admits(port: int, networks: list[str]):
+def api_admits(port: int, networks: list[str], also: list[int] | None = None):
     """
     Ensure only the listed networks (and the board itself) reach a TCP port, through an iptables chain of its own.
 
     + port: the Ollama API port, e.g. ``11434``
     + networks: IPv4 networks, e.g. ``["10.0.0.0/8"]``; ``[]`` removes the chain, the unit and the script
+    + also: more ports sent through the same chain: with ollama_tls the HTTPS port is ``port`` and the API's
+      own port is kept here, so a LAN-bound API is never open while the service stage moves it to 127.0.0.1
 
     The chain ``JETSON-OLLAMA`` (INPUT sends the port's TCP there) accepts the loopback interface, then
     each network, then drops the rest; a boot-time unit restores it. The live rules are compared, not
@@ -84,6 +87,10 @@ def api_admits(port: int, networks: list[str]):
     """
     if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
         raise OperationError(f"port must be a TCP port 1-65535, not {port!r}")
+    extra = tuple(also or ())
+    if any(isinstance(each, bool) or not isinstance(each, int) or not 1 <= each <= 65535 for each in extra):
+        raise OperationError(f"also must be a list of TCP ports 1-65535, not {also!r}")
+    ports = [port, *[each for each in dict.fromkeys(extra) if each != port]]
     wanted = _normalized(networks)
     live = host.get_fact(ApiFirewall)
     enabled = host.get_fact(SystemdEnabled).get(UNIT_NAME, False)
@@ -100,17 +107,18 @@ def api_admits(port: int, networks: list[str]):
             yield StringCommand("systemctl disable", QuoteString(UNIT_NAME), "2>/dev/null; rm -f", QuoteString(UNIT),
                                 QuoteString(SCRIPT), "&& systemctl daemon-reload")
         return
-    script = firewall_script(port, wanted)
+    script = firewall_script(port, wanted, tuple(ports[1:]))
     yield from files.put._inner(src=StringIO(script), dest=SCRIPT, mode="755")
     yield from files.put._inner(src=StringIO(UNIT_TEXT), dest=UNIT, mode="644")
     current = [str(ipaddress.IPv4Network(source)) for source in live["accept"] if source != "lo"]
-    in_force = live["ports"] == [port] and live["accept"][:1] == ["lo"] and current == wanted and live["drop"]
+    in_force = (sorted(live["ports"]) == sorted(ports) and live["accept"][:1] == ["lo"] and current == wanted
+                and live["drop"])
     if in_force and enabled:
-        host.noop(f"only {', '.join(wanted)} reach port {port}")
+        host.noop(f"only {', '.join(wanted)} reach port{'s' if extra else ''} {', '.join(map(str, ports))}")
         return
     if not in_force:
         for index, old_port in enumerate(live["ports"]):
-            if old_port != port or port in live["ports"][:index]:  # other ports, and second jumps for ours
+            if old_port not in ports or old_port in live["ports"][:index]:  # other ports, and second jumps for ours
                 yield _drop_jump(old_port)
         yield StringCommand("sh", QuoteString(SCRIPT))
     if not enabled:
