@@ -205,6 +205,10 @@ class Settings:
     ollama_bind_address: str | None = setting(
         None, optional(ipv4),
         "the LAN IPv4 address the API binds to with ollama_allow_from; None: the board's ssh_hostname")
+    ollama_metrics: bool = setting(
+        False, boolean,
+        "opt-in: Prometheus metrics on port 9100 (the node exporter with the board's RAM, GPU, loaded models, last "
+        "bench and quick-test); bound as the API is: 127.0.0.1, or the LAN address with ollama_allow_from")
     ollama_keep_alive: str | int = setting(
         "5m", keep_alive,
         "OLLAMA_KEEP_ALIVE, how long an idle model stays loaded (a Go duration such as 5m, or seconds)")
