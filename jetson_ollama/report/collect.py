@@ -141,8 +141,9 @@ def parse_history(bench_text: str, quick_text: str) -> tuple[list[BenchFigures],
     problems += [problem] if problem else []
     bench = []
     for doc in bench_docs:
-        summary = doc.get("summary") if isinstance(doc.get("summary"), dict) else {}
-        figures = {model: float(row["tokens_per_s"]) for model, row in summary.items()
+        summary = doc.get("summary")
+        rows = summary if isinstance(summary, dict) else {}
+        figures = {model: float(row["tokens_per_s"]) for model, row in rows.items()
                    if isinstance(row, dict) and isinstance(row.get("tokens_per_s"), (int, float))}
         bench.append(BenchFigures(str(doc.get("time") or "?"), figures))
     quick_docs, problem = _lines(quick_text, QUICK_TEST_HISTORY)
