@@ -74,3 +74,18 @@ def test_metrics_agree_with_the_board_then_nothing_to_do(metrics_fleet, sim_env)
 
     again = converge(metrics_fleet, env)
     assert again["failed_hosts"] == [] and again["totals"]["success"] == 0, changed(again)
+
+
+def test_metrics_turned_off_stop_the_exporter_then_nothing_to_do(metrics_fleet, sim_env):
+    env = dict(sim_env, JETSON_SIM_HOST_DATA=json.dumps({**DATA, "ollama_metrics": False}))
+    board = board_of(metrics_fleet, NANO)
+    host = board_host(metrics_fleet, board)
+    if not host.file("/etc/systemd/system/jetson-ollama-metrics.timer").exists:  # run alone: turn them on first
+        assert converge(metrics_fleet, dict(sim_env, JETSON_SIM_HOST_DATA=json.dumps(DATA)))["failed_hosts"] == []
+    off = converge(metrics_fleet, env)
+    assert off["failed_hosts"] == [], off["stderr"][-3000:]
+    assert not host.service("prometheus-node-exporter").is_running
+    assert not host.file("/etc/systemd/system/jetson-ollama-metrics.timer").exists
+    assert host.run("curl -fsS --max-time 3 http://127.0.0.1:9100/metrics").rc != 0  # nothing serves metrics
+    again = converge(metrics_fleet, env)
+    assert again["failed_hosts"] == [] and again["totals"]["success"] == 0, changed(again)

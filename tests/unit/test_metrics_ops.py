@@ -14,6 +14,7 @@ from pyinfra.api import FactBase
 from pyinfra_testing.facts import make_fact_tests
 from pyinfra_testing.operations import make_operation_tests
 
+from jetson_ollama.config import ConfigError, settings
 from jetson_ollama.facts import metrics as metrics_facts
 from jetson_ollama.facts.metrics import ExporterArgs
 from jetson_ollama.operations import metrics
@@ -78,3 +79,21 @@ def test_the_rewrite_keeps_the_packaged_comments_and_leaves_one_args_line(tmp_pa
     assert text.startswith(metrics.DEFAULTS_HEAD) and text.count("ARGS=") == 1
     shell = subprocess.run(["sh", "-c", f". {path}; printf %s \"$ARGS\""], capture_output=True, text=True, check=True)
     assert shell.stdout == metrics.exporter_arguments("127.0.0.1")
+
+
+def test_the_exporter_listens_where_the_api_does():
+    from jetson_ollama.stages.metrics import listen_address
+
+    from .test_board_scripts import sample_plan
+
+    assert listen_address(sample_plan(11434, [])) == "127.0.0.1"
+    plan = sample_plan(11434, [])
+    lan = type(plan)(**{**plan.__dict__, "settings": settings({"ollama_allow_from": ["10.0.0.0/24"],
+                                                              "ollama_bind_address": "10.0.0.21"})})
+    assert listen_address(lan) == "10.0.0.21"
+
+
+def test_metrics_are_off_unless_asked():
+    assert settings().ollama_metrics is False
+    with pytest.raises(ConfigError, match=r"^ollama_metrics: must be True or False \(got 'yes'\)$"):
+        settings({"ollama_metrics": "yes"})
