@@ -224,6 +224,10 @@ class Settings:
     ollama_tls_key: str | None = setting(
         None, optional(controller_path),
         "the PEM private key on the controller of ollama_tls_cert")
+    ollama_metrics: bool = setting(
+        False, boolean,
+        "opt-in: Prometheus metrics on port 9100 (the node exporter with the board's RAM, GPU, loaded models, last "
+        "bench and quick-test); bound as the API is: 127.0.0.1, or the LAN address with ollama_allow_from")
     ollama_keep_alive: str | int = setting(
         "5m", keep_alive,
         "OLLAMA_KEEP_ALIVE, how long an idle model stays loaded (a Go duration such as 5m, or seconds)")

@@ -34,6 +34,7 @@ from ..stages.cache import fleet_cache
 from ..stages.gate import health_gate
 from ..stages.image import ollama_image
 from ..stages.jetson_containers import install_jetson_containers
+from ..stages.metrics import board_metrics
 from ..stages.models import ollama_models
 from ..stages.preflight import preflight as _preflight
 from ..stages.service import ollama_service
@@ -41,7 +42,7 @@ from ..stages.tuning import board_tuning
 from .describe import describe_host
 
 __all__ = ["access", "board_scripts", "bootstrap", "cache", "facts", "full", "gate", "image", "jetson_containers",
-           "models", "preflight", "service", "tuning"]
+           "metrics", "models", "preflight", "service", "tuning"]
 
 install()
 
@@ -70,6 +71,7 @@ access = _checked(api_access)  # who reaches the API: 127.0.0.1, or ollama_allow
 service = _checked(ollama_service)  # stage 4: the Ollama container (or native service) as a service
 models = _checked(ollama_models)  # stage 5: the model set, pulled only where it fits, pinned by models.lock
 board_scripts = _checked(_board_scripts)  # stage 6: start-ollama, quick-test, monitor, bench
+metrics = _checked(board_metrics)  # opt-in (ollama_metrics): the node exporter on 9100 and the board's metrics
 gate = _checked(health_gate)  # the rollout's health gate: a board that fails gets its previous container back
 bootstrap = _checked(_bootstrap)  # once per board: passwordless sudo (JETSON_SUDO_PASSWORD from the environment)
 
@@ -101,6 +103,7 @@ def full() -> None:
     ollama_service()
     ollama_models()
     _board_scripts()
+    board_metrics()
 
 
 @_checked

@@ -1,5 +1,6 @@
 """The report's charts as data for the HTML template's inline SVG: RAM in use per board, coloured by
-memory tier (`ram_chart`), and the last bench's decode tokens/s per board and model (`tps_chart`).
+memory tier (`ram_chart`), the last bench's decode tokens/s per board and model (`tps_chart`) and the
+RAM each loaded model takes, coloured by its share on the GPU (`model_ram_chart`).
 """
 
 from __future__ import annotations
@@ -118,3 +119,25 @@ def tps_chart(records: list[BoardRecord]) -> Chart:
     maximum = _nice_ceiling(max((row.value for row in rows), default=0))
     return _chart("Decode tokens/s (last bench)", rows, maximum, [maximum * i / 4 for i in range(5)],
                   lambda t: f"{t:g}", empty="no bench figures yet (run bench on a board)")
+
+
+GPU_COLOURS = {"all": "#3b6fb6", "part": "#e8590c", "none": "#868e96"}  # all on the GPU, partly, on the CPU
+
+
+def model_ram_chart(records: list[BoardRecord]) -> Chart:
+    """RAM each model Ollama holds in memory takes (/api/ps size), one bar per board and model, in GB;
+    blue when all of it is on the GPU (size_vram == size), orange when part is, grey when none is."""
+    rows = []
+    for record in records:
+        if not record.reachable:
+            continue
+        for model in record.loaded:
+            share = "all" if model.size_bytes and model.gpu_bytes == model.size_bytes else (
+                "part" if model.gpu_bytes else "none")
+            gb = model.size_bytes / 1024 ** 3
+            rows.append(_Row(f"{record.name} {model.name}", gb, f"{gb:.1f} GB, {model.gpu_percent:.0f} % GPU",
+                             GPU_COLOURS[share], f"bar model-ram gpu-{share}",
+                             f"{record.name}: {model.name} takes {gb:.2f} GB, {model.gpu_percent:.0f} % on the GPU"))
+    maximum = _nice_ceiling(max((row.value for row in rows), default=0))
+    return _chart("RAM per loaded model (GB, /api/ps)", rows, maximum, [maximum * i / 4 for i in range(5)],
+                  lambda t: f"{t:g}", empty="no model loaded")

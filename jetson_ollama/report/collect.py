@@ -1,12 +1,15 @@
 """Reading the boards for the fleet report: `collect(hosts)` reads every board at once (one thread each,
 a short connect timeout) into one `BoardRecord` per host; a board that cannot be reached is a record
 `unreachable: <reason>`, never a crash. `read_board` is what one connected board answers (its facts
-over SSH, remote.FactReader), `parse_bench` the last `bench` figures it keeps.
+over SSH, remote.FactReader), `parse_bench` the last `bench` figures it keeps, `parse_history` the
+runs of `bench` and `quick-test` it keeps (one JSON line each, the last 100), `parse_loaded` the
+models Ollama holds in memory (/api/ps: size and size_vram, what each takes of the shared RAM).
 """
 
 from __future__ import annotations
 
 import json
+import shlex
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -26,6 +29,9 @@ from ..remote import (
 )
 
 BENCH_FILE = "/var/lib/jetson-ollama/bench.json"
+BENCH_HISTORY = "/var/lib/jetson-ollama/bench-history.jsonl"  # templates/bench.j2 appends one line a run
+QUICK_TEST_HISTORY = "/var/lib/jetson-ollama/quick-test-history.jsonl"  # templates/quick-test.j2, likewise
+HISTORY_SHOWN = 10  # runs of each kind the report shows per board, the newest last
 MAX_WORKERS = 32
 
 
@@ -35,6 +41,28 @@ class BenchFigures:
 
     time: str
     tokens_per_s: dict[str, float]
+
+
+@dataclass(frozen=True)
+class QuickTestRun:
+    """One `quick-test` run: when, how many checks passed, and the names of those that failed."""
+
+    time: str
+    passed: int
+    failed: list[str]
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A model Ollama holds in memory (/api/ps): the RAM it takes and the part of it on the GPU."""
+
+    name: str
+    size_bytes: int
+    gpu_bytes: int
+
+    @property
+    def gpu_percent(self) -> float:
+        return self.gpu_bytes / self.size_bytes * 100 if self.size_bytes else 0.0
 
 
 @dataclass
@@ -56,6 +84,9 @@ class BoardRecord:
     tier_basis: str | None = None  # "qwen2.5:7b estimated at 87 %" or "RAM in use"
     estimate_percent: float | None = None  # the largest present model's estimate, when there is one
     bench: BenchFigures | None = None
+    bench_history: list[BenchFigures] = field(default_factory=list)  # oldest first
+    quick_tests: list[QuickTestRun] = field(default_factory=list)  # oldest first
+    loaded: list[LoadedModel] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -82,6 +113,66 @@ def parse_bench(text: str) -> tuple[BenchFigures | None, str | None]:
     except (ValueError, AttributeError, TypeError):
         return None, f"{BENCH_FILE} does not parse"
     return BenchFigures(str(doc.get("time") or "?"), figures), None
+
+
+def _lines(text: str, path: str) -> tuple[list[dict], str | None]:
+    """The JSON objects of a JSON-lines file, and a problem to note for lines that do not parse."""
+    found, bad = [], 0
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        try:
+            doc = json.loads(line)
+        except ValueError:
+            doc = None
+        if isinstance(doc, dict):
+            found.append(doc)
+        else:
+            bad += 1
+    lines = "1 line that does not parse" if bad == 1 else f"{bad} lines that do not parse"
+    return found, (f"{path}: {lines}" if bad else None)
+
+
+def parse_history(bench_text: str, quick_text: str) -> tuple[list[BenchFigures], list[QuickTestRun], list[str]]:
+    """The last HISTORY_SHOWN runs of bench (decode tokens/s per model) and of quick-test (passed, failed
+    checks), oldest first, from the boards' history files; and the problems to note."""
+    problems = []
+    bench_docs, problem = _lines(bench_text, BENCH_HISTORY)
+    problems += [problem] if problem else []
+    bench = []
+    for doc in bench_docs:
+        summary = doc.get("summary")
+        rows = summary if isinstance(summary, dict) else {}
+        figures = {model: float(row["tokens_per_s"]) for model, row in rows.items()
+                   if isinstance(row, dict) and isinstance(row.get("tokens_per_s"), (int, float))}
+        bench.append(BenchFigures(str(doc.get("time") or "?"), figures))
+    quick_docs, problem = _lines(quick_text, QUICK_TEST_HISTORY)
+    problems += [problem] if problem else []
+    quick = []
+    for doc in quick_docs:
+        listed = doc.get("checks")
+        checks = [c for c in listed if isinstance(c, dict)] if isinstance(listed, list) else []
+        quick.append(QuickTestRun(str(doc.get("time") or "?"), sum(1 for c in checks if c.get("ok") is True),
+                                  [str(c.get("check")) for c in checks if c.get("ok") is not True]))
+    return bench[-HISTORY_SHOWN:], quick[-HISTORY_SHOWN:], problems
+
+
+def parse_loaded(text: str) -> list[LoadedModel]:
+    """The models of an /api/ps answer (`{"models": [{"name", "size", "size_vram"}]}`), largest first;
+    [] for no answer."""
+    try:
+        models = json.loads(text).get("models") or []
+    except (ValueError, AttributeError):
+        return []
+
+    def number(value) -> int:
+        return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0
+
+    if not isinstance(models, list):
+        return []
+    loaded = [LoadedModel(str(m.get("name") or m.get("model") or "?"), number(m.get("size")),
+                          number(m.get("size_vram"))) for m in models if isinstance(m, dict)]
+    return sorted(loaded, key=lambda model: (-model.size_bytes, model.name))
 
 
 def read_board(runner, host: InventoryHost) -> BoardRecord:
@@ -135,6 +226,13 @@ def read_board(runner, host: InventoryHost) -> BoardRecord:
     record.bench, problem = parse_bench(runner.run(f"cat {BENCH_FILE} 2>/dev/null || true").stdout)
     if problem:
         record.notes.append(problem)
+    record.bench_history, record.quick_tests, problems = parse_history(
+        runner.run(f"tail -n {HISTORY_SHOWN} {BENCH_HISTORY} 2>/dev/null || true").stdout,
+        runner.run(f"tail -n {HISTORY_SHOWN} {QUICK_TEST_HISTORY} 2>/dev/null || true").stdout)
+    record.notes += problems
+    if record.ollama_version:
+        record.loaded = parse_loaded(runner.run(f"curl -fsS --max-time 5 {shlex.quote(api + '/api/ps')} 2>/dev/null "
+                                                "|| true").stdout)
     return record
 
 

@@ -214,6 +214,7 @@ class Board:
         self.env = {
             "PATH": f"{self.bin}:/usr/bin:/bin", "HOME": str(tmp), "LC_ALL": "C.UTF-8",
             "JETSON_OLLAMA_MEMINFO": str(self.meminfo), "JETSON_OLLAMA_BENCH_FILE": str(self.bench_file),
+            "JETSON_OLLAMA_STATE_DIR": str(self.bench_file.parent),
             "FAKE_DOCKER_LOG": str(self.docker_log), "FAKE_DOCKER_STATE": str(self.docker_state),
             "FAKE_TEGRASTATS_TAIL": NANO_TAIL,
         }

@@ -3,9 +3,12 @@ the command line, and the inventory helper it shares with tests/boards."""
 
 import json
 import re
+import shutil
 import socket
+import struct
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from datetime import datetime, timezone
@@ -18,6 +21,7 @@ from jetson_ollama import remote, report
 from jetson_ollama.remote import CommandResult, InventoryHost
 from jetson_ollama.catalog import estimate, model_info
 from jetson_ollama.report import BenchFigures, BoardRecord
+from jetson_ollama.report.collect import BENCH_HISTORY, QUICK_TEST_HISTORY, LoadedModel, QuickTestRun
 
 REPO = Path(__file__).parents[2]
 FACTS = Path(__file__).parent / "facts"
@@ -44,6 +48,15 @@ ORIN_NANO = {
     "/api/tags": fixture_output("models.OllamaModels", "listed"),
     "systemctl get-default": "multi-user.target\n",
     report.BENCH_FILE: json.dumps(BENCH) + "\n",
+    # the last lines of the history files bench and quick-test append to, and Ollama's /api/ps
+    BENCH_HISTORY: "".join(json.dumps({**BENCH, "time": time}) + "\n"
+                           for time in ("2025-11-20T06:00:00Z", "2025-11-21T06:00:00Z")),
+    QUICK_TEST_HISTORY: json.dumps({"time": "2025-11-21T06:05:00Z", "passed": 5, "failed": 1, "checks": [
+        {"check": "api", "ok": True, "detail": "Ollama 0.6.8"}, {"check": "gpu", "ok": False, "detail": "CPU"},
+        {"check": "inference", "ok": True, "detail": "fine"}]}) + "\n",
+    "/api/ps": json.dumps({"models": [
+        {"name": "llama3.2:1b", "size": 2_000_000_000, "size_vram": 1_000_000_000},
+        {"name": "qwen2.5:7b", "size": 6_000_000_000, "size_vram": 6_000_000_000}]}) + "\n",
 }
 X86_SERVER = {
     "/proc/meminfo": "MemTotal:       32768000 kB\nMemAvailable:   16384000 kB\n",
@@ -73,7 +86,12 @@ def records():
         BoardRecord("nano-01", "192.168.55.101", l4t="36.2.0", jetpack="6.0", board_model="NVIDIA Jetson Orin Nano",
                     mem_total_mb=7620, mem_used_mb=2900, image="ollama:r36.2.0", ollama_version="0.6.8",
                     models=["qwen2.5:1.5b", "qwen3:4b"], tier="green", tier_basis="qwen3:4b estimated at 52 %",
-                    estimate_percent=52.0, bench=BenchFigures("2025-11-21T06:00:00Z", {"qwen2.5:1.5b": 23.4})),
+                    estimate_percent=52.0, bench=BenchFigures("2025-11-21T06:00:00Z", {"qwen2.5:1.5b": 23.4}),
+                    bench_history=[BenchFigures("2025-11-20T06:00:00Z", {"qwen2.5:1.5b": 22.9}),
+                                   BenchFigures("2025-11-21T06:00:00Z", {"qwen2.5:1.5b": 23.4})],
+                    quick_tests=[QuickTestRun("2025-11-21T06:05:00Z", 5, ["gpu"])],
+                    loaded=[LoadedModel("qwen3:4b", 3 * 1024 ** 3, 3 * 1024 ** 3),
+                            LoadedModel("qwen2.5:1.5b", 1024 ** 3, 512 * 1024 ** 2)]),
         BoardRecord("nano-02", "192.168.55.102", status="unreachable: no answer within 5 s"),
         BoardRecord("nx-01", "192.168.55.111", l4t="35.4.1", jetpack="5.1.2", mem_total_mb=15388, mem_used_mb=13900,
                     image="dustynv/ollama:r35.4.1", ollama_version="0.5.1", models=["qwen2.5:7b"], tier="red",
@@ -99,6 +117,12 @@ def test_read_board_from_the_fact_outputs():
     assert (record.tier, record.estimate_percent) == (fit.tier, fit.percent)
     assert record.tier_basis == f"qwen2.5:7b estimated at {fit.percent:.0f} %"
     assert record.bench == BenchFigures("2025-11-21T06:00:00Z", {"qwen2.5:1.5b": 23.41, "qwen3:4b": 10.0})
+    assert [run.time for run in record.bench_history] == ["2025-11-20T06:00:00Z", "2025-11-21T06:00:00Z"]
+    assert record.bench_history[-1] == record.bench
+    assert record.quick_tests == [QuickTestRun("2025-11-21T06:05:00Z", 2, ["gpu"])]  # counted from the checks
+    assert record.loaded == [LoadedModel("qwen2.5:7b", 6_000_000_000, 6_000_000_000),
+                             LoadedModel("llama3.2:1b", 2_000_000_000, 1_000_000_000)]  # largest first
+    assert record.loaded[1].gpu_percent == 50
     assert record.notes == []
 
 
@@ -108,6 +132,8 @@ def test_read_board_without_jetson_files_container_or_bench():
         "not a Jetson", None, None, None, [])
     assert (record.tier, record.tier_basis) == ("green", "RAM in use")  # 50 % in use, no model to estimate
     assert record.bench is None and report.cells(record)["bench tokens/s"] == "-"
+    assert (record.bench_history, record.quick_tests, record.loaded) == ([], [], [])  # nothing kept, no API
+    assert report.cells(record)["loaded (RAM, GPU share)"] == "-"
 
 
 def test_read_board_notes_what_is_wrong():
@@ -138,13 +164,17 @@ def test_markdown_table_has_one_row_per_board():
     nano, unreachable, nx, x86 = rows[1:]
     assert nano.startswith("| nano-01 | 192.168.55.101 | ok | 36.2.0 / 6.0 | NVIDIA Jetson Orin Nano "
                            "| 2.8 / 7.4 GB (38 %) |")
-    assert ("| qwen2.5:1.5b, qwen3:4b | green (qwen3:4b estimated at 52 %) "
-            "| qwen2.5:1.5b 23.4 (2025-11-21T06:00:00Z) |") in nano
-    assert unreachable == "| nano-02 | 192.168.55.102 | unreachable: no answer within 5 s |" + " - |" * 9
+    assert ("| qwen2.5:1.5b, qwen3:4b | qwen3:4b 3.0 GB (100 % GPU), qwen2.5:1.5b 1.0 GB (50 % GPU) "
+            "| green (qwen3:4b estimated at 52 %) | qwen2.5:1.5b 23.4 (2025-11-21T06:00:00Z) |") in nano
+    assert unreachable == "| nano-02 | 192.168.55.102 | unreachable: no answer within 5 s |" + " - |" * 10
     assert "container ollama is exited \\| restarting" in nx  # a pipe in a cell is escaped
     assert nx.count(" | ") == len(report.COLUMNS) - 1
     assert "| not a Jetson |" in x86 and "| black (RAM in use) |" in x86
     assert "4 boards, 3 reachable (1 green, 1 red, 1 black). Generated 2025-11-21 06:30 UTC." in text
+    history = text.split("## History\n\n", 1)[1].split("\n\n")[0].splitlines()
+    assert history == ["- nano-01: bench tokens/s 2025-11-20T06:00:00Z: qwen2.5:1.5b 22.9; 2025-11-21T06:00:00Z: "
+                       "qwen2.5:1.5b 23.4; quick-test 2025-11-21T06:05:00Z: 5/6 OK (failed: gpu)"]  # nano-01's alone
+    assert not [line for line in text.split("## History")[1].splitlines() if line.startswith("| ")]
 
 
 def test_html_is_self_contained_with_the_table_and_one_ram_bar_per_reachable_board():
@@ -157,6 +187,10 @@ def test_html_is_self_contained_with_the_table_and_one_ram_bar_per_reachable_boa
     ram_bars = re.findall(r'<rect class="bar ram tier-(\w+)"', html)
     assert ram_bars == ["green", "red", "black"]  # 38 %, 90 %, 97 % in use; nano-02 has none
     assert re.findall(r'<rect class="bar tps"', html) == ['<rect class="bar tps"']  # nano-01's one figure
+    assert re.findall(r'<rect class="bar model-ram gpu-(\w+)"', html) == ["all", "part"]  # nano-01's two models
+    history = html.split('<table class="history">', 1)[1].split("</table>", 1)[0]
+    assert "<td>nano-01</td>" in history and "<li>2025-11-21T06:05:00Z: 5/6 OK (failed: gpu)</li>" in history
+    assert "nx-01" not in history
     assert "http://" not in html and "https://" not in html
     assert not re.search(r"<(link|script|img|iframe)\b|url\(|@import", html)
     assert "<style>" in html  # inline CSS
@@ -179,6 +213,28 @@ def test_charts_scale():
     assert [(bar.label, bar.value_text) for bar in tps.bars] == [("nano-01 qwen2.5:1.5b", "23.4 tok/s")]
     assert tps.ticks[-1][1] == "25"  # the axis ends at a round number above the best figure
     assert report.tps_chart([]).bars == [] and report.tps_chart([]).empty
+    models = report.model_ram_chart(records())
+    assert [(bar.label, bar.value_text) for bar in models.bars] == [
+        ("nano-01 qwen3:4b", "3.0 GB, 100 % GPU"), ("nano-01 qwen2.5:1.5b", "1.0 GB, 50 % GPU")]
+    assert models.bars[1].width == pytest.approx(models.plot_width * 1 / 5)  # 1 GB on an axis to 5 GB
+    assert models.ticks[-1][1] == "5"
+    assert report.model_ram_chart([]).bars == [] and report.model_ram_chart([]).empty == "no model loaded"
+
+
+def test_parse_history_keeps_the_last_runs_and_notes_broken_lines():
+    bench = "".join(json.dumps({"time": f"t{i}", "summary": {"m": {"tokens_per_s": i}}}) + "\n" for i in range(12))
+    runs, quick, problems = report.parse_history(bench + "{half\n", "[1]\n\n")
+    assert [run.time for run in runs] == [f"t{i}" for i in range(2, 12)]  # the last 10, oldest first
+    assert runs[-1].tokens_per_s == {"m": 11.0}
+    assert quick == [] and problems == [f"{BENCH_HISTORY}: 1 line that does not parse",
+                                        f"{QUICK_TEST_HISTORY}: 1 line that does not parse"]
+    assert report.parse_history("", "") == ([], [], [])
+
+
+def test_parse_loaded():
+    assert report.parse_loaded("") == [] and report.parse_loaded('{"models": null}') == []
+    assert report.parse_loaded('{"models": [{"model": "a:1b", "size": 10, "size_vram": true}]}') == [
+        LoadedModel("a:1b", 10, 0)]
 
 
 def test_write_report(tmp_path):
@@ -186,6 +242,21 @@ def test_write_report(tmp_path):
                                          generated=GENERATED)
     assert markdown.read_text().startswith("# Jetson fleet report: inventories/lab.py")
     assert html.read_text().startswith("<!DOCTYPE html>")
+
+
+@pytest.mark.skipif(not shutil.which("chromium"), reason="no chromium on PATH")
+def test_the_png_shows_the_whole_page(tmp_path):
+    # twelve rows and three charts: taller than the old 1200x900 window, and the table wider than 1200
+    _, html = report.write_report(records() * 3, tmp_path, generated=GENERATED)
+    png = tmp_path / "report.png"
+    assert report.screenshot(html, png) is True
+    width, height = struct.unpack(">II", png.read_bytes()[16:24])  # the PNG's IHDR
+    with tempfile.TemporaryDirectory() as profile:
+        page = report.page_size(shutil.which("chromium"), html, width, profile, 60)
+    assert page is not None and (width, height) == page
+    assert width >= 1200 and height > 900
+    assert "<script" not in html.read_text() and sorted(p.name for p in tmp_path.iterdir()) == [
+        "report.html", "report.md", "report.png"]  # the measuring copy is gone, the report has no script
 
 
 def test_screenshot_needs_chromium(tmp_path, monkeypatch):
