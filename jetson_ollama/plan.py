@@ -41,6 +41,7 @@ from .images import (BuildNames, ImagePlan, NoImage, compatible_with, l4t_from_t
 from .links import detect_dead_links, interrupted_runs_fail, lost_link
 from .naming import BoardInputs, NoNaming, ambiguous_day, known_commit, naming, rule_at
 from .native import PIN_SECTION, NativeRelease, NoBundle, release_for
+from .operations.metrics import EXPORTER_PORT
 from .operations.tuning import check_data_root, check_swapfile, mode_named
 from .releases import ReleaseInfo, UnknownRelease, release_info
 from .sources import Source, Upstream, source_for
@@ -141,6 +142,15 @@ class BoardPlan:
     @property
     def api_port(self) -> int:
         return self.settings.api_port
+
+    @property
+    def firewall_ports(self) -> list[int]:
+        """The ports only `ollama_allow_from` (and the board) reach, through the firewall's chain: the API's,
+        or with ollama_tls the HTTPS port first and the API's own (shut while it moves to 127.0.0.1); with
+        ollama_metrics the exporter's too, which then listens on the same LAN address."""
+        cfg = self.settings
+        ports = [cfg.ollama_tls_port, self.api_port] if self.tls else [self.api_port]
+        return [*ports, EXPORTER_PORT] if cfg.ollama_metrics else ports
 
     @property
     def image(self) -> ImagePlan | None:

@@ -2,7 +2,8 @@
 `ollama_allow_from`, the API binds to the board's LAN address and a host firewall admits only those
 networks to its port. With `ollama_tls`, the API stays on 127.0.0.1 and an HTTPS proxy with API keys
 (nginx, and the key verifier it asks) is the way in, on ollama_tls_port: the firewall admits the listed
-networks to that port only. Runs before the service stage, so the API is never open while it starts."""
+networks to that port only; with `ollama_metrics`, to the exporter's port too (plan.firewall_ports). Runs
+before the service stage, so the API is never open while it starts."""
 
 from __future__ import annotations
 
@@ -20,8 +21,7 @@ def api_access():
     if stop_if_refused(plan):
         return
     cfg, networks = plan.settings, plan.settings.ollama_allow_from
-    port = cfg.ollama_tls_port if plan.tls else plan.api_port
-    also = [plan.api_port] if plan.tls else []  # the API's own port stays shut while it moves to 127.0.0.1
+    port, *also = plan.firewall_ports
     firewall.api_admits(name=f"Only {', '.join(networks)} reach port {port}" if networks else "No API firewall needed",
                         port=port, networks=networks, also=also)
     if plan.tls is None:

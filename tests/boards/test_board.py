@@ -196,7 +196,6 @@ def test_api_listens_only_where_the_settings_say(board):
 
 
 def test_firewall_admits_only_ollama_allow_from(board):
-    port = board.cfg.api_port
     with board.host.sudo():
         chain = board.host.run("iptables -S JETSON-OLLAMA")
         jumps = board.host.run("iptables -S INPUT").stdout.splitlines()
@@ -210,7 +209,8 @@ def test_firewall_admits_only_ollama_allow_from(board):
     assert admitted == wanted and rules[-1][2:] == ["-j", "DROP"], (
         f"{board.name}: the API port admits {admitted}, then {' '.join(rules[-1][2:]) if rules else 'nothing'}; "
         f"ollama_allow_from says {board.cfg.ollama_allow_from}")
-    assert ours == [f"-A INPUT -p tcp -m tcp --dport {port} -j JETSON-OLLAMA"], f"{board.name}: INPUT has {ours}"
+    wanted_jumps = [f"-A INPUT -p tcp -m tcp --dport {each} -j JETSON-OLLAMA" for each in board.plan.firewall_ports]
+    assert sorted(ours) == sorted(wanted_jumps), f"{board.name}: INPUT has {ours}, the plan says {wanted_jumps}"
 
 
 # ---------------------------------------------------------------- jetson_runtime: native

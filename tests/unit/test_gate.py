@@ -379,7 +379,8 @@ def test_restore_brings_the_previous_container_back_running_then_does_nothing(do
     commands, _, containers = docker(rollback.previous_restored, {
         "ollama": {"image": "ollama:0.9.0-r36.4", "running": True},
         "ollama-previous": {"image": "dustynv/ollama:r36.2.0", "running": False}})
-    assert commands == ["docker rm -f ollama", "docker rename ollama-previous ollama", "docker start ollama"]
+    assert commands == ["docker rm -f ollama", "docker rename ollama-previous ollama", "docker start ollama",
+                        "rm -f /var/lib/jetson-ollama/container.sh"]
     assert containers == {"ollama": {"image": "dustynv/ollama:r36.2.0", "running": True}}
     commands, noop, _ = docker(rollback.previous_restored)
     assert commands == [] and noop == "no previous ollama to restore"
@@ -388,7 +389,8 @@ def test_restore_brings_the_previous_container_back_running_then_does_nothing(do
 def test_restore_without_a_current_container_renames_and_starts(docker):
     commands, _, containers = docker(rollback.previous_restored, {
         "ollama-previous": {"image": "dustynv/ollama:r36.2.0", "running": False}})
-    assert commands == ["docker rename ollama-previous ollama", "docker start ollama"]
+    assert commands == ["docker rename ollama-previous ollama", "docker start ollama",
+                        "rm -f /var/lib/jetson-ollama/container.sh"]
     assert containers == {"ollama": {"image": "dustynv/ollama:r36.2.0", "running": True}}
 
 
