@@ -1,5 +1,5 @@
 """Command line: `jetson-ollama COMMAND ...` (the console script of the package), or
-`python -m jetson_ollama COMMAND ...`: check, init, report, rollout, bundle.
+`python -m jetson_ollama COMMAND ...`: check, init, report, rollout, bundle, ca.
 
 Each command lives in its own module, which adds its parser with `add_command(subparsers)` and sets
 `run(args) -> exit status` as the parser's default; list the module in COMMANDS to add a command.
@@ -10,9 +10,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import bundle, hostdata, init, report, rollout
+from . import bundle, hostdata, init, report, rollout, tls
 
-COMMANDS = (hostdata, init, report, rollout, bundle)
+COMMANDS = (hostdata, init, report, rollout, bundle, tls)
 
 
 def main(argv: list[str] | None = None) -> int:

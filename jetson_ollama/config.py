@@ -78,7 +78,7 @@ def tls_problem(values: dict[str, Any], loopback: bool) -> tuple[str, str] | Non
     the proxy's port the API's, an API beyond 127.0.0.1 (the proxy is then its only way in)."""
     if not values["ollama_api_keys"]:
         return "ollama_api_keys", ("ollama_tls needs at least one API key: list sha256:<hex> of each key "
-                                   "(python -m jetson_ollama.tls new-key makes one), or env:NAME")
+                                   "(jetson-ollama ca new-key makes one), or env:NAME")
     if (values["ollama_tls_cert"] is None) != (values["ollama_tls_key"] is None):
         key = "ollama_tls_key" if values["ollama_tls_key"] is None else "ollama_tls_cert"
         return key, "ollama_tls_cert and ollama_tls_key go together: set both, or neither for the CA's certificate"

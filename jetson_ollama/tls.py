@@ -9,12 +9,14 @@
 - A certificate the user brings (`ollama_tls_cert`/`ollama_tls_key`) is read and checked against its key
   (`read_pair`).
 
-Uses `cryptography`, which paramiko (pyinfra's SSH) already depends on. `python -m jetson_ollama.tls new-key`
-prints a fresh key and the line host data takes; `python -m jetson_ollama.tls hash` hashes a key from stdin.
+Uses `cryptography`, which paramiko (pyinfra's SSH) already depends on. `jetson-ollama ca` shows the CA
+(made if missing), `jetson-ollama ca new-key` prints a fresh key and the line host data takes,
+`jetson-ollama ca hash` hashes a key read on stdin.
 """
 
 from __future__ import annotations
 
+import argparse
 import datetime
 import hashlib
 import ipaddress
@@ -29,6 +31,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from .cli import one_line_errors
 
 CA_DIR = Path(".jetson-ollama/ca")  # relative to the directory pyinfra runs in, like the rollout's state
 CA_DAYS = 3650
@@ -219,18 +223,50 @@ def tls_files(board: str, names: list[str], entries: list[str], cert_file: str |
     return TlsFiles(cert_pem, key_pem, hashes_, directory / "ca.crt")
 
 
-def main(argv: list[str]) -> int:
-    if argv[:1] == ["new-key"]:
+def describe(directory: Path = CA_DIR) -> list[str]:
+    """What `jetson-ollama ca` prints: the CA's certificate file (made on first use), its fingerprint and
+    expiry, then each board certificate kept beside it with its names and expiry."""
+    cert, _ = ensure_ca(directory)
+    lines = [f"CA certificate (clients trust it): {(directory / 'ca.crt').resolve()}",
+             f"  sha256 fingerprint {cert.fingerprint(hashes.SHA256()).hex(':')}, "
+             f"valid until {cert.not_valid_after_utc:%Y-%m-%d}"]
+    for path in sorted((directory / "boards").glob("*.crt")):
+        board = x509.load_pem_x509_certificate(path.read_bytes())
+        signed = "" if _signed_by(board, cert) else " (signed by another CA: made again at the next converge)"
+        lines.append(f"  board {path.stem}: {', '.join(_names(board))}, valid until "
+                     f"{board.not_valid_after_utc:%Y-%m-%d}{signed}")
+    return lines
+
+
+def add_command(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "ca", help="the CA and API keys of ollama_tls: show the CA, make a key, hash a key",
+        description="The controller's side of ollama_tls. Without an action: the CA of .jetson-ollama/ca/ in "
+                    "the working directory (made if missing), the file clients trust, and the board "
+                    "certificates it signed. new-key: a fresh API key and the line host data takes. hash: "
+                    "the sha256: line of a key read on stdin.")
+    parser.add_argument("action", nargs="?", choices=("show", "new-key", "hash"), default="show")
+    parser.add_argument("--dir", type=Path, default=CA_DIR, help=f"the CA's directory (default {CA_DIR})")
+    one_line_errors(parser, "jetson-ollama ca")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.action == "new-key":
         key = secrets.token_urlsafe(32)
         print(f"key (give it to the clients; keep it out of the repository): {key}")
         print(f"host data: ollama_api_keys = [\"{key_hash(key)}\"]")
         return 0
-    if argv[:1] == ["hash"]:
-        print(key_hash(sys.stdin.readline().strip()))
+    if args.action == "hash":
+        key = sys.stdin.readline().strip()
+        if not key:
+            print("jetson-ollama ca hash: no key on stdin", file=sys.stderr)
+            return 2
+        print(key_hash(key))
         return 0
-    print("usage: python -m jetson_ollama.tls new-key | hash  (reads a key on stdin)", file=sys.stderr)
-    return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    try:
+        print("\n".join(describe(args.dir)))
+    except (TlsError, ValueError, OSError) as exc:
+        print(f"jetson-ollama ca: {exc}", file=sys.stderr)
+        return 1
+    return 0

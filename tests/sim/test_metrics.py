@@ -9,6 +9,7 @@ import json
 import re
 import socket
 
+import httpx
 import pytest
 
 from .conftest import board_host, board_of, fleet_name
@@ -73,6 +74,27 @@ def test_metrics_agree_with_the_board_then_nothing_to_do(metrics_fleet, sim_env)
         socket.create_connection((board.ip, 9100), timeout=3).close()
 
     again = converge(metrics_fleet, env)
+    assert again["failed_hosts"] == [] and again["totals"]["success"] == 0, changed(again)
+
+
+def test_metrics_on_the_lan_reach_the_allowed_networks_only(metrics_fleet, sim_env):
+    board = board_of(metrics_fleet, NANO)
+    host = board_host(metrics_fleet, board)
+    allowed = dict(sim_env, JETSON_SIM_HOST_DATA=json.dumps({**DATA, "ollama_allow_from": ["10.0.0.0/8"]}))
+    run = converge(metrics_fleet, allowed)  # the controller is on 10.231.x.x
+    assert run["failed_hosts"] == [], run["stderr"][-3000:]
+    scraped = httpx.get(f"http://{board.ip}:9100/metrics", timeout=10)
+    assert scraped.status_code == 200 and "jetson_ollama_memory_total_bytes" in scraped.text
+    jumps = sorted(line for line in host.check_output("iptables -S INPUT").splitlines() if "JETSON-OLLAMA" in line)
+    assert jumps == [f"-A INPUT -p tcp -m tcp --dport {port} -j JETSON-OLLAMA" for port in (11434, 9100)]
+
+    others = dict(sim_env, JETSON_SIM_HOST_DATA=json.dumps({**DATA, "ollama_allow_from": ["192.168.0.0/16"]}))
+    run = converge(metrics_fleet, others)
+    assert run["failed_hosts"] == [], run["stderr"][-3000:]
+    with pytest.raises(httpx.TimeoutException):  # dropped: the controller's network is not listed
+        httpx.get(f"http://{board.ip}:9100/metrics", timeout=3)
+    assert "jetson_ollama_memory_total_bytes" in host.check_output(f"curl -fsS http://{board.ip}:9100/metrics")
+    again = converge(metrics_fleet, others)  # the board itself still reads it ^
     assert again["failed_hosts"] == [] and again["totals"]["success"] == 0, changed(again)
 
 

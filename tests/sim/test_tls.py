@@ -39,13 +39,13 @@ def site(sim_env, *keys: str) -> dict:
     return dict(sim_env, JETSON_SIM_HOST_DATA=json.dumps(data))
 
 
-def client(key: str | None = None) -> httpx.Client:
+def client(key: str | None = None, timeout: float = 30) -> httpx.Client:
     headers = {"Authorization": f"Bearer {key}"} if key else {}
-    return httpx.Client(verify=ssl.create_default_context(cafile=str(CA)), headers=headers, timeout=30)
+    return httpx.Client(verify=ssl.create_default_context(cafile=str(CA)), headers=headers, timeout=timeout)
 
 
-def status(url: str, key: str | None = None) -> int:
-    with client(key) as http:
+def status(url: str, key: str | None = None, timeout: float = 30) -> int:
+    with client(key, timeout) as http:
         return http.get(url).status_code
 
 
@@ -86,6 +86,16 @@ def test_the_https_api_takes_listed_keys_only_and_a_rotation_keeps_the_loaded_mo
 
     again = converge(tls_fleet, site(sim_env, new))
     assert again["failed_hosts"] == [] and changed(again) == {}
+
+    elsewhere = dict(site(sim_env, new), JETSON_SIM_HOST_DATA=json.dumps(
+        {**json.loads(site(sim_env, new)["JETSON_SIM_HOST_DATA"]), "ollama_allow_from": ["192.168.0.0/16"]}))
+    moved = converge(tls_fleet, elsewhere)  # the controller's network (10.231.x.x) is no longer listed
+    assert moved["failed_hosts"] == [], moved["stderr"][-3000:]
+    with pytest.raises(httpx.TimeoutException):  # dropped by the firewall, with the right key too
+        status(f"{api}/api/tags", new, timeout=3)
+    on_board = host.check_output(f"curl -sk --max-time 5 -o /dev/null -w '%{{http_code}}' "
+                                 f"-H 'Authorization: Bearer {new}' {api}/api/tags")
+    assert on_board == "200"  # the board itself is still admitted (-k: the CA's file stays on the controller)
 
 
 def test_back_without_tls_removes_the_proxy_and_its_keys(tls_fleet, sim_env):

@@ -5,6 +5,7 @@ certificate the user brings, and the plan's refusals."""
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import shutil
 import ssl
@@ -19,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from jetson_ollama import tls
+from jetson_ollama.__main__ import main as cli_main
 from jetson_ollama.config import problems, settings
 
 HASH = "sha256:" + hashlib.sha256(b"alpha-key").hexdigest()
@@ -69,10 +71,40 @@ def test_key_hashes_take_hashes_as_given_and_hash_environment_keys():
 
 
 def test_new_key_prints_a_key_and_its_host_data_line(capsys):
-    assert tls.main(["new-key"]) == 0
+    assert cli_main(["ca", "new-key"]) == 0
     key_line, data_line = capsys.readouterr().out.splitlines()
     key = key_line.rsplit(" ", 1)[1]
     assert len(key) >= 40 and tls.key_hash(key) in data_line
+    assert cli_main(["ca", "new-key"]) == 0
+    assert capsys.readouterr().out.splitlines()[0].rsplit(" ", 1)[1] != key  # a fresh key each time
+
+
+def test_hash_reads_one_key_on_stdin(capsys, monkeypatch):
+    monkeypatch.setattr("sys.stdin", io.StringIO("alpha-key\n"))
+    assert cli_main(["ca", "hash"]) == 0
+    assert capsys.readouterr().out.strip() == HASH
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
+    assert cli_main(["ca", "hash"]) == 2
+    assert capsys.readouterr().err == "jetson-ollama ca hash: no key on stdin\n"
+
+
+def test_ca_shows_the_file_clients_trust_and_the_boards_it_signed(tmp_path, capsys):
+    ca_dir = tmp_path / "ca"
+    assert cli_main(["ca", "--dir", str(ca_dir)]) == 0  # made on first use
+    first = capsys.readouterr().out.splitlines()
+    assert first[0] == f"CA certificate (clients trust it): {(ca_dir / 'ca.crt').resolve()}"
+    cert = x509.load_pem_x509_certificate((ca_dir / "ca.crt").read_bytes())
+    assert cert.fingerprint(hashes.SHA256()).hex(":") in first[1] and len(first) == 2
+    tls.board_certificate("board1", ["10.0.0.2", "board1"], ca_dir)
+    assert cli_main(["ca", "--dir", str(ca_dir)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[:2] == first  # the same CA, not a new one
+    assert lines[2].startswith("  board board1: 10.0.0.2, board1, valid until ")
+    (ca_dir / "ca.key").write_bytes(tls._key_pem(ec.generate_private_key(ec.SECP256R1())))
+    assert cli_main(["ca", "--dir", str(ca_dir)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("jetson-ollama ca: ") and err.rstrip().endswith("move them away to make a new CA")
+    assert err.count("\n") == 1
 
 
 # ---- the CA and board certificates

@@ -51,6 +51,27 @@ ollama_models = "auto"
 # host firewall
 # ollama_allow_from = []
 
+# ---- Serving the LAN over HTTPS with keys, warm models, metrics (opt-in)
+
+# opt-in: serve the API over HTTPS with API keys (nginx on the board, ollama_tls_port); Ollama itself then listens on
+# 127.0.0.1 only
+# ollama_tls = False
+
+# the HTTPS port of ollama_tls: on the LAN address with ollama_allow_from (the firewall admits it), else on 127.0.0.1
+# ollama_tls_port = 11443
+
+# with ollama_tls, the API keys as sha256:<hex> of each key, or env:NAME (a controller variable holding the key); the
+# board keeps only hashes
+# ollama_api_keys = []
+
+# models of the set kept warm: loaded with ollama_keep_alive at every start of Ollama (boot, deploy, start-ollama);
+# "all": the whole set; []: none
+# ollama_preload = []
+
+# opt-in: Prometheus metrics on port 9100 (the node exporter with the board's RAM, GPU, loaded models, last bench and
+# quick-test); bound as the API is: 127.0.0.1, or the LAN address with ollama_allow_from
+# ollama_metrics = False
+
 # ---- How Ollama gets onto the board
 
 # how Ollama runs on the board: container (docker, jetson-containers image) | native (the official release,
