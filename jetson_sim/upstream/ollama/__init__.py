@@ -19,9 +19,13 @@ Environment, as the real one reads it (docs/facts.md section 5):
   OLLAMA_HOST               listen / connect address, default 127.0.0.1:11434 (bare `0.0.0.0` -> port 11434)
   OLLAMA_MODELS             model store, default ~/.ollama/models
   OLLAMA_KEEP_ALIVE         how long an idle model stays loaded: `5m` (default), `30s`, `1h`, `-1` (forever), `0`
-  OLLAMA_NUM_PARALLEL       parallel requests per model; the KV cache grows with it (default 1, unverified)
-  OLLAMA_MAX_LOADED_MODELS  loaded models before the least recently used is evicted (default 3, unverified)
-  OLLAMA_CONTEXT_LENGTH     context window per request slot (default 4096, unverified)
+  OLLAMA_NUM_PARALLEL       parallel requests per model; the KV cache grows with it. Unset (0) the real server
+                            tries 2, then 1 where 2 does not fit (server/sched.go defaultParallel @6a74bba7); the
+                            simulator takes 1 (the deploy always sets it)
+  OLLAMA_MAX_LOADED_MODELS  loaded models before the least recently used is evicted; unset (0): 3 per GPU whose
+                            free memory is reliable, else 1 per GPU (server/sched.go defaultModelsPerGPU
+                            @6a74bba7); the simulator takes 3 (the deploy always sets it)
+  OLLAMA_CONTEXT_LENGTH     context window per request slot, default 4096 (envconfig/config.go @6a74bba7)
   OLLAMA_FLASH_ATTENTION    `1` enables flash attention (needed by OLLAMA_KV_CACHE_TYPE=q8_0/q4_0)
   OLLAMA_KV_CACHE_TYPE      f16 (default), q8_0 (half the KV bytes), q4_0 (a quarter)
   OLLAMA_GPU_OVERHEAD       bytes reserved on top of each model (docs/facts.md section 5: bytes, so `256` is nothing)
