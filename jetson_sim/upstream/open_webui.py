@@ -8,7 +8,8 @@ one checks first (open-webui/open-webui, docs/facts.md section 9):
 - `GET /`: an HTML page;
 - `GET /api/version`: {"version": VERSION};
 - `GET /ollama/api/tags`: the Ollama API's /api/tags at OLLAMA_BASE_URL, passed through. Unverified as
-  modelled: the real one asks for an Open WebUI login first (WEBUI_AUTH), which this one does not.
+  modelled: the real one asks for an Open WebUI login first (WEBUI_AUTH), which this one does not;
+- a websocket handshake on `/ws/socket.io/` (101), closed at once: no socket.io protocol after it.
 
 bound to HOST:PORT (start.sh: defaults 0.0.0.0 and 8080), with WEBUI_SECRET_KEY required as start.sh
 leaves it (from the environment, or a `.webui_secret_key` it makes in the working directory), and a file
@@ -17,6 +18,8 @@ simulated board: the container runs without the nvidia runtime, which is what mo
 memory bookkeeping into a container (jetson_sim/board/simtools.py GPU_MOUNTS).
 """
 
+import base64
+import hashlib
 import json
 import os
 import sys
@@ -25,6 +28,8 @@ import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 VERSION = "0.6.32"
+SOCKET_PATH = "/ws/socket.io"  # socketio_path of backend/open_webui/socket/main.py
+WEBSOCKET_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 PAGE = b"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Open WebUI</title></head>
 <body><div id="app">Open WebUI (simulated)</div><script src="/_app/immutable/entry/start.js"></script></body></html>
@@ -46,6 +51,7 @@ def secret_key():
 class Handler(BaseHTTPRequestHandler):
     server_version = "uvicorn"
     sys_version = ""
+    protocol_version = "HTTP/1.1"  # as uvicorn answers; every answer says its length
 
     def _json(self, status, body):
         data = json.dumps(body).encode()
@@ -55,8 +61,26 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
+    def _upgrade(self):
+        """A websocket handshake on the socket.io path (RFC 6455 section 4.2.2), then closed: enough to show
+        that a proxy in front passes the upgrade; no socket.io protocol after it."""
+        key = self.headers.get("Sec-WebSocket-Key", "")
+        accept = base64.b64encode(hashlib.sha1((key + WEBSOCKET_GUID).encode()).digest()).decode()
+        self.send_response(101, "Switching Protocols")
+        self.send_header("Upgrade", "websocket")
+        self.send_header("Connection", "Upgrade")
+        self.send_header("Sec-WebSocket-Accept", accept)
+        self.end_headers()
+        self.close_connection = True
+
     def do_GET(self):
         path = self.path.split("?", 1)[0]
+        if path.rstrip("/") == SOCKET_PATH:
+            upgrade = self.headers.get("Upgrade", "").lower() == "websocket" and "upgrade" in self.headers.get(
+                "Connection", "").lower()
+            if upgrade:
+                return self._upgrade()
+            return self._json(400, {"code": 3, "message": "Bad request"})  # only websocket (the real one also polls)
         if path == "/health":
             return self._json(200, {"status": True})
         if path == "/api/version":

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+import socket
 import ssl
 
 import httpx
@@ -76,6 +77,10 @@ def test_the_web_ui_takes_the_api_keys_through_a_cookie_and_goes_away_when_turne
         assert http.get(f"{ui}/", headers={"Authorization": f"Bearer {key}"}).status_code == 200
         assert http.get(f"{api}/api/tags", headers={"Authorization": f"Bearer {key}"}).status_code == 200
 
+    assert websocket(board.ip, cookie.split(";")[0]).startswith("HTTP/1.1 101 ")  # socket.io's upgrade passes
+    assert " 302 " in websocket(board.ip, None).splitlines()[0]  # not without the cookie
+    assert "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=" in websocket(board.ip, cookie.split(";")[0])
+
     host = board_host(webui_fleet, board)
     listening = [line.split()[3] for line in host.check_output("ss -Hltn sport = :11446").splitlines()]
     assert listening == ["127.0.0.1:11446"]  # Open WebUI itself only on loopback
@@ -101,3 +106,21 @@ def test_the_web_ui_takes_the_api_keys_through_a_cookie_and_goes_away_when_turne
         assert http.get(f"{api}/api/tags", headers={"Authorization": f"Bearer {key}"}).status_code == 200
     settled = converge(webui_fleet, site(sim_env, key, False))
     assert settled["failed_hosts"] == [] and changed(settled) == {}, changed(settled)
+
+
+def websocket(address: str, cookie: str | None) -> str:
+    """The head of the answer to a websocket handshake on Open WebUI's socket.io path (RFC 6455's sample key)."""
+    lines = ["GET /ws/socket.io/?EIO=4&transport=websocket HTTP/1.1", f"Host: {address}:11445",
+             "Upgrade: websocket", "Connection: Upgrade", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+             "Sec-WebSocket-Version: 13", *([f"Cookie: {cookie}"] if cookie else [])]
+    context = ssl.create_default_context(cafile=str(CA))
+    with socket.create_connection((address, 11445), timeout=10) as raw, \
+            context.wrap_socket(raw, server_hostname=address) as tls:
+        tls.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = tls.recv(4096)
+            if not chunk:
+                break
+            head += chunk
+    return head.split(b"\r\n\r\n")[0].decode(errors="replace").replace("\r\n", "\n")
