@@ -90,8 +90,12 @@ def test_the_web_ui_takes_the_api_keys_through_a_cookie_and_goes_away_when_turne
     assert host.file("/var/lib/jetson-ollama/open-webui.env").mode == 0o600
     jumps = sorted(line for line in host.check_output("iptables -S INPUT").splitlines() if "JETSON-OLLAMA" in line)
     assert jumps == [f"-A INPUT -p tcp -m tcp --dport {port} -j JETSON-OLLAMA" for port in (11434, 11443, 11445)]
+    pulled = host.check_output("docker image inspect --format '{{index .RepoDigests 0}}' "
+                               "$(docker ps --filter name=^open-webui$ --format '{{.Image}}')")
     lock = (webui_fleet.dir / "models.lock").read_text()
-    assert "open-webui/open-webui:0.6.32" in lock  # its digest pinned at the first pull
+    digest = pulled.rpartition("@")[2]
+    assert digest.startswith("sha256:") and digest in lock  # its digest pinned at the first pull
+    assert "open-webui/open-webui:0.6.32" in lock
 
     again = converge(webui_fleet, site(sim_env, key, True))
     assert again["failed_hosts"] == [] and changed(again) == {}, changed(again)
