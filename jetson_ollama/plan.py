@@ -390,10 +390,13 @@ def make_plan(board: Any, cfg: Settings, cache: Cache | None | CacheUnavailable 
             return _refuse(plan, problem)
         if image.ref not in images:
             need = cfg.jetson_build_min_free_gb if image.strategy == "build" else cfg.jetson_pull_min_free_gb
+            also = ""
+            if plan.webui is not None and not plan.webui.present:  # both images land on the same disk
+                need, also = need + float(webui.figures()["image_gb"]), f" and the pull of {plan.webui.image}"
             free_mb = board.get_fact(DiskFree, path=DOCKER_ROOT)
             if free_mb < need * GB:
                 return _refuse(plan, f"{free_mb / GB:.1f} GB free on {DOCKER_ROOT}, "
-                                     f"the {image.strategy} of {image.ref} needs {need} GB")
+                                     f"the {image.strategy} of {image.ref}{also} needs {need:g} GB")
         # the image's own figure, or the live API's when the container already runs that image (a
         # build's version is known only then)
         live = container.get("running") and container.get("image") == image.ref

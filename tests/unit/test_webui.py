@@ -89,6 +89,15 @@ def test_a_pinned_image_the_board_holds_as_another_digest_is_refused(workdir):
     assert same.refusal is None and same.webui.present and same.webui.digest == DIGEST and same.pins == []
 
 
+def test_the_disk_must_hold_both_images_when_both_are_pulled():
+    made = make(ON, **FACTS, DiskFree=7_000)  # the Ollama image's pull alone would fit
+    alone = make({**ON, "ollama_webui": False}, **FACTS, DiskFree=7_000)
+    assert alone.refusal is None, alone.refusal
+    need = settings({}).jetson_pull_min_free_gb + webui.figures()["image_gb"]
+    assert made.refusal and made.refusal.startswith("7.0 GB free on /var/lib/docker, the prebuilt of ") and \
+        made.refusal.endswith(f" and the pull of {IMAGE} needs {need:g} GB"), made.refusal
+
+
 def test_an_image_present_but_not_pinned_is_pinned_by_the_plan(workdir):
     made = make(ON, **FACTS, DockerImages=[{"ref": IMAGE, "id": "sha256:" + "11" * 32, "digest": DIGEST}])
     assert made.refusal is None and ("images", IMAGE, DIGEST) in made.pins
