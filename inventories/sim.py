@@ -43,6 +43,12 @@ _models = {
 if _upstream and _upstream.get("releases_url"):
     _models["ollama_native_url"] = _upstream["releases_url"]
 
+# ollama_webui pulls the Open WebUI image from the fleet's registry (plain HTTP, an insecure registry of
+# the boards' dockerd), where the simulator pushed its stand-in under the same repository and tag
+if _upstream and _upstream.get("registry_url"):
+    _models["ollama_webui_image"] = (_upstream["registry_url"].removeprefix("http://")
+                                     + "/open-webui/open-webui:0.6.32")
+
 # settings for every board, as group_data/all.py would hold them for real boards (JSON, optional)
 _site = json.loads(os.environ.get("JETSON_SIM_HOST_DATA") or "{}")
 

@@ -127,6 +127,19 @@ def port(value: Any) -> str | None:
     return "must be a port 1-65535"
 
 
+# registry/name:tag, the tag a version: `main`, `latest`, `dev` and the like move (docs/facts.md section 9)
+_IMAGE_REF = re.compile(r"[a-z0-9][a-z0-9._-]*(?::[0-9]+)?(?:/[a-z0-9][a-z0-9._-]*)+:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
+_MOVING_TAGS = re.compile(r"(main|latest|dev|cuda|ollama|stable)(-.*)?")
+
+
+def image_ref(value: Any) -> str | None:
+    if not isinstance(value, str) or not _IMAGE_REF.fullmatch(value):
+        return "must be an image reference with a tag, like ghcr.io/open-webui/open-webui:0.6.32"
+    if _MOVING_TAGS.fullmatch(value.rpartition(":")[2]):
+        return "must name a version tag: main, latest, dev and the like move"
+    return None
+
+
 def host_port(value: Any) -> str | None:
     host, _, port = value.rpartition(":") if isinstance(value, str) else ("", "", "")
     if host and not re.search(r"\s", host) and re.fullmatch(r"[0-9]+", port) and 1 <= int(port) <= 65535:

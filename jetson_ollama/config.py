@@ -89,6 +89,25 @@ def tls_problem(values: dict[str, Any], loopback: bool) -> tuple[str, str] | Non
     return None
 
 
+def webui_problem(values: dict[str, Any]) -> tuple[str, str] | None:
+    """(key, problem) of an ollama_webui that cannot be served as asked: without ollama_tls (its keys and
+    certificate are the web UI's), or on a port that another of ours holds (docs/facts.md section 9)."""
+    from .webui import LOOPBACK_PORT, VERIFIER_PORT
+
+    if not values["ollama_webui"]:
+        return None
+    if not values["ollama_tls"]:
+        return "ollama_webui", ("needs ollama_tls: the web UI is served over HTTPS behind the same API keys "
+                                "(set ollama_tls and ollama_api_keys)")
+    port = values["ollama_webui_port"]
+    taken = {int(values["ollama_host"].rpartition(":")[2]): "the API's own port (ollama_host)",
+             values["ollama_tls_port"]: "ollama_tls_port", VERIFIER_PORT: "the key verifier's port",
+             LOOPBACK_PORT: "Open WebUI's own port on 127.0.0.1"}
+    if port in taken:
+        return "ollama_webui_port", f"is {taken[port]}: choose another"
+    return None
+
+
 def api_problem(values: dict[str, Any], host_data: Any) -> tuple[str, str] | None:
     """(key, problem) when the API would be exposed by accident or cannot be bound as asked; else None.
     `values` are a host's checked settings (read, never changed); with ollama_tls, `tls_problem`; with
@@ -98,6 +117,8 @@ def api_problem(values: dict[str, Any], host_data: Any) -> tuple[str, str] | Non
     address = values["ollama_host"].rpartition(":")[0]
     loopback = address in ("127.0.0.1", "localhost", "[::1]", "::1")
     if values["ollama_tls"] and (found := tls_problem(values, loopback)):
+        return found
+    if found := webui_problem(values):
         return found
     if not values["ollama_allow_from"]:
         if not loopback:

@@ -34,8 +34,8 @@ from typing import Any, TypeVar, cast
 from .catalog import POLICIES
 from .checks import (
     Check, absolute_path, api_keys, auto_models, boolean, choice, container_models_dir, controller_path, git_remote,
-    host_port, integer, ipv4, ipv4_networks, keep_alive, lock_path, models, number, optional, pattern, port, preload,
-    prompts, text, url,
+    host_port, image_ref, integer, ipv4, ipv4_networks, keep_alive, lock_path, models, number, optional, pattern, port,
+    preload, prompts, text, url,
 )
 from .images import STRATEGIES
 
@@ -224,6 +224,16 @@ class Settings:
     ollama_tls_key: str | None = setting(
         None, optional(controller_path),
         "the PEM private key on the controller of ollama_tls_cert")
+    ollama_webui: bool = setting(
+        False, boolean,
+        "opt-in (needs ollama_tls): Open WebUI on the board, over HTTPS on ollama_webui_port behind the same API keys "
+        "(a login form sets a cookie); its container listens on 127.0.0.1 only")
+    ollama_webui_port: int = setting(
+        11445, port,
+        "the HTTPS port of ollama_webui, on the address of ollama_tls_port (the firewall admits ollama_allow_from)")
+    ollama_webui_image: str = setting(
+        "ghcr.io/open-webui/open-webui:0.6.32", image_ref,
+        "the Open WebUI image (a version tag, never main or latest); its digest is pinned in models.lock")
     ollama_metrics: bool = setting(
         False, boolean,
         "opt-in: Prometheus metrics on port 9100 (the node exporter with the board's RAM, GPU, loaded models, last "

@@ -27,6 +27,7 @@ from .facts.containers import ContainerDict
 from .native import dropin_text
 from .operations.ollama import container_spec
 from .plan import BoardPlan, ModelVerdict
+from .webui import figures as webui_figures
 
 _COSTS_FILE = Path(__file__).parent / "data" / "image_costs.yaml"
 _GIB = 1024 ** 3  # catalog.py's GB of RAM (free -h's Gi)
@@ -86,6 +87,7 @@ def narrate(plan: BoardPlan, current: Current) -> Narration:
             lines.append("ollama.service: stopped and disabled (the container takes the port)")
             changes.append("ollama.service stopped")
     _models(plan, lines, changes)
+    _webui(plan, lines, changes)
     lines.append(f"to change: {', '.join(changes)}" if changes else
                  "nothing to change in the Ollama image, service or models")
     return Narration(lines, changes)
@@ -279,3 +281,27 @@ def _models(plan: BoardPlan, lines: list[str], changes: list[str]) -> None:
     if pulls:
         size = sum(blob.size for entry in pulls for blob in entry.blobs)
         changes.append(f"{len(pulls)} model{'s' if len(pulls) > 1 else ''} pulled ({_size(size)})")
+
+
+# ---------------------------------------------------------------- the web UI
+
+def _webui(plan: BoardPlan, lines: list[str], changes: list[str]) -> None:
+    """ollama_webui: Open WebUI's image (pulled, pinned), its container (run, recreated or as it is), the
+    memory it adds to each model's fit (data/webui.yaml) and where it is served."""
+    ui = plan.webui
+    if ui is None:
+        return
+    figures = webui_figures()
+    unverified = "" if figures.get("memory_verified") else ", unverified"
+    pin = f"digest {ui.digest[:19]} (models.lock)" if ui.digest else "its digest pinned at the first pull"
+    if ui.present:
+        lines.append(f"Open WebUI image {ui.image}: present, {pin}")
+    else:
+        lines.append(f"Open WebUI image {ui.image}: pull about {figures['image_gb']:g} GB on disk, {pin}")
+        changes.append("Open WebUI image pulled")
+    served = f"https://{ui.listen} behind the API keys, {ui.memory_mb} MB counted in each model's fit{unverified}"
+    if ui.found_spec == ui.spec_hash and ui.found_running:
+        lines.append(f"container open-webui: as it is, served at {served}")
+    else:
+        lines.append(f"container open-webui: {'recreated' if ui.found_spec else 'run'}, served at {served}")
+        changes.append("Open WebUI container " + ("recreated" if ui.found_spec else "run"))

@@ -21,7 +21,7 @@ from pyinfra import logger
 from pyinfra.api import OperationError
 from pyinfra.facts.server import Arch, KernelVersion
 
-from . import board_lock, catalog, lock, pins
+from . import board_lock, catalog, lock, pins, webui
 from .bundle import BundleError
 from .cache import Cache, CacheUnavailable, cache_of, is_cache_host
 from .config import ConfigError, Settings, ollama_environment, preload_set, settings
@@ -133,6 +133,7 @@ class BoardPlan:
     warnings: list[str] = field(default_factory=list)  # said once, when the plan is made
     pins: list[tuple[str, str, str]] = field(default_factory=list)  # (section, key, value) for models.lock
     tls: TlsFiles | None = None           # ollama_tls: the board's certificate, key and API key hashes
+    webui: webui.WebUiPlan | None = None  # ollama_webui: Open WebUI's image, container and memory
 
     @property
     def api_url(self) -> str:
@@ -147,9 +148,12 @@ class BoardPlan:
     def firewall_ports(self) -> list[int]:
         """The ports only `ollama_allow_from` (and the board) reach, through the firewall's chain: the API's,
         or with ollama_tls the HTTPS port first and the API's own (shut while it moves to 127.0.0.1); with
-        ollama_metrics the exporter's too, which then listens on the same LAN address."""
+        ollama_metrics the exporter's too, which then listens on the same LAN address; with ollama_webui the web
+        UI's HTTPS port after the API's."""
         cfg = self.settings
         ports = [cfg.ollama_tls_port, self.api_port] if self.tls else [self.api_port]
+        if self.webui is not None:  # the web UI's HTTPS port, on the same address as the API's
+            ports.insert(1, cfg.ollama_webui_port)
         return [*ports, EXPORTER_PORT] if cfg.ollama_metrics else ports
 
     @property
@@ -329,6 +333,8 @@ def make_plan(board: Any, cfg: Settings, cache: Cache | None | CacheUnavailable 
                                  f"board (it has {', '.join(addresses) or 'none'}; set ollama_bind_address)")
     if cfg.ollama_tls and (problem := _tls_problem(board, cfg, plan)):
         return _refuse(plan, problem)
+    if cfg.ollama_webui and (problem := _webui_problem(board, cfg, plan)):
+        return _refuse(plan, problem)
 
     if problem := _tuning_problem(board, cfg):
         return _refuse(plan, problem)
@@ -384,10 +390,13 @@ def make_plan(board: Any, cfg: Settings, cache: Cache | None | CacheUnavailable 
             return _refuse(plan, problem)
         if image.ref not in images:
             need = cfg.jetson_build_min_free_gb if image.strategy == "build" else cfg.jetson_pull_min_free_gb
+            also = ""
+            if plan.webui is not None and not plan.webui.present:  # both images land on the same disk
+                need, also = need + float(webui.figures()["image_gb"]), f" and the pull of {plan.webui.image}"
             free_mb = board.get_fact(DiskFree, path=DOCKER_ROOT)
             if free_mb < need * GB:
                 return _refuse(plan, f"{free_mb / GB:.1f} GB free on {DOCKER_ROOT}, "
-                                     f"the {image.strategy} of {image.ref} needs {need} GB")
+                                     f"the {image.strategy} of {image.ref}{also} needs {need:g} GB")
         # the image's own figure, or the live API's when the container already runs that image (a
         # build's version is known only then)
         live = container.get("running") and container.get("image") == image.ref
@@ -455,12 +464,13 @@ def _model_verdicts(board: Any, plan: BoardPlan) -> list[ModelVerdict]:
             problem = f"{tag} needs Ollama {info.min_ollama} or newer, {runs} ({way_out})"
             verdicts.append(ModelVerdict(tag, problem=problem))
             continue
-        estimate = catalog.estimate(info, plan.mem_total_mb, plan.desktop, cfg.ollama_context_length,
-                                    cfg.ollama_num_parallel)
+        estimate = _with_webui(plan, catalog.estimate(info, plan.mem_total_mb, plan.desktop,
+                                                      cfg.ollama_context_length, cfg.ollama_num_parallel))
         ok, warning = catalog.fits(estimate, cfg.ollama_memory_policy)
         verdict = ModelVerdict(tag, estimate=estimate, present=present, warning=warning)
         if not ok:
-            verdicts.append(_with(verdict, problem=catalog.refusal_message(None, tag, estimate)))
+            what = f"{tag} with Open WebUI ({plan.webui.memory_mb} MB)" if plan.webui else tag
+            verdicts.append(_with(verdict, problem=catalog.refusal_message(None, what, estimate)))
             continue
         if present:  # the board's copy must be the locked one
             if tag in locked and tag in stored and not cfg.ollama_update_lock:
@@ -484,6 +494,58 @@ def _model_verdicts(board: Any, plan: BoardPlan) -> list[ModelVerdict]:
                                  + ": fetched again")
         verdicts.append(_with(verdict, entry=entry, lock_action=action, damaged=broken))
     return verdicts
+
+
+def _with_webui(plan: BoardPlan, estimate: catalog.Estimate) -> catalog.Estimate:
+    """A model's estimate with Open WebUI's resident memory (data/webui.yaml) counted with the OS baseline:
+    both stay in RAM beside the loaded model (ollama_webui)."""
+    if plan.webui is None:
+        return estimate
+    extra = plan.webui.memory_mb * 1024 * 1024
+    total = estimate.total_bytes + extra
+    percent = total / estimate.ram_bytes * 100
+    return _with_estimate(estimate, baseline_bytes=estimate.baseline_bytes + extra, total_bytes=total,
+                          percent=percent, tier=catalog.tier_of(percent))
+
+
+def _webui_problem(board: Any, cfg: Settings, plan: BoardPlan) -> str | None:
+    """ollama_webui: docker to run it, its ports free (the proxy's, Open WebUI's own on 127.0.0.1), its image
+    the one models.lock pins (or room to pull it) into plan.webui. Else the problem (docs/facts.md section 9)."""
+    if cfg.jetson_bundle:
+        return "ollama_webui: an offline bundle (jetson_bundle) does not carry the Open WebUI image"
+    docker = board.get_fact(DockerState)
+    if not (docker.get("installed") and docker.get("running")):
+        return "ollama_webui runs Open WebUI in a container: docker is not installed or its daemon does not answer"
+    if cfg.ollama_webui_port == EXPORTER_PORT and cfg.ollama_metrics:
+        return f"ollama_webui_port {cfg.ollama_webui_port} is the metrics exporter's (ollama_metrics): choose another"
+    port = cfg.ollama_webui_port
+    if foreign := [lst for lst in board.get_fact(PortListener, port=port) if lst.get("process") != "nginx"]:
+        who = ", ".join(sorted({f"{lst.get('process') or 'a process'} on {lst.get('address')}" for lst in foreign}))
+        return f"ollama_webui_port {port} is already taken by {who}"
+    found = board.get_fact(OllamaContainer, container=webui.CONTAINER)
+    if board.get_fact(PortListener, port=webui.LOOPBACK_PORT) and not found.get("running"):
+        return f"port {webui.LOOPBACK_PORT}, Open WebUI's own on 127.0.0.1, is taken by another process"
+    ref = cfg.ollama_webui_image
+    local = next((dict(image) for image in board.get_fact(DockerImages) if image["ref"] == ref), None)
+    try:
+        pinned = lock.load_pins(cfg.ollama_lock_file).get("images", {}).get(ref)
+    except lock.LockError as exc:
+        return str(exc)
+    digest = local.get("digest") if local else None
+    if local and pinned and digest and digest != pinned:
+        return f"{ref} on the board is {digest[:19]}, models.lock pins {pinned[:19]} (the tag moved?)"
+    if local and digest and not pinned:
+        plan.pins.append(("images", ref, digest))
+    if not local:
+        need_gb = float(webui.figures()["image_gb"])
+        free_mb = board.get_fact(DiskFree, path=DOCKER_ROOT)
+        if free_mb and free_mb < need_gb * GB:
+            return f"{free_mb / GB:.1f} GB free on {DOCKER_ROOT}, the pull of {ref} needs {need_gb:g} GB"
+    plan.webui = webui.WebUiPlan(
+        image=ref, digest=pinned or digest, present=local is not None, env=webui.environment(cfg.api_port),
+        memory_mb=int(webui.figures()["memory_mb"]), listen=f"{cfg.exposed_address}:{port}",
+        found_spec=(found.get("labels") or {}).get(webui.SPEC_LABEL, ""), found_running=bool(found.get("running")))
+    return None
 
 
 def _preload_fit_problem(plan: BoardPlan) -> str | None:

@@ -39,10 +39,11 @@ from ..stages.models import ollama_models
 from ..stages.preflight import preflight as _preflight
 from ..stages.service import ollama_service
 from ..stages.tuning import board_tuning
+from ..stages.webui import open_webui
 from .describe import describe_host
 
 __all__ = ["access", "board_scripts", "bootstrap", "cache", "facts", "full", "gate", "image", "jetson_containers",
-           "metrics", "models", "preflight", "service", "tuning"]
+           "metrics", "models", "preflight", "service", "tuning", "webui"]
 
 install()
 
@@ -73,6 +74,7 @@ models = _checked(ollama_models)  # stage 5: the model set, pulled only where it
 board_scripts = _checked(_board_scripts)  # stage 6: start-ollama, quick-test, monitor, bench
 metrics = _checked(board_metrics)  # opt-in (ollama_metrics): the node exporter on 9100 and the board's metrics
 gate = _checked(health_gate)  # the rollout's health gate: a board that fails gets its previous container back
+webui = _checked(open_webui)  # opt-in (ollama_webui, with ollama_tls): Open WebUI behind the HTTPS proxy's keys
 bootstrap = _checked(_bootstrap)  # once per board: passwordless sudo (JETSON_SUDO_PASSWORD from the environment)
 
 
@@ -104,6 +106,7 @@ def full() -> None:
     ollama_models()
     _board_scripts()
     board_metrics()
+    open_webui()
 
 
 @_checked

@@ -63,11 +63,15 @@ def verifier_script() -> str:
     return resources.files("jetson_ollama").joinpath("files/ollama-keys.py").read_text()
 
 
-def proxy_conf(listen: str, upstream: str, verifier: str = VERIFIER_LISTEN) -> str:
-    """nginx.conf of the proxy (templates/nginx-proxy.conf.j2): HTTPS on `listen`, Ollama at `upstream`."""
+def proxy_conf(listen: str, upstream: str, verifier: str = VERIFIER_LISTEN, webui_listen: str | None = None,
+               webui_upstream: str | None = None) -> str:
+    """nginx.conf of the proxy (templates/nginx-proxy.conf.j2): HTTPS on `listen`, Ollama at `upstream`; with
+    ollama_webui, a second server on `webui_listen` in front of Open WebUI at `webui_upstream`."""
     template = resources.files("jetson_ollama").joinpath("templates/nginx-proxy.conf.j2").read_text()
-    return Template(template, keep_trailing_newline=True).render(
-        listen=listen, upstream=upstream, verifier=verifier, cert=CERT, key=KEY, unit=PROXY_UNIT_NAME)
+    # trim_blocks: a block tag's line leaves nothing, so the API's config is the same with the web UI off
+    return Template(template, keep_trailing_newline=True, trim_blocks=True).render(
+        listen=listen, upstream=upstream, verifier=verifier, cert=CERT, key=KEY, unit=PROXY_UNIT_NAME,
+        webui_listen=webui_listen, webui_upstream=webui_upstream)
 
 
 def keys_text(hashes: list[str]) -> str:
@@ -148,7 +152,8 @@ def key_verifier(hashes: list[str]):
 
 
 @operation()
-def tls_proxy(listen: str, upstream: str, cert_pem: str, key_pem: str):
+def tls_proxy(listen: str, upstream: str, cert_pem: str, key_pem: str, webui_listen: str | None = None,
+              webui_upstream: str | None = None):
     """
     Ensure nginx serves HTTPS on ``listen`` with this certificate, in front of the API at ``upstream``,
     every request checked by the key verifier.
@@ -157,6 +162,8 @@ def tls_proxy(listen: str, upstream: str, cert_pem: str, key_pem: str):
     + upstream: ``127.0.0.1:port`` of the Ollama API
     + cert_pem: the certificate chain (PEM), the board's first
     + key_pem: its private key (PEM), written readable by root only
+    + webui_listen: ``address:port`` of the web UI (ollama_webui), None for none
+    + webui_upstream: ``127.0.0.1:port`` of Open WebUI, with webui_listen
 
     A changed certificate or config reloads nginx (after ``nginx -t``): open connections finish.
 
@@ -167,7 +174,12 @@ def tls_proxy(listen: str, upstream: str, cert_pem: str, key_pem: str):
         proxy.tls_proxy(name="HTTPS API", listen="192.168.55.101:11443", upstream="127.0.0.1:11434",
                         cert_pem=cert, key_pem=key, _sudo=True)
     """
-    for value, what in ((listen, "listen"), (upstream, "upstream")):
+    if (webui_listen is None) != (webui_upstream is None):
+        raise OperationError("webui_listen and webui_upstream go together")
+    addresses: list[tuple[str | None, str]] = [(listen, "listen"), (upstream, "upstream")]
+    if webui_listen is not None:
+        addresses += [(webui_listen, "webui_listen"), (webui_upstream, "webui_upstream")]
+    for value, what in addresses:
         address, _, port = value.rpartition(":") if isinstance(value, str) else ("", "", "")
         if not address or not port.isdigit() or any(c in address for c in " ;{}'\"\n"):
             raise OperationError(f"{what} must be address:port, not {value!r}")
@@ -175,7 +187,8 @@ def tls_proxy(listen: str, upstream: str, cert_pem: str, key_pem: str):
             and "PRIVATE KEY" in key_pem):
         raise OperationError("cert_pem and key_pem must be a PEM certificate and a PEM private key")
     served = (_put(cert_pem, CERT, "644", user="root", group="root") + _put(key_pem, KEY, "600", user="root",
-              group="root") + _put(proxy_conf(listen, upstream), CONF, "644"))
+              group="root") + _put(proxy_conf(listen, upstream, webui_listen=webui_listen,
+              webui_upstream=webui_upstream), CONF, "644"))
     unit_text = _put(PROXY_UNIT_TEXT, PROXY_UNIT, "644")
     yield from served + unit_text
     running, enabled = _unit_state(PROXY_UNIT_NAME)

@@ -1,7 +1,8 @@
 """The simulated internet of one fleet, served on its bridge address and reachable only from its boards.
 
 - a CNCF distribution registry (Debian's docker-registry) that the boards' dockerd uses as its Docker Hub
-  mirror, preloaded with `dustynv/ollama:<tag>` for the prebuilt tags of docs/facts.md section 4;
+  mirror, preloaded with `dustynv/ollama:<tag>` for the prebuilt tags of docs/facts.md section 4, and a
+  simulated `open-webui/open-webui:0.6.32` (docs/facts.md section 9; the boards pull it from here by address);
 - a git daemon with the simulated jetson-containers repository;
 - the simulated Ollama model registry (`registry.ollama.ai` on the boards);
 - the simulated GitHub release downloads of Ollama (`github.com:11600` on the boards, github_releases.py);
@@ -55,6 +56,27 @@ def ollama_layer_files() -> dict[str, tuple[bytes, int]]:
     return {"/usr/local/bin/ollama": (server, 0o755), "/start_ollama": (START_OLLAMA, 0o755)}
 
 
+# Open WebUI's own image (ghcr.io/open-webui/open-webui, docs/facts.md section 9), as the fleet's registry
+# serves it under the same repository and tag: its WORKDIR, ENV and CMD, over the simulated server
+OPEN_WEBUI_REPO, OPEN_WEBUI_TAG = "open-webui/open-webui", "0.6.32"
+OPEN_WEBUI_START = b"""#!/usr/bin/env bash
+# as open-webui/open-webui backend/start.sh: HOST and PORT with their defaults, then the server
+exec python3 /app/backend/open_webui_sim.py
+"""
+
+
+def open_webui_layer_files() -> dict[str, tuple[bytes, int]]:
+    server = (UPSTREAM_DIR / "open_webui.py").read_bytes()
+    return {"/app/backend/open_webui_sim.py": (server, 0o755), "/app/backend/start.sh": (OPEN_WEBUI_START, 0o755)}
+
+
+def open_webui_image_config() -> dict:
+    env = ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "ENV=prod", "PORT=8080",
+           "OLLAMA_BASE_URL=/ollama", "WEBUI_SECRET_KEY=", "DO_NOT_TRACK=true"]
+    return {"config": {"Env": env, "Cmd": ["bash", "start.sh"], "WorkingDir": "/app/backend",
+                       "ExposedPorts": {"8080/tcp": {}}, "Labels": {"jetson-sim": "simulated open-webui image"}}}
+
+
 def ollama_image_config(tag: str) -> dict:
     """The image config of docs/facts.md section 4: the ENV that points models at /data, and a CMD that
     needs a TTY to stay up; the simulated Ollama reports (and behaves as) what the real tag would."""
@@ -99,7 +121,9 @@ def _registry_config(storage: Path, addr: str, path: Path) -> Path:
 def images_key() -> str:
     recipe = json.dumps([images.preload_key(), BASE_TAGS, images.EXCLUDED, base.image_key(),
                          hashlib.sha256(json.dumps({k: v[0].hex() for k, v in ollama_layer_files().items()})
-                                        .encode()).hexdigest()])
+                                        .encode()).hexdigest(),
+                         hashlib.sha256(json.dumps({k: v[0].hex() for k, v in open_webui_layer_files().items()})
+                                        .encode()).hexdigest(), open_webui_image_config()])
     return hashlib.sha256(recipe.encode()).hexdigest()[:12]
 
 
@@ -115,6 +139,7 @@ def ensure_mirror_storage(log=print) -> Path:
     layers_dir.mkdir(exist_ok=True)
     base_layer = images.rootfs_layer(rootfs, layers_dir / f"base-{base.image_key()}.tar.gz")
     ollama_layer = images.files_layer(ollama_layer_files(), layers_dir / f"ollama-{images_key()}.tar.gz")
+    webui_layer = images.files_layer(open_webui_layer_files(), layers_dir / f"open-webui-{images_key()}.tar.gz")
     port = _free_port()
     config = _registry_config(storage / "docker", f"127.0.0.1:{port}", storage / "preload.yml")
     proc = subprocess.Popen(["docker-registry", "serve", str(config)], stdout=subprocess.DEVNULL,
@@ -127,6 +152,7 @@ def ensure_mirror_storage(log=print) -> Path:
             registry.push(f"library/{repo}", tag, [base_layer], {"config": {"Cmd": ["/bin/bash"]}})
         for tag in PREBUILT_OLLAMA:
             registry.push("dustynv/ollama", tag, [base_layer, ollama_layer], ollama_image_config(tag))
+        registry.push(OPEN_WEBUI_REPO, OPEN_WEBUI_TAG, [base_layer, webui_layer], open_webui_image_config())
     finally:
         proc.kill()
         proc.wait()

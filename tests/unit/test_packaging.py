@@ -86,7 +86,7 @@ def test_each_deploy_file_calls_its_package_deploy():
 def test_full_runs_every_stage_in_the_order_of_the_deployment_log(monkeypatch):
     order = []
     for name in ("_preflight", "board_tuning", "fleet_cache", "install_jetson_containers", "ollama_image",
-                 "api_access", "ollama_service", "ollama_models", "_board_scripts", "board_metrics"):
+                 "api_access", "ollama_service", "ollama_models", "_board_scripts", "board_metrics", "open_webui"):
         monkeypatch.setattr(deploys, name, lambda name=name: order.append(name))
 
     class Run:  # a run's state, as far as the host data check reads it: one board, fine
@@ -96,7 +96,8 @@ def test_full_runs_every_stage_in_the_order_of_the_deployment_log(monkeypatch):
     with ctx_state.use(Run()):
         deploys.full()
         assert order == ["_preflight", "board_tuning", "fleet_cache", "install_jetson_containers", "ollama_image",
-                         "api_access", "ollama_service", "ollama_models", "_board_scripts", "board_metrics"]
+                         "api_access", "ollama_service", "ollama_models", "_board_scripts", "board_metrics",
+                         "open_webui"]
         order.clear()
         deploys.tuning()
         assert order == ["_preflight", "board_tuning"]
