@@ -7,8 +7,13 @@ one checks first (open-webui/open-webui, docs/facts.md section 9):
 - `GET /health`: {"status": true} (the image's HEALTHCHECK reads `.status == true`);
 - `GET /`: an HTML page;
 - `GET /api/version`: {"version": VERSION};
-- `GET /ollama/api/tags`: the Ollama API's /api/tags at OLLAMA_BASE_URL, passed through. Unverified as
-  modelled: the real one asks for an Open WebUI login first (WEBUI_AUTH), which this one does not;
+- `POST /api/v1/auths/signup` and `/api/v1/auths/signin` ({name, email, password}): the first account is
+  the admin and sign-up closes after it (403 then); the answer holds a token (`token_type` "Bearer") and
+  sets the `token` cookie (backend/open_webui/routers/auths.py @00248c92); a wrong password is 400;
+- `GET /ollama/api/tags`: the Ollama API's /api/tags at OLLAMA_BASE_URL, passed through, for a signed-in
+  user only: the token as `Authorization: Bearer` or the `token` cookie; none is 403 "Not authenticated",
+  a token not signed with WEBUI_SECRET_KEY 401 (get_current_user, backend/open_webui/utils/auth.py
+  @00d20f64); the token here is an HS256 JWT as there; users are kept in DATA_DIR/users.json;
 - a websocket handshake on `/ws/socket.io/` (101), closed at once: no socket.io protocol after it.
 
 bound to HOST:PORT (start.sh: defaults 0.0.0.0 and 8080), with WEBUI_SECRET_KEY required as start.sh
@@ -20,6 +25,7 @@ memory bookkeeping into a container (jetson_sim/board/simtools.py GPU_MOUNTS).
 
 import base64
 import hashlib
+import hmac
 import json
 import os
 import sys
@@ -48,15 +54,65 @@ def secret_key():
         return keyfile.read().strip()
 
 
+def _b64(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def make_token(user_id):
+    """An HS256 JWT {"id": user_id} signed with the secret key, as create_token makes it (no expiry:
+    JWT_EXPIRES_IN's default "-1")."""
+    head = _b64(json.dumps({"alg": "HS256", "typ": "JWT"}, separators=(",", ":")).encode())
+    body = _b64(json.dumps({"id": user_id}, separators=(",", ":")).encode())
+    mac = hmac.new(secret_key().encode(), f"{head}.{body}".encode(), hashlib.sha256).digest()
+    return f"{head}.{body}.{_b64(mac)}"
+
+
+def token_user(token):
+    """The user id of a token signed with our secret key, else None."""
+    try:
+        head, body, mac = token.split(".")
+        want = _b64(hmac.new(secret_key().encode(), f"{head}.{body}".encode(), hashlib.sha256).digest())
+        if not hmac.compare_digest(mac, want):
+            return None
+        return json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))["id"]
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def _users_path():
+    return os.path.join(os.environ.get("DATA_DIR", "/app/backend/data"), "users.json")
+
+
+def load_users():
+    try:
+        with open(_users_path()) as users:
+            return json.load(users)
+    except (OSError, ValueError):
+        return []
+
+
+def save_users(users):
+    path = _users_path()
+    with open(path + ".tmp", "w") as out:
+        json.dump(users, out)
+    os.replace(path + ".tmp", path)
+
+
+def _password_hash(password, salt):
+    return hashlib.pbkdf2_hmac("sha256", password.encode(), bytes.fromhex(salt), 1000).hex()  # not bcrypt
+
+
 class Handler(BaseHTTPRequestHandler):
     server_version = "uvicorn"
     sys_version = ""
     protocol_version = "HTTP/1.1"  # as uvicorn answers; every answer says its length
 
-    def _json(self, status, body):
+    def _json(self, status, body, cookie=None):
         data = json.dumps(body).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
+        if cookie:
+            self.send_header("Set-Cookie", f"token={cookie}; HttpOnly; Path=/; SameSite=lax")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
@@ -86,6 +142,16 @@ class Handler(BaseHTTPRequestHandler):
         if path == "/api/version":
             return self._json(200, {"version": VERSION})
         if path.startswith("/ollama/"):
+            auth = self.headers.get("Authorization", "")
+            token = auth[len("Bearer "):] if auth.startswith("Bearer ") else None
+            if token is None:
+                cookies = dict(part.strip().partition("=")[::2] for part in self.headers.get("Cookie", "").split(";"))
+                token = cookies.get("token") or None
+            if token is None:
+                return self._json(403, {"detail": "Not authenticated"})
+            if token_user(token) not in {user["id"] for user in load_users()}:
+                return self._json(401, {"detail": "Your session has expired or the token is invalid. "
+                                                  "Please sign in again."})  # ERROR_MESSAGES.INVALID_TOKEN, unverified
             base = os.environ.get("OLLAMA_BASE_URL", "/ollama").rstrip("/")
             try:
                 with urllib.request.urlopen(base + path[len("/ollama"):], timeout=10) as answer:
@@ -99,6 +165,35 @@ class Handler(BaseHTTPRequestHandler):
             self.end_headers()
             return self.wfile.write(PAGE)
         return self._json(404, {"detail": "Not Found"})
+
+    def do_POST(self):
+        path = self.path.split("?", 1)[0]
+        if path not in ("/api/v1/auths/signup", "/api/v1/auths/signin"):
+            return self._json(404, {"detail": "Not Found"})
+        try:
+            form = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
+            email, password = str(form["email"]).lower(), str(form["password"])
+        except (ValueError, KeyError, TypeError):
+            return self._json(422, {"detail": [{"type": "missing", "loc": ["body"], "msg": "Field required"}]})
+        users = load_users()
+        if path.endswith("signup"):
+            if users:  # ENABLE_SIGNUP turns False after the first account
+                return self._json(403, {"detail": "You do not have permission to access this resource. Please "
+                                                  "contact your administrator for assistance."})
+            salt = os.urandom(8).hex()
+            user = {"id": os.urandom(8).hex(), "email": email, "name": str(form.get("name") or email),
+                    "role": "admin", "salt": salt, "hash": _password_hash(password, salt)}
+            save_users([user])
+        else:
+            user = next((u for u in users if u["email"] == email
+                         and hmac.compare_digest(u["hash"], _password_hash(password, u["salt"]))), None)
+            if user is None:
+                return self._json(400, {"detail": "The email or password provided is incorrect. Please check for "
+                                                  "typos and try logging in again."})  # INVALID_CRED, unverified
+        token = make_token(user["id"])
+        return self._json(200, {"token": token, "token_type": "Bearer", "expires_at": None, "id": user["id"],
+                                "email": user["email"], "name": user["name"], "role": user["role"],
+                                "profile_image_url": "/user.png"}, cookie=token)
 
     def log_message(self, format, *args):
         pass

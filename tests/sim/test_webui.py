@@ -67,8 +67,17 @@ def test_the_web_ui_takes_the_api_keys_through_a_cookie_and_goes_away_when_turne
         page = http.get(f"{ui}/")
         assert page.status_code == 200 and "Open WebUI" in page.text
         assert http.get(f"{ui}/health").json() == {"status": True}
-        assert [m["name"] for m in http.get(f"{ui}/ollama/api/tags").json()["models"]] == MODELS
+        assert http.get(f"{ui}/ollama/api/tags").status_code == 403  # past the proxy, Open WebUI's own sign-in
+        account = {"name": "Lab", "email": "lab@example.com", "password": secrets.token_urlsafe(12)}
+        signed_up = http.post(f"{ui}/api/v1/auths/signup", json=account)
+        assert signed_up.status_code == 200 and signed_up.json()["role"] == "admin", signed_up.text
+        token = signed_up.json()["token"]
+        tags = http.get(f"{ui}/ollama/api/tags", headers={"Authorization": f"Bearer {token}"})  # as its page asks
+        assert [m["name"] for m in tags.json()["models"]] == MODELS
+        assert http.post(f"{ui}/api/v1/auths/signup", json={**account, "email": "x@example.com"}).status_code == 403
         assert http.get(f"{api}/api/tags").status_code == 401  # the cookie is the web UI's, not the API's
+    with browser() as http:  # Open WebUI's token alone does not pass the proxy: the key's cookie is needed too
+        assert http.get(f"{ui}/ollama/api/tags", headers={"Authorization": f"Bearer {token}"}).status_code == 302
     name, _, value = cookie.split(";")[0].partition("=")
     with browser() as http:
         http.cookies.set(name, value[:-1] + ("1" if value.endswith("0") else "0"))  # one digit of the MAC changed
@@ -106,6 +115,7 @@ def test_the_web_ui_takes_the_api_keys_through_a_cookie_and_goes_away_when_turne
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"{ui}/", verify=False, timeout=5)
     assert host.file("/var/lib/jetson-ollama/open-webui/webui.db").exists  # its data is kept
+    assert "lab@example.com" in host.file("/var/lib/jetson-ollama/open-webui/users.json").content_string
     with browser() as http:
         assert http.get(f"{api}/api/tags", headers={"Authorization": f"Bearer {key}"}).status_code == 200
     settled = converge(webui_fleet, site(sim_env, key, False))

@@ -51,7 +51,7 @@ ollama_models = "auto"
 # host firewall
 # ollama_allow_from = []
 
-# ---- Serving the LAN over HTTPS with keys, warm models, metrics (opt-in)
+# ---- Serving the LAN over HTTPS with keys, warm models, metrics, a web UI (opt-in)
 
 # opt-in: serve the API over HTTPS with API keys (nginx on the board, ollama_tls_port); Ollama itself then listens on
 # 127.0.0.1 only
@@ -71,6 +71,13 @@ ollama_models = "auto"
 # opt-in: Prometheus metrics on port 9100 (the node exporter with the board's RAM, GPU, loaded models, last bench and
 # quick-test); bound as the API is: 127.0.0.1, or the LAN address with ollama_allow_from
 # ollama_metrics = False
+
+# opt-in (needs ollama_tls): Open WebUI on the board, over HTTPS on ollama_webui_port behind the same API keys (a
+# login form sets a cookie); its container listens on 127.0.0.1 only
+# ollama_webui = False
+
+# the HTTPS port of ollama_webui, on the address of ollama_tls_port (the firewall admits ollama_allow_from)
+# ollama_webui_port = 11445
 
 # ---- How Ollama gets onto the board
 
