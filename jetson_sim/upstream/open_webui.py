@@ -185,11 +185,12 @@ class Handler(BaseHTTPRequestHandler):
                     "role": "admin", "salt": salt, "hash": _password_hash(password, salt)}
             save_users([user])
         else:
-            user = next((u for u in users if u["email"] == email
+            found = next((u for u in users if u["email"] == email
                          and hmac.compare_digest(u["hash"], _password_hash(password, u["salt"]))), None)
-            if user is None:
+            if found is None:
                 return self._json(400, {"detail": "The email or password provided is incorrect. Please check for "
                                                   "typos and try logging in again."})  # INVALID_CRED, unverified
+            user = found
         token = make_token(user["id"])
         return self._json(200, {"token": token, "token_type": "Bearer", "expires_at": None, "id": user["id"],
                                 "email": user["email"], "name": user["name"], "role": user["role"],
