@@ -75,7 +75,7 @@ project = tomllib.load(open("pyproject.toml", "rb"))["project"]
 print("\n".join(project["dependencies"] + project["optional-dependencies"]["test"]))
 EOF
   pip_install "$work/venv" -r "$work/requirements.txt"
-  n=${JETSON_TEST_WORKERS:-2}
+  n=${JETSON_TEST_UNIT_WORKERS:-4}  # as the unit lane of scripts/test.sh
   parallel=()
   [ "$n" -gt 1 ] && parallel=(-n "$n" --dist worksteal)
   step "unit lane on $("$work/venv/bin/python" --version)"
