@@ -1,6 +1,7 @@
 """The HTTPS API with keys (`ollama_tls`) on a simulated board over SSH, checked from the controller as a
-client would: the CA's certificate, a bearer key, the plain API shut, and a key rotated while a model
-stays loaded."""
+client would: the CA's certificate, a bearer key (httpx, the `openai` SDK and the `ollama` client), the plain
+API shut, CORS as Ollama decides it, a network not allowed dropped, and a key rotated while a model stays
+loaded."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import secrets
 import ssl
 
 import httpx
+import ollama
+import openai
 import pytest
 
 from .conftest import REPO, board_host, fleet_name
@@ -63,6 +66,30 @@ def test_the_https_api_takes_listed_keys_only_and_a_rotation_keeps_the_loaded_mo
     assert status(f"{api}/api/tags", "not-" + old) == 401
     with pytest.raises(httpx.ConnectError):  # the plain API is on 127.0.0.1 only
         httpx.get(f"http://{board.ip}:11434/api/version", timeout=5)
+    trust = ssl.create_default_context(cafile=str(CA))
+    sdk = openai.OpenAI(base_url=f"{api}/v1", api_key=old, max_retries=0, timeout=60,
+                        http_client=httpx.Client(verify=trust))  # the key goes as the SDK's bearer token
+    assert [m.id for m in sdk.models.list()] == MODELS
+    chat = sdk.chat.completions.create(model=MODELS[0], messages=[{"role": "user", "content": "Hello"}])
+    assert chat.choices[0].finish_reason == "stop" and chat.choices[0].message.content
+    with pytest.raises(openai.AuthenticationError):
+        openai.OpenAI(base_url=f"{api}/v1", api_key="not-" + old, max_retries=0, timeout=30,
+                      http_client=httpx.Client(verify=trust)).models.list()
+    native = ollama.Client(host=api, headers={"Authorization": f"Bearer {old}"}, verify=trust, timeout=60)
+    assert [m.model for m in native.list().models] == MODELS
+    parts = list(native.generate(model=MODELS[0], prompt="Hi", stream=True, options={"num_predict": 8}))
+    assert parts[-1].done and "".join(part.response for part in parts)
+    with pytest.raises(ollama.ResponseError) as refused:
+        ollama.Client(host=api, verify=trust, timeout=30).list()
+    assert refused.value.status_code == 401
+    with client() as http:  # a browser's CORS preflight carries no key: Ollama's own rules answer it
+        preflight = http.options(f"{api}/v1/chat/completions", headers={
+            "Origin": "http://localhost:5173", "Access-Control-Request-Method": "POST"})
+        assert preflight.status_code == 204
+        assert preflight.headers["access-control-allow-origin"] == "http://localhost:5173"
+        foreign = http.options(f"{api}/v1/chat/completions", headers={
+            "Origin": "https://evil.example", "Access-Control-Request-Method": "POST"})
+        assert foreign.status_code == 403  # an origin OLLAMA_ORIGINS does not list
     host = board_host(tls_fleet, board)
     assert [line.split()[3] for line in host.check_output("ss -Hltn sport = :11434").splitlines()] == \
         ["127.0.0.1:11434"]
