@@ -29,8 +29,9 @@ COLLECT_EVERY = 30  # seconds between two samples: Prometheus' default scrape in
 
 
 def listen_address(plan: BoardPlan) -> str:
-    """Where the exporter listens: the API's LAN address with ollama_allow_from, else 127.0.0.1."""
-    return plan.settings.api_address if plan.settings.ollama_allow_from else "127.0.0.1"
+    """Where the exporter listens: with ollama_allow_from the board's LAN address (the API's, or with ollama_tls
+    the HTTPS proxy's, while Ollama itself is on 127.0.0.1), else 127.0.0.1."""
+    return plan.settings.exposed_address if plan.settings.ollama_allow_from else "127.0.0.1"
 
 
 def _ours(args: str) -> bool:

@@ -81,7 +81,7 @@ def test_the_rewrite_keeps_the_packaged_comments_and_leaves_one_args_line(tmp_pa
     assert shell.stdout == metrics.exporter_arguments("127.0.0.1")
 
 
-def test_the_exporter_listens_where_the_api_does():
+def test_the_exporter_listens_on_the_lan_address_clients_reach():
     from jetson_ollama.stages.metrics import listen_address
 
     from .test_board_scripts import sample_plan
@@ -91,6 +91,11 @@ def test_the_exporter_listens_where_the_api_does():
     lan = type(plan)(**{**plan.__dict__, "settings": settings({"ollama_allow_from": ["10.0.0.0/24"],
                                                               "ollama_bind_address": "10.0.0.21"})})
     assert listen_address(lan) == "10.0.0.21"
+    behind_tls = type(plan)(**{**plan.__dict__, "settings": settings(
+        {"ollama_allow_from": ["10.0.0.0/24"], "ollama_bind_address": "10.0.0.21", "ollama_tls": True,
+         "ollama_api_keys": ["sha256:" + "a" * 64]})})
+    assert behind_tls.settings.api_address == "127.0.0.1"  # Ollama moved behind the proxy
+    assert listen_address(behind_tls) == "10.0.0.21"  # the exporter stays where Prometheus reaches it
 
 
 def test_metrics_are_off_unless_asked():
