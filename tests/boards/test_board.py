@@ -11,18 +11,23 @@ from __future__ import annotations
 import ipaddress
 import json
 import posixpath
+import shlex
 
 import pytest
 
 from jetson_ollama import lock as lockfile
-from jetson_ollama import native
+from jetson_ollama import native, webui
 from jetson_ollama.config import ollama_environment
 from jetson_ollama.facts.native import NativeInstall, OllamaService, StoreOwnership
 from jetson_ollama.facts.models import OllamaManifests, OllamaModels, registry_path
 from jetson_ollama.facts.ollama import OllamaVersion
 from jetson_ollama.images import compatible_with, l4t_from_tag
+from jetson_ollama.operations import preload as preload_ops
+from jetson_ollama.operations import proxy
+from jetson_ollama.operations.metrics import EXPORTER_PORT
 
 from jetson_ollama.stages.board_scripts import LINK_DIR, SCRIPTS
+from jetson_ollama.stages.metrics import listen_address
 
 QUICK_TEST = f"{LINK_DIR}/quick-test"
 
@@ -284,3 +289,72 @@ def test_one_runtime_only(board):
         assert not service.get("active"), (
             f"{board.name}: {native.SERVICE} is active beside container {name}: one of them cannot have port "
             f"{board.cfg.api_port}")
+
+
+# ---------------------------------------------------------------- opt-ins: HTTPS API, warm models, metrics, web UI
+
+
+def _code(board, url: str, *curl: str) -> str:
+    """The HTTP status the board itself gets for `url` (curl -k: the certificate is the client's to trust)."""
+    return board.host.check_output(" ".join(["curl -sk -o /dev/null --max-time 10 -w '%{http_code}'", *curl,
+                                             shlex.quote(url)]))
+
+
+def test_https_api_takes_only_the_listed_keys(board):
+    tls = board.plan.tls
+    if tls is None:
+        pytest.skip(f"{board.name}: ollama_tls is off: no HTTPS API")
+    for unit in (proxy.PROXY_UNIT_NAME, proxy.VERIFIER_UNIT_NAME):
+        assert board.host.service(unit).is_running, f"{board.name}: {unit} is not running (systemctl status {unit})"
+    url = f"https://{board.cfg.exposed_address}:{board.cfg.ollama_tls_port}/api/tags"
+    for header in ([], ["-H", shlex.quote("Authorization: Bearer not-a-listed-key")]):
+        assert _code(board, url, *header) == "401", f"{board.name}: {url} answers without a listed key"
+    with board.host.sudo():
+        stored = [line for line in board.host.file(proxy.KEYS).content_string.splitlines() if not line.startswith("#")]
+    assert sorted(stored) == sorted(tls.hashes), (
+        f"{board.name}: {proxy.KEYS} holds {len(stored)} key hashes, ollama_api_keys gives {len(tls.hashes)}")
+    listening = [spec for spec in board.host.socket.get_listening_sockets()
+                 if spec.startswith("tcp://") and spec.rsplit(":", 1)[1] == str(board.cfg.api_port)]
+    assert listening == [f"tcp://127.0.0.1:{board.cfg.api_port}"], (
+        f"{board.name}: with ollama_tls the plain API must be on 127.0.0.1 only, it is on {listening}")
+
+
+def test_preloaded_models_were_loaded_at_the_last_start(board):
+    preload = board.plan.preload
+    if not preload:
+        pytest.skip(f"{board.name}: ollama_preload is empty: no model kept warm")
+    shown = board.host.check_output(f"systemctl show {preload_ops.UNIT} -p Result -p ExecMainStatus")
+    assert sorted(shown.splitlines()) == ["ExecMainStatus=0", "Result=success"], (
+        f"{board.name}: the last run of {preload_ops.UNIT} did not load every model ({shown.split()}): "
+        f"journalctl -u {preload_ops.UNIT}")
+    if str(board.cfg.ollama_keep_alive).startswith("-"):  # kept loaded forever: they must be loaded now
+        loaded = json.loads(board.host.check_output(f"curl -fsS --max-time 10 {board.plan.api_url}/api/ps"))
+        missing = sorted(set(preload) - {entry["name"] for entry in loaded["models"]})
+        assert not missing, f"{board.name}: {', '.join(missing)} not loaded though ollama_keep_alive keeps them"
+
+
+def test_metrics_exporter_serves_the_boards_figures(board):
+    if not board.cfg.ollama_metrics:
+        pytest.skip(f"{board.name}: ollama_metrics is off: no exporter")
+    address = listen_address(board.plan)
+    scraped = board.host.run(f"curl -fsS --max-time 10 http://{address}:{EXPORTER_PORT}/metrics")
+    assert scraped.rc == 0, f"{board.name}: nothing serves metrics on {address}:{EXPORTER_PORT} ({scraped.stderr})"
+    for family in ("jetson_ollama_memory_total_bytes", "jetson_ollama_api_up 1", "node_textfile_scrape_error 0"):
+        assert family in scraped.stdout, f"{board.name}: the exporter's page has no {family!r}"
+
+
+def test_web_ui_answers_behind_the_proxy_only(board):
+    plan = board.plan.webui
+    if plan is None:
+        pytest.skip(f"{board.name}: ollama_webui is off: no web UI")
+    with board.host.sudo():
+        image = board.host.run("docker inspect --format '{{.Config.Image}} {{.State.Running}}' " + webui.CONTAINER)
+    assert image.stdout.split() == [plan.image, "true"], (
+        f"{board.name}: container {webui.CONTAINER} is {image.stdout.strip() or 'missing'}, the plan runs {plan.image}")
+    health = board.host.check_output(f"curl -fsS --max-time 10 http://127.0.0.1:{webui.LOOPBACK_PORT}/health")
+    assert json.loads(health) == {"status": True}, f"{board.name}: Open WebUI's /health says {health}"
+    ui = f"https://{board.cfg.exposed_address}:{board.cfg.ollama_webui_port}/"
+    assert _code(board, ui) == "302", f"{board.name}: {ui} is served without a key (the proxy's form is skipped)"
+    listening = [spec for spec in board.host.socket.get_listening_sockets()
+                 if spec.startswith("tcp://") and spec.rsplit(":", 1)[1] == str(webui.LOOPBACK_PORT)]
+    assert listening == [f"tcp://127.0.0.1:{webui.LOOPBACK_PORT}"], f"{board.name}: Open WebUI listens on {listening}"

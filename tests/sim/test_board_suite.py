@@ -25,7 +25,7 @@ def suite_fleet(site_fleet):
 def board_suite(fleet, site_env) -> subprocess.CompletedProcess:
     """What a user runs against their boards: pytest tests/boards --inventory <their inventory>."""
     return subprocess.run([sys.executable, "-m", "pytest", "tests/boards", "--inventory", "inventories/sim.py", "-q",
-                           "-p", "no:cacheprovider"],
+                           "-rA", "-p", "no:cacheprovider"],
                           cwd=REPO, env=dict(site_env, JETSON_SIM_FLEET=fleet.name), capture_output=True, text=True,
                           timeout=900)
 

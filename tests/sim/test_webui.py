@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from .conftest import REPO, board_host, fleet_name
+from .test_board_suite import board_suite
 from .test_stages import SUPER, changed, converge
 
 pytestmark = pytest.mark.sim
@@ -36,7 +37,8 @@ def webui_fleet(sim_env):
 
 def site(sim_env, key: str, webui: bool) -> dict:
     data = {"ollama_models": MODELS, "ollama_tls": True, "ollama_allow_from": ["10.0.0.0/8"],  # the controller's
-            "ollama_api_keys": ["sha256:" + hashlib.sha256(key.encode()).hexdigest()], "ollama_webui": webui}
+            "ollama_api_keys": ["sha256:" + hashlib.sha256(key.encode()).hexdigest()], "ollama_webui": webui,
+            "ollama_metrics": True, "ollama_preload": "all", "ollama_keep_alive": "-1"}  # every opt-in at once
     return dict(sim_env, JETSON_SIM_HOST_DATA=json.dumps(data))
 
 
@@ -98,13 +100,32 @@ def test_the_web_ui_takes_the_api_keys_through_a_cookie_and_goes_away_when_turne
     assert key not in host.check_output("docker inspect open-webui")
     assert host.file("/var/lib/jetson-ollama/open-webui.env").mode == 0o600
     jumps = sorted(line for line in host.check_output("iptables -S INPUT").splitlines() if "JETSON-OLLAMA" in line)
-    assert jumps == [f"-A INPUT -p tcp -m tcp --dport {port} -j JETSON-OLLAMA" for port in (11434, 11443, 11445)]
+    assert jumps == sorted(f"-A INPUT -p tcp -m tcp --dport {port} -j JETSON-OLLAMA"
+                           for port in (11434, 11443, 11445, 9100))  # 9100: ollama_metrics
     pulled = host.check_output("docker image inspect --format '{{index .RepoDigests 0}}' "
                                "$(docker ps --filter name=^open-webui$ --format '{{.Image}}')")
     lock = (webui_fleet.dir / "models.lock").read_text()
     digest = pulled.rpartition("@")[2]
     assert digest.startswith("sha256:") and digest in lock  # its digest pinned at the first pull
     assert "open-webui/open-webui:0.6.32" in lock
+
+    suite = board_suite(webui_fleet, site(sim_env, key, True))  # what a user runs against their boards
+    assert suite.returncode == 0, suite.stdout[-4000:] + suite.stderr[-2000:]
+    passed = {line.split()[1].split("::")[1].split("[")[0] for line in suite.stdout.splitlines()
+              if line.startswith("PASSED ")}
+    assert {"test_https_api_takes_only_the_listed_keys", "test_preloaded_models_were_loaded_at_the_last_start",
+            "test_metrics_exporter_serves_the_boards_figures", "test_web_ui_answers_behind_the_proxy_only"} <= passed
+    scraped = httpx.get(f"http://{board.ip}:9100/metrics", timeout=10)  # metrics on the LAN address with TLS on
+    assert scraped.status_code == 200 and "jetson_ollama_memory_total_bytes" in scraped.text
+    board_host(webui_fleet, board).check_output("systemctl stop prometheus-node-exporter && "
+                                                "docker stop open-webui >/dev/null")  # the suite must name both
+    broken = board_suite(webui_fleet, site(sim_env, key, True))
+    failed = {line.split()[1].split("::")[1].split("[")[0] for line in broken.stdout.splitlines()
+              if line.startswith("FAILED ")}
+    assert failed == {"test_metrics_exporter_serves_the_boards_figures", "test_web_ui_answers_behind_the_proxy_only"}, \
+        broken.stdout[-3000:]
+    repaired = converge(webui_fleet, site(sim_env, key, True))
+    assert repaired["failed_hosts"] == [] and changed(repaired), repaired["stderr"][-3000:]
 
     again = converge(webui_fleet, site(sim_env, key, True))
     assert again["failed_hosts"] == [] and changed(again) == {}, changed(again)
