@@ -253,6 +253,11 @@ class _ReadOnce:
         return getattr(self._board, name)
 
 
+def _holders(listeners: list[dict]) -> str:
+    """Who holds a port, for a refusal: each process and address once (PortListener's entries)."""
+    return ", ".join(sorted({f"{lst.get('process') or 'a process'} on {lst.get('address')}" for lst in listeners}))
+
+
 def _tls_problem(board: Any, cfg: Settings, plan: BoardPlan) -> str | None:
     """ollama_tls: the board's nginx can serve it and nothing else holds its port; the certificate (the
     user's, checked against its key, or the CA's) and the key hashes into plan.tls. Else the problem."""
@@ -265,7 +270,7 @@ def _tls_problem(board: Any, cfg: Settings, plan: BoardPlan) -> str | None:
                 "under a unit of its own and masks the package's: stop it first (systemctl mask --now nginx)")
     port = cfg.ollama_tls_port
     if foreign := [lst for lst in board.get_fact(PortListener, port=port) if lst.get("process") != "nginx"]:
-        who = ", ".join(sorted({f"{lst.get('process') or 'a process'} on {lst.get('address')}" for lst in foreign}))
+        who = _holders(foreign)
         return f"ollama_tls_port {port} is already taken by {who}"
     names = [cfg.exposed_address]
     if re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?", board.name) and board.name not in names:
@@ -345,7 +350,7 @@ def make_plan(board: Any, cfg: Settings, cache: Cache | None | CacheUnavailable 
     # or its ollama.service (marked by the drop-in); anything else is foreign
     service = plan.service = board.get_fact(OllamaService)
     if listeners and not container.get("running") and not (service.get("active") and service.get("ours")):
-        who = ", ".join(sorted({f"{lst.get('process') or 'a process'} on {lst.get('address')}" for lst in listeners}))
+        who = _holders(listeners)
         return _refuse(plan, f"port {plan.api_port} is already taken by {who} (a native ollama.service?)")
 
     plan.mem_total_mb = board.get_fact(Memory).get("mem_total_mb", 0)
@@ -520,7 +525,7 @@ def _webui_problem(board: Any, cfg: Settings, plan: BoardPlan) -> str | None:
         return f"ollama_webui_port {cfg.ollama_webui_port} is the metrics exporter's (ollama_metrics): choose another"
     port = cfg.ollama_webui_port
     if foreign := [lst for lst in board.get_fact(PortListener, port=port) if lst.get("process") != "nginx"]:
-        who = ", ".join(sorted({f"{lst.get('process') or 'a process'} on {lst.get('address')}" for lst in foreign}))
+        who = _holders(foreign)
         return f"ollama_webui_port {port} is already taken by {who}"
     found = board.get_fact(OllamaContainer, container=webui.CONTAINER)
     if board.get_fact(PortListener, port=webui.LOOPBACK_PORT) and not found.get("running"):

@@ -33,12 +33,12 @@ def _familiar(ref: str) -> str:
     return ref
 
 
-def _check_ref(ref: str) -> None:
+def _check_ref(ref: str, example: str = "dustynv/ollama:r36.2.0") -> None:
     # jetson-containers never makes a `latest` (docs/facts.md section 4), so a ref without a tag is a mistake;
     # `docker images` lists an image pulled by digest without a tag, so it would never count as present
-    last = (ref or "").rpartition("/")[2]
-    if not ref or any(char.isspace() or char == "@" for char in ref) or ":" not in last or last.endswith(":"):
-        raise OperationError(f"image must be a reference with a tag, like dustynv/ollama:r36.2.0, not {ref!r}")
+    last = (ref or "").rpartition("/")[2] if isinstance(ref, str) else ""
+    if not last or any(char.isspace() or char == "@" for char in ref) or ":" not in last or last.endswith(":"):
+        raise OperationError(f"image must be a reference with a tag, like {example}, not {ref!r}")
 
 
 # images: the DockerImages fact's own type, so that _find_image(host.get_fact(DockerImages), ...) checks

@@ -13,22 +13,20 @@ from pyinfra.api import OperationError, QuoteString, StringCommand, operation
 from pyinfra.facts.files import File
 
 from jetson_ollama.facts.containers import DockerImages, OllamaContainer
+from jetson_ollama.operations import ollama
 from jetson_ollama.progress import log_path, watched
 from jetson_ollama.webui import CONTAINER, DATA_DIR, SECRET_FILE, SPEC_LABEL, container_spec, run_words
 
-_REF_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/:-]*:[A-Za-z0-9_][A-Za-z0-9_.-]*")
 _DIGEST_RE = re.compile(r"sha256:[0-9a-f]{64}")
 _ENV_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def _check_ref(ref: str) -> None:
-    if not isinstance(ref, str) or not _REF_RE.fullmatch(ref) or "@" in ref:
-        raise OperationError(f"image must be a reference with a tag, like ghcr.io/open-webui/open-webui:0.6.32, "
-                             f"not {ref!r}")
+    ollama._check_ref(ref, example="ghcr.io/open-webui/open-webui:0.6.32")
 
 
 def _image(ref: str):
-    return next((image for image in host.get_fact(DockerImages) if image["ref"] == ref), None)
+    return ollama._find_image(host.get_fact(DockerImages), ref)
 
 
 @operation()
